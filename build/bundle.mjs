@@ -1,0 +1,25 @@
+// The Node bundle: dist/holdfast.mjs, one file that runs on Node 20+. Also run by `npm ci`
+// (the "prepare" script) so that `npx holdfast` works on a fresh checkout.
+import { build } from 'esbuild';
+import { chmod } from 'node:fs/promises';
+
+export const BUNDLE = 'dist/holdfast.mjs';
+
+export async function bundleNode() {
+  await build({
+    entryPoints: ['src/main/node.ts'],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: BUNDLE,
+    legalComments: 'none',
+    logLevel: 'warning',
+    // dns-packet is CommonJS and calls require(); an ESM bundle needs one to hand.
+    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __holdfastRequire } from 'node:module';\nconst require = __holdfastRequire(import.meta.url);" },
+  });
+  await chmod(BUNDLE, 0o755);
+  return BUNDLE;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await bundleNode();

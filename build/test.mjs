@@ -1,0 +1,95 @@
+// `npm test`: the same test files under Bun, Deno and Node, one after another. Node 20 cannot
+// read TypeScript, so its leg runs on an esbuild build of the test files. Fails if any leg fails.
+//   node build/test.mjs [bun|deno|node ...] [-- FILTER]
+import { spawn } from 'node:child_process';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { bundleNode } from './bundle.mjs';
+
+const BIN = 'node_modules/.bin';
+const NODE_OUT = '.cache/node-tests';
+
+async function testFiles(dir = 'test') {
+  const out = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await testFiles(p)));
+    else if (e.name.endsWith('.test.ts')) out.push(p);
+  }
+  return out.sort();
+}
+
+function run(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    let output = '';
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const relay = (stream, sink) => stream.on('data', (d) => {
+      output += d;
+      sink.write(d);
+    });
+    relay(child.stdout, process.stdout);
+    relay(child.stderr, process.stderr);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), output }));
+  });
+}
+
+// Each runner reports its totals in its own words; read them back for the summary line.
+const counters = {
+  bun: (o) => [/^\s*(\d+) pass$/m, /^\s*(\d+) fail$/m].map((r) => Number(r.exec(o)?.[1] ?? 0)),
+  deno: (o) => {
+    // Deno counts each describe() as a test and each it() as a step; steps are the tests.
+    const m = /(\d+) passed(?: \((\d+) steps?\))? \| (\d+) failed(?: \((\d+) steps?\))?/.exec(o);
+    return m ? [Number(m[2] ?? m[1]), Number(m[4] ?? m[3])] : [0, 0];
+  },
+  node: (o) => [/^# pass (\d+)$/m, /^# fail (\d+)$/m].map((r) => Number(r.exec(o)?.[1] ?? 0)),
+};
+
+const legs = {
+  async bun(files) {
+    return run(`${BIN}/bun`, ['test', '--timeout', '60000', ...files.map((f) => `./${f}`)]);
+  },
+  async deno(files) {
+    return run(`${BIN}/deno`, ['test', '-A', '--unstable-net', ...files]);
+  },
+  async node(files) {
+    await bundleNode();
+    await rm(NODE_OUT, { recursive: true, force: true });
+    await build({
+      entryPoints: files,
+      outdir: NODE_OUT,
+      outbase: 'test',
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outExtension: { '.js': '.mjs' },
+      logLevel: 'warning',
+    });
+    const built = files.map((f) => join(NODE_OUT, f.slice('test/'.length).replace(/\.ts$/, '.mjs')));
+    return run(process.execPath, ['--test', '--test-concurrency=1', ...built], { HOLDFAST_TEST_NODE_BUNDLE: '1' });
+  },
+};
+
+const argv = process.argv.slice(2);
+const dash = argv.indexOf('--');
+const wanted = (dash < 0 ? argv : argv.slice(0, dash)).filter((a) => a in legs);
+const filter = dash < 0 ? null : argv.slice(dash + 1).join(' ');
+let files = await testFiles();
+if (filter) files = files.filter((f) => f.includes(filter));
+const chosen = wanted.length ? wanted : ['bun', 'deno', 'node'];
+
+const results = [];
+for (const leg of chosen) {
+  process.stdout.write(`\n=== ${leg}: ${files.length} test files ===\n`);
+  const { code, output } = await legs[leg](files);
+  const [passed, failed] = counters[leg](output);
+  results.push({ leg, code, passed, failed });
+}
+process.stdout.write('\n=== summary ===\n');
+for (const r of results) process.stdout.write(`${r.leg}: ${r.passed} passed, ${r.failed} failed${r.code ? ` (exit ${r.code})` : ''}\n`);
+const total = results.reduce((a, r) => [a[0] + r.passed, a[1] + r.failed], [0, 0]);
+const bad = results.filter((r) => r.code !== 0 || r.failed > 0 || r.passed === 0);
+process.stdout.write(`${total[0]} passed, ${total[1] + (bad.length && total[1] === 0 ? bad.length : 0)} failed\n`);
+process.exit(bad.length ? 1 : 0);

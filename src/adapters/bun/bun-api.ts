@@ -1,0 +1,40 @@
+// The slice of Bun's API this adapter uses, declared here so the same files type-check under
+// Deno and tsc without Bun's type package.
+
+export interface BunUdpSocket {
+  readonly port: number;
+  send(data: Uint8Array, port: number, address: string): boolean;
+  close(): void;
+}
+
+export interface BunSocket<T> {
+  data: T;
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate?(): void;
+  setNoDelay?(on: boolean): void;
+}
+
+export interface BunSocketHandlers<T> {
+  open?(s: BunSocket<T>): void;
+  data?(s: BunSocket<T>, data: Uint8Array): void;
+  drain?(s: BunSocket<T>): void;
+  close?(s: BunSocket<T>, error?: Error): void;
+  error?(s: BunSocket<T>, error: Error): void;
+  connectError?(s: BunSocket<T>, error: Error): void;
+}
+
+export interface BunApi {
+  udpSocket(options: {
+    hostname?: string;
+    port?: number;
+    socket?: { data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void };
+  }): Promise<BunUdpSocket>;
+  listen<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
+  connect<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): Promise<BunSocket<T>>;
+  readonly version: string;
+}
+
+export const bun = (globalThis as unknown as { Bun: BunApi }).Bun;

@@ -1,0 +1,83 @@
+// TCP on Bun.listen and Bun.connect. Bun's write() may take only part of the bytes; the rest
+// waits for the socket's drain event.
+
+import type { ByteStream, Closable, Peer, StreamHandlers } from '../../core/ports.ts';
+import { bun, type BunSocket, type BunSocketHandlers } from './bun-api.ts';
+
+interface Conn {
+  handlers: StreamHandlers | null;
+  queue: Uint8Array[];
+  closed: boolean;
+}
+
+function flush(s: BunSocket<Conn>): void {
+  const q = s.data.queue;
+  while (q.length > 0) {
+    const head = q[0];
+    const n = s.write(head);
+    if (n < head.length) {
+      q[0] = head.subarray(Math.max(0, n));
+      return;
+    }
+    q.shift();
+  }
+}
+
+function wrap(s: BunSocket<Conn>): ByteStream {
+  return {
+    write(bytes) {
+      if (s.data.closed) return;
+      s.data.queue.push(bytes);
+      if (s.data.queue.length === 1) flush(s);
+    },
+    close() {
+      if (s.data.closed) return;
+      s.data.closed = true;
+      s.end();
+    },
+  };
+}
+
+function handlers(onOpen: (s: BunSocket<Conn>) => void): BunSocketHandlers<Conn> {
+  return {
+    open: onOpen,
+    data: (s, data) => s.data.handlers?.onData(new Uint8Array(data)),
+    drain: (s) => flush(s),
+    close: (s, error) => {
+      s.data.closed = true;
+      s.data.handlers?.onClose(error);
+    },
+    error: () => {},
+  };
+}
+
+export async function connectTcp(address: string, port: number, h: StreamHandlers): Promise<ByteStream> {
+  const s = await bun.connect<Conn>({
+    hostname: address,
+    port,
+    socket: handlers((s) => {
+      s.data = { handlers: h, queue: [], closed: false };
+    }),
+  });
+  s.setNoDelay?.(true);
+  return wrap(s);
+}
+
+export async function listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable> {
+  const server = bun.listen<Conn>({
+    hostname: address,
+    port,
+    socket: handlers((s) => {
+      s.data = { handlers: null, queue: [], closed: false };
+      s.setNoDelay?.(true);
+      const h = onConnection(wrap(s), { address: s.remoteAddress, port: s.remotePort ?? 0 });
+      if (!h) {
+        s.data.closed = true;
+        s.end();
+        return;
+      }
+      s.data.handlers = h;
+    }),
+  });
+  return { close: () => server.stop(true) };
+}

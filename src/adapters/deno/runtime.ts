@@ -1,0 +1,41 @@
+// The Deno runtime, as the core's ports.
+
+import type { Runtime } from '../../core/ports.ts';
+import { createId16 } from '../shared/entropy.ts';
+import { connectTcp, listenTcp } from './tcp.ts';
+import { bindUdp, listenUdp } from './udp.ts';
+
+const encoder = new TextEncoder();
+
+function writeAll(w: { writeSync(p: Uint8Array): number }, text: string): void {
+  const bytes = encoder.encode(text);
+  let sent = 0;
+  while (sent < bytes.length) sent += w.writeSync(bytes.subarray(sent));
+}
+
+export function createDenoRuntime(args: readonly string[]): Runtime {
+  return {
+    name: 'deno',
+    version: Deno.version.deno,
+    args,
+    clock: { now: () => Date.now() },
+    timers: {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as number),
+    },
+    entropy: { random: Math.random, id16: createId16() },
+    net: { bindUdp, connectTcp },
+    listeners: { listenUdp, listenTcp },
+    fs: {
+      readText: (path) =>
+        Deno.readTextFile(path).catch((e) => {
+          if (e instanceof Deno.errors.NotFound) return null;
+          throw e;
+        }),
+    },
+    onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
+    exit: (code) => Deno.exit(code),
+    stdout: { write: (text) => writeAll(Deno.stdout, text) },
+    stderr: { write: (text) => writeAll(Deno.stderr, text) },
+  };
+}

@@ -1,0 +1,36 @@
+// The Node runtime, as the core's ports.
+
+import { readFile } from 'node:fs/promises';
+import type { Runtime } from '../../core/ports.ts';
+import { connectTcp, listenTcp } from './tcp.ts';
+import { bindUdp, listenUdp } from './udp.ts';
+import { createId16 } from '../shared/entropy.ts';
+
+export function createNodeRuntime(args: readonly string[]): Runtime {
+  return {
+    name: 'node',
+    version: process.versions.node,
+    args,
+    clock: { now: () => Date.now() },
+    timers: {
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    },
+    entropy: { random: Math.random, id16: createId16() },
+    net: { bindUdp, connectTcp },
+    listeners: { listenUdp, listenTcp },
+    fs: {
+      readText: (path) =>
+        readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'ENOENT') return null;
+          throw e;
+        }),
+    },
+    onSignal: (signal, handler) => {
+      process.on(signal, handler);
+    },
+    exit: (code) => process.exit(code),
+    stdout: { write: (text) => void process.stdout.write(text) },
+    stderr: { write: (text) => void process.stderr.write(text) },
+  };
+}

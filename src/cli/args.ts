@@ -1,0 +1,43 @@
+// Flag handling citty leaves to us: flags given more than once, and flags it does not know
+// (which it would silently ignore; a typo must stop the program instead).
+
+import type { ArgsDef } from 'citty';
+import { ErrorCode, HoldfastError } from '../core/errors.ts';
+
+/** Every value of a repeatable `--name VALUE` or `--name=VALUE` flag, in order. */
+export function repeated(rawArgs: readonly string[], name: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i];
+    if (a === `--${name}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]);
+    else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
+  }
+  return values;
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+}
+
+export function rejectUnknownFlags(rawArgs: readonly string[], def: ArgsDef): void {
+  const known = new Set<string>(['help', 'h']);
+  for (const [name, arg] of Object.entries(def)) {
+    known.add(name);
+    known.add(kebab(name));
+    if (arg.type === 'boolean') known.add(`no-${kebab(name)}`);
+    const aliases = 'alias' in arg ? arg.alias : undefined;
+    for (const a of Array.isArray(aliases) ? aliases : aliases ? [aliases] : []) known.add(a);
+  }
+  for (const a of rawArgs) {
+    if (a === '--') break;
+    const m = /^--?([^=]+)/.exec(a);
+    if (!m || /^-\d/.test(a)) continue;
+    if (!known.has(m[1])) throw new HoldfastError(ErrorCode.config, `unknown flag "${a.split('=')[0]}" (see --help)`);
+  }
+}
+
+export function intFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  if (!/^-?\d+$/.test(value)) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not a whole number`);
+  return Number(value);
+}

@@ -1,0 +1,43 @@
+// What each stage hands back up the chain: the reply's content and where it came from.
+// handle() turns it into bytes for one client; logs and metrics read `source`.
+
+import type { Query } from './wire/query.ts';
+import type { StoredMessage } from './wire/message.ts';
+
+export const Source = {
+  cacheFresh: 'cache-fresh',
+  negative: 'negative',
+  upstream: 'upstream',
+  synthetic: 'synthetic',
+  failure: 'failure',
+} as const;
+export type Source = (typeof Source)[keyof typeof Source];
+
+export interface ClientInfo {
+  readonly address: string;
+  readonly port: number;
+  readonly transport: 'udp' | 'tcp';
+}
+
+export interface Request {
+  readonly query: Query;
+  readonly client: ClientInfo;
+}
+
+export interface Answer {
+  readonly source: Source;
+  /** A short why, for logs: "ttl 120s left", "timeout from 192.0.2.1:53". */
+  readonly reason: string;
+  readonly rcode: number;
+  /** The stored reply to re-dress for the client, or null for a bare rcode answer. */
+  readonly message: StoredMessage | null;
+  /** Seconds since `message` was stored: served TTLs count down by this. */
+  readonly ageSeconds: number;
+  /** Set by the coalescing stage on answers it shared, so the cache stores them only once. */
+  readonly shared?: boolean;
+  /** RFC 8482 minimal reply for ANY over UDP. */
+  readonly minimalAny?: boolean;
+}
+
+export type Next = (req: Request) => Promise<Answer>;
+export type Stage = (req: Request, next: Next) => Promise<Answer>;

@@ -1,0 +1,85 @@
+// The server's settings, their defaults, and validation that names the key at fault. Options
+// are checked once here, when the server is built, never on the query path.
+
+import { ErrorCode, HoldfastError } from './errors.ts';
+
+export interface ListenAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface ServerConfig {
+  readonly listen: readonly ListenAddress[];
+  readonly upstreams: readonly string[];
+  readonly cache: {
+    readonly maxEntries: number;
+    readonly minTtlSeconds: number;
+    readonly maxTtlSeconds: number;
+    readonly negativeMaxTtlSeconds: number;
+    readonly servfailTtlSeconds: number;
+  };
+  readonly upstream: {
+    readonly attemptTimeoutMs: number;
+    readonly totalTimeoutMs: number;
+    readonly maxAttempts: number;
+  };
+  readonly tcp: {
+    readonly idleTimeoutMs: number;
+    readonly maxConnections: number;
+    readonly maxInFlightPerConnection: number;
+  };
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  listen: [
+    { address: '127.0.0.1', port: 5353 },
+    { address: '::1', port: 5353 },
+  ],
+  upstreams: [],
+  cache: {
+    maxEntries: 100_000,
+    minTtlSeconds: 0,
+    maxTtlSeconds: 86_400,
+    // RFC 2308 §5 suggests one to three hours as a ceiling for negative answers.
+    negativeMaxTtlSeconds: 3_600,
+    servfailTtlSeconds: 5,
+  },
+  upstream: {
+    attemptTimeoutMs: 1_500,
+    totalTimeoutMs: 4_000,
+    maxAttempts: 3,
+  },
+  tcp: {
+    // RFC 7766 §6.2.3 suggests seconds, not minutes, for an idle client connection.
+    idleTimeoutMs: 10_000,
+    maxConnections: 256,
+    maxInFlightPerConnection: 64,
+  },
+};
+
+export function configError(key: string, problem: string): HoldfastError {
+  return new HoldfastError(ErrorCode.config, `config: ${key} ${problem}`);
+}
+
+function int(key: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw configError(key, `must be a whole number from ${min} to ${max} (got ${v})`);
+}
+
+/** Throws a HoldfastError naming the first key whose value cannot work. */
+export function validateConfig(c: ServerConfig): ServerConfig {
+  if (c.listen.length === 0) throw configError('listen', 'needs at least one address');
+  c.listen.forEach((l, i) => int(`listen[${i}].port`, l.port, 0, 65535));
+  int('cache.maxEntries', c.cache.maxEntries, 1, 50_000_000);
+  int('cache.minTtlSeconds', c.cache.minTtlSeconds, 0, 86_400);
+  int('cache.maxTtlSeconds', c.cache.maxTtlSeconds, 1, 604_800);
+  if (c.cache.minTtlSeconds > c.cache.maxTtlSeconds) throw configError('cache.minTtlSeconds', 'is larger than cache.maxTtlSeconds');
+  int('cache.negativeMaxTtlSeconds', c.cache.negativeMaxTtlSeconds, 0, 86_400);
+  int('cache.servfailTtlSeconds', c.cache.servfailTtlSeconds, 0, 300);
+  int('upstream.attemptTimeoutMs', c.upstream.attemptTimeoutMs, 10, 60_000);
+  int('upstream.totalTimeoutMs', c.upstream.totalTimeoutMs, 10, 120_000);
+  int('upstream.maxAttempts', c.upstream.maxAttempts, 1, 10);
+  int('tcp.idleTimeoutMs', c.tcp.idleTimeoutMs, 100, 3_600_000);
+  int('tcp.maxConnections', c.tcp.maxConnections, 1, 100_000);
+  int('tcp.maxInFlightPerConnection', c.tcp.maxInFlightPerConnection, 1, 10_000);
+  return c;
+}

@@ -1,0 +1,41 @@
+// Plain counters that the pipeline bumps and that logs, tests and (later) /metrics read. Every
+// name exists from the start at zero, so a scrape never sees a metric appear out of nowhere.
+
+export const CounterName = [
+  'queries_udp',
+  'queries_tcp',
+  'answers_cache_fresh',
+  'answers_negative',
+  'answers_upstream',
+  'answers_synthetic',
+  'answers_servfail',
+  'coalesced',
+  'dropped_short',
+  'dropped_response',
+  'formerr_malformed',
+  'formerr_qdcount',
+  'notimp_opcode',
+  'badvers',
+  'truncated_udp',
+  'tcp_oversized_frames',
+  'tcp_connections_refused',
+  'tcp_idle_closed',
+  'upstream_queries',
+  'upstream_timeouts',
+  'upstream_errors',
+  'upstream_tcp_fallbacks',
+  'upstream_mismatched_replies',
+  'upstream_bad_replies',
+  'cache_inserts',
+  'cache_evicted_expired',
+  'cache_evicted_lru',
+] as const;
+export type CounterName = (typeof CounterName)[number];
+
+export type Counters = Record<CounterName, number>;
+
+export function createCounters(): Counters {
+  const c = {} as Counters;
+  for (const name of CounterName) c[name] = 0;
+  return c;
+}

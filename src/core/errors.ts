@@ -1,0 +1,39 @@
+// One error class for the whole program. Tests and callers branch on `code`, never on the
+// message; `rcode` is what handle() answers with when this error ends a query.
+
+export const Rcode = {
+  NOERROR: 0,
+  FORMERR: 1,
+  SERVFAIL: 2,
+  NXDOMAIN: 3,
+  NOTIMP: 4,
+  REFUSED: 5,
+  BADVERS: 16,
+} as const;
+
+export const ErrorCode = {
+  malformed: 'HF_MALFORMED',
+  notImplemented: 'HF_NOTIMP',
+  badVersion: 'HF_BADVERS',
+  upstreamTimeout: 'HF_UPSTREAM_TIMEOUT',
+  upstreamNetwork: 'HF_UPSTREAM_NETWORK',
+  upstreamBadReply: 'HF_UPSTREAM_BAD_REPLY',
+  upstreamsExhausted: 'HF_UPSTREAMS_EXHAUSTED',
+  config: 'HF_CONFIG',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class HoldfastError extends Error {
+  readonly code: ErrorCode;
+  readonly rcode: number;
+  constructor(code: ErrorCode, message: string, rcode: number = Rcode.SERVFAIL) {
+    super(message);
+    this.name = 'HoldfastError';
+    this.code = code;
+    this.rcode = rcode;
+  }
+}
+
+export function isHoldfastError(e: unknown, code?: ErrorCode): e is HoldfastError {
+  return e instanceof HoldfastError && (code === undefined || e.code === code);
+}

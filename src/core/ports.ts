@@ -1,0 +1,93 @@
+// Everything the core needs from a runtime, as interfaces. Adapters (src/adapters/*) implement
+// them with Node, Deno or Bun; tests implement them with fakes (a clock they move by hand).
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export type TimerHandle = unknown;
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export interface Entropy {
+  /** Uniform in [0, 1): jitter and sampling, where predictability does no harm. */
+  random(): number;
+  /** A uniformly random 16-bit integer from a CSPRNG: DNS message IDs (RFC 5452 §9.2). */
+  id16(): number;
+}
+
+export interface Peer {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface UdpSocket {
+  readonly port: number;
+  send(bytes: Uint8Array, port: number, address: string): void;
+  close(): void;
+}
+
+export type UdpReceiver = (bytes: Uint8Array, from: Peer) => void;
+
+export interface ByteStream {
+  write(bytes: Uint8Array): void;
+  close(): void;
+}
+
+export interface StreamHandlers {
+  onData(bytes: Uint8Array): void;
+  onClose(error?: Error): void;
+}
+
+/** Outbound sockets, for talking to upstreams. */
+export interface Network {
+  /** Binds a UDP socket; port 0 lets the kernel pick a random ephemeral port (RFC 5452 §9.2). */
+  bindUdp(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket>;
+  connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream>;
+}
+
+/** Inbound sockets, for the LAN side. */
+export interface Listeners {
+  listenUdp(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket>;
+  listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable>;
+}
+
+export interface Closable {
+  close(): void | Promise<void>;
+}
+
+export interface FileSystem {
+  /** The file's text, or null when it does not exist. */
+  readText(path: string): Promise<string | null>;
+}
+
+export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+
+/** One runtime: what main/ hands to the CLI. */
+export interface Runtime {
+  readonly name: 'node' | 'deno' | 'bun';
+  readonly version: string;
+  readonly args: readonly string[];
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly entropy: Entropy;
+  readonly net: Network;
+  readonly listeners: Listeners;
+  readonly fs: FileSystem;
+  onSignal(signal: SignalName, handler: () => void): void;
+  exit(code: number): never;
+  readonly stdout: TextSink;
+  /** Where logs go. */
+  readonly stderr: TextSink;
+}
+
+export interface TextSink {
+  write(text: string): void;
+}
+
+/** The core's view of the runtime: only what the pipeline itself uses. */
+export type CorePorts = Pick<Runtime, 'clock' | 'timers' | 'entropy' | 'net'>;

@@ -1,0 +1,142 @@
+// Checking an upstream's reply and turning it into the form the cache keeps: the wire message
+// without its OPT record, plus where each TTL lives so a served copy can count TTLs down.
+
+import { HEADER_BYTES, RRType, anCount, arCount, nsCount, qdCount, readRcode, setU16, setU32, u16, u32 } from './header.ts';
+import { endOfName, endOfPlainName } from './names.ts';
+
+export interface ScannedMessage {
+  readonly rcode: number;
+  readonly truncated: boolean;
+  readonly answerCount: number;
+  /** Offset just past the question's name, and past the whole question. */
+  readonly nameEnd: number;
+  readonly questionEnd: number;
+  readonly qtype: number;
+  readonly qclass: number;
+  /** Pairs of [offset of a TTL field, its value], for every record but OPT. */
+  readonly ttls: number[];
+  /** Lowest TTL in the answer section, or -1 with no answers. */
+  readonly minAnswerTtl: number;
+  /** RFC 2308 §5: min(SOA TTL, SOA MINIMUM) of the authority SOA, or -1 with none. */
+  readonly negativeTtl: number;
+  /** Where the OPT record starts, or -1. */
+  readonly optAt: number;
+  /** How many `ttls` pairs belong to the answer section, and to answer plus authority. */
+  readonly answerPairs: number;
+  readonly answerAndAuthorityPairs: number;
+}
+
+/** Scans a whole message, or returns why it is unusable. Never throws. */
+export function scanMessage(b: Uint8Array): ScannedMessage | string {
+  if (b.length < HEADER_BYTES) return 'shorter than a header';
+  if (qdCount(b) !== 1) return `QDCOUNT ${qdCount(b)}`;
+  const nameEnd = endOfPlainName(b, HEADER_BYTES);
+  if (typeof nameEnd === 'string') return nameEnd;
+  if (nameEnd + 4 > b.length) return 'question runs past the end';
+  const an = anCount(b);
+  const ns = nsCount(b);
+  const total = an + ns + arCount(b);
+  const ttls: number[] = [];
+  let minAnswerTtl = -1;
+  let negativeTtl = -1;
+  let optAt = -1;
+  let answerPairs = 0;
+  let answerAndAuthorityPairs = 0;
+  let p = nameEnd + 4;
+  for (let i = 0; i < total; i++) {
+    if (i === an) answerPairs = ttls.length / 2;
+    if (i === an + ns) answerAndAuthorityPairs = ttls.length / 2;
+    const end = endOfName(b, p);
+    if (typeof end === 'string') return end;
+    if (end + 10 > b.length) return 'record runs past the end';
+    const type = u16(b, end);
+    const ttl = u32(b, end + 4);
+    const rdEnd = end + 10 + u16(b, end + 8);
+    if (rdEnd > b.length) return 'record data runs past the end';
+    if (type === RRType.OPT) {
+      if (i < an + ns || optAt !== -1) return 'misplaced or repeated OPT';
+      optAt = p;
+    } else {
+      // RFC 2181 §8: a TTL with the top bit set is treated as zero.
+      const clean = ttl > 0x7fffffff ? 0 : ttl;
+      ttls.push(end + 4, clean);
+      if (i < an) {
+        if (minAnswerTtl < 0 || clean < minAnswerTtl) minAnswerTtl = clean;
+      } else if (i < an + ns && type === RRType.SOA && rdEnd - end - 10 >= 22) {
+        const soaMinimum = u32(b, rdEnd - 4);
+        negativeTtl = Math.min(clean, soaMinimum > 0x7fffffff ? 0 : soaMinimum);
+      }
+    }
+    p = rdEnd;
+  }
+  if (total <= an) answerPairs = ttls.length / 2;
+  if (total <= an + ns) answerAndAuthorityPairs = ttls.length / 2;
+  return {
+    answerPairs,
+    answerAndAuthorityPairs,
+    rcode: readRcode(b),
+    truncated: (b[2] & 0x02) !== 0,
+    answerCount: an,
+    nameEnd,
+    questionEnd: nameEnd + 4,
+    qtype: u16(b, nameEnd),
+    qclass: u16(b, nameEnd + 2),
+    ttls,
+    minAnswerTtl,
+    negativeTtl,
+    optAt,
+  };
+}
+
+/** A reply as the cache keeps it: no OPT, TTLs clamped, and where they are. */
+export interface StoredMessage {
+  readonly wire: Uint8Array;
+  /** Pairs of [TTL offset, TTL seconds when stored]. */
+  readonly ttls: Uint32Array;
+  readonly rcode: number;
+  /** The reply's AD bit: passed on only to clients that can use it (RFC 6840 §5.8). */
+  readonly ad: boolean;
+  readonly answerCount: number;
+  /** From the scan, clamped like the TTLs: see ScannedMessage. */
+  readonly minAnswerTtl: number;
+  readonly negativeTtl: number;
+}
+
+/**
+ * Copies a scanned reply into stored form. The OPT record goes (we add our own per client);
+ * any records after it in the additional section go too, since removing bytes before them
+ * could break their compression pointers, and additional data is optional.
+ */
+export function toStored(b: Uint8Array, scan: ScannedMessage, maxTtlSeconds: number): StoredMessage {
+  let wire: Uint8Array;
+  if (scan.optAt === -1) {
+    wire = b.slice();
+  } else {
+    wire = b.slice(0, scan.optAt);
+    let kept = 0;
+    for (let i = 0; i < scan.ttls.length; i += 2) if (scan.ttls[i] < scan.optAt) kept++;
+    const droppedAdditional = scan.ttls.length / 2 - kept + 1;
+    setU16(wire, 10, arCount(b) - droppedAdditional);
+  }
+  const pairs: number[] = [];
+  // RFC 2308 §3: a negative answer's authority records live no longer than the negative TTL.
+  const negative = scan.rcode === 3 || (scan.rcode === 0 && scan.answerCount === 0);
+  for (let i = 0; i < scan.ttls.length; i += 2) {
+    const at = scan.ttls[i];
+    if (at >= wire.length) continue;
+    const inAuthority = i / 2 >= scan.answerPairs && i / 2 < scan.answerAndAuthorityPairs;
+    const cap = negative && inAuthority && scan.negativeTtl >= 0 ? Math.min(scan.negativeTtl, maxTtlSeconds) : maxTtlSeconds;
+    const ttl = Math.min(scan.ttls[i + 1], cap);
+    setU32(wire, at, ttl);
+    pairs.push(at, ttl);
+  }
+  return {
+    wire,
+    ttls: Uint32Array.from(pairs),
+    rcode: scan.rcode,
+    ad: (b[3] & 0x20) !== 0,
+    answerCount: scan.answerCount,
+    minAnswerTtl: Math.min(scan.minAnswerTtl, maxTtlSeconds),
+    negativeTtl: Math.min(scan.negativeTtl, maxTtlSeconds),
+  };
+}

@@ -1,0 +1,120 @@
+// Domain names on the wire (RFC 1035 §3.1, §4.1.4). We never follow compression pointers:
+// a query's question cannot contain a valid one (it would have to point into the header), and
+// names inside upstream records are only skipped, so a pointer loop can never make us spin.
+
+export const MAX_LABEL_BYTES = 63;
+export const MAX_NAME_BYTES = 255;
+
+export const NameError = {
+  truncated: 'name runs past the end of the message',
+  labelTooLong: 'label longer than 63 bytes',
+  nameTooLong: 'name longer than 255 bytes',
+  badLabelType: 'reserved label type',
+  pointer: 'compression pointer where none is allowed',
+  badPointer: 'compression pointer that does not point backwards into the message',
+} as const;
+export type NameError = (typeof NameError)[keyof typeof NameError];
+
+/**
+ * Offset just past an uncompressed name starting at `at`, or a NameError. Used for questions,
+ * where RFC 1035 leaves no room for a pointer.
+ */
+export function endOfPlainName(b: Uint8Array, at: number): number | NameError {
+  let p = at;
+  for (;;) {
+    if (p >= b.length) return NameError.truncated;
+    const len = b[p];
+    if (len === 0) {
+      p += 1;
+      break;
+    }
+    if ((len & 0xc0) === 0xc0) return NameError.pointer;
+    if (len & 0xc0) return NameError.badLabelType;
+    p += 1 + len;
+    if (p - at > MAX_NAME_BYTES - 1) return NameError.nameTooLong;
+  }
+  // The root byte counts towards the 255-byte limit.
+  if (p - at > MAX_NAME_BYTES) return NameError.nameTooLong;
+  return p;
+}
+
+/**
+ * Offset just past a possibly compressed name starting at `at`. A pointer ends the name; it
+ * must point backwards to a place after the header, or the message is garbage.
+ */
+export function endOfName(b: Uint8Array, at: number): number | NameError {
+  let p = at;
+  for (;;) {
+    if (p >= b.length) return NameError.truncated;
+    const len = b[p];
+    if (len === 0) return p + 1;
+    if ((len & 0xc0) === 0xc0) {
+      if (p + 1 >= b.length) return NameError.truncated;
+      const target = ((len & 0x3f) << 8) | b[p + 1];
+      if (target < 12 || target >= at) return NameError.badPointer;
+      return p + 2;
+    }
+    if (len & 0xc0) return NameError.badLabelType;
+    p += 1 + len;
+    if (p - at > MAX_NAME_BYTES) return NameError.nameTooLong;
+  }
+}
+
+/** The case-folded wire bytes of a plain name as a string: the cache's name key. */
+export function nameKey(b: Uint8Array, start: number, end: number): string {
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+  }
+  return s;
+}
+
+/** True when two plain names are equal ignoring ASCII case (RFC 4343). */
+export function sameName(a: Uint8Array, aStart: number, b: Uint8Array, bStart: number, len: number): boolean {
+  for (let i = 0; i < len; i++) {
+    let x = a[aStart + i];
+    let y = b[bStart + i];
+    if (x === y) continue;
+    if (x >= 0x41 && x <= 0x5a) x |= 0x20;
+    if (y >= 0x41 && y <= 0x5a) y |= 0x20;
+    if (x !== y) return false;
+  }
+  return true;
+}
+
+/** Presentation form ("www.example.org.") of a plain name, for logs and the CLI. */
+export function nameToText(b: Uint8Array, at: number): string {
+  const labels: string[] = [];
+  let p = at;
+  while (p < b.length && b[p] !== 0 && labels.length < 128) {
+    const len = b[p] & 0x3f;
+    let label = '';
+    for (let i = p + 1; i <= p + len && i < b.length; i++) {
+      const c = b[i];
+      if (c === 0x2e || c === 0x5c) label += '\\' + String.fromCharCode(c);
+      else if (c <= 0x20 || c >= 0x7f) label += '\\' + String(c).padStart(3, '0');
+      else label += String.fromCharCode(c);
+    }
+    labels.push(label);
+    p += 1 + len;
+  }
+  return labels.length === 0 ? '.' : labels.join('.') + '.';
+}
+
+/** Wire form of a presentation name; throws on a label or name that cannot be encoded. */
+export function textToName(text: string): Uint8Array {
+  const trimmed = text.endsWith('.') ? text.slice(0, -1) : text;
+  const out: number[] = [];
+  if (trimmed.length > 0) {
+    for (const label of trimmed.split('.')) {
+      const bytes = new TextEncoder().encode(label);
+      if (bytes.length === 0) throw new RangeError(`empty label in "${text}"`);
+      if (bytes.length > MAX_LABEL_BYTES) throw new RangeError(`label longer than 63 bytes in "${text}"`);
+      out.push(bytes.length, ...bytes);
+    }
+  }
+  out.push(0);
+  if (out.length > MAX_NAME_BYTES) throw new RangeError(`name longer than 255 bytes: "${text}"`);
+  return Uint8Array.from(out);
+}

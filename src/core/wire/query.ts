@@ -1,0 +1,120 @@
+// Parsing a client's query: just enough to answer it (header, the one question, EDNS), with
+// every check RFC 1035 and RFC 6891 ask of a server. Nothing here allocates beyond the result.
+
+import {
+  Flag2, Flag3, HEADER_BYTES, Opcode, RRType, anCount, arCount, isResponse, nsCount, qdCount, readId,
+  readOpcode, u16, u32,
+} from './header.ts';
+import { endOfName, endOfPlainName, nameKey } from './names.ts';
+
+export interface Edns {
+  /** The client's advertised UDP payload size, raised to 512 (RFC 6891 §6.2.3, §6.2.5). */
+  readonly udpSize: number;
+  readonly version: number;
+  /** DNSSEC OK (RFC 3225). */
+  readonly do: boolean;
+}
+
+export interface Query {
+  readonly bytes: Uint8Array;
+  readonly id: number;
+  readonly opcode: number;
+  readonly rd: boolean;
+  readonly cd: boolean;
+  readonly ad: boolean;
+  /** The question name is bytes[12, nameEnd), exactly as the client wrote it. */
+  readonly nameEnd: number;
+  readonly qtype: number;
+  readonly qclass: number;
+  readonly questionEnd: number;
+  readonly edns: Edns | null;
+  /** Case-folded name, type, class and the DO/CD bits: answers differ along each. */
+  readonly key: string;
+}
+
+export const QueryProblem = {
+  /** Too short to carry an ID: nothing to answer. */
+  short: 'short',
+  /** QR=1: a response sent to us, never answered (it could be a reflection). */
+  response: 'response',
+  opcode: 'opcode',
+  qdcount: 'qdcount',
+  malformed: 'malformed',
+  badVersion: 'badversion',
+} as const;
+export type QueryProblem = (typeof QueryProblem)[keyof typeof QueryProblem];
+
+export type ParseResult =
+  | { readonly ok: true; readonly query: Query }
+  | { readonly ok: false; readonly problem: QueryProblem; readonly detail: string; readonly query?: Query };
+
+const MIN_UDP_SIZE = 512;
+
+function fail(problem: QueryProblem, detail: string, query?: Query): ParseResult {
+  return { ok: false, problem, detail, query };
+}
+
+export function parseQuery(b: Uint8Array): ParseResult {
+  if (b.length < HEADER_BYTES) return fail(QueryProblem.short, `${b.length} bytes`);
+  if (isResponse(b)) return fail(QueryProblem.response, 'QR=1');
+  const opcode = readOpcode(b);
+  if (opcode !== Opcode.QUERY) return fail(QueryProblem.opcode, `opcode ${opcode}`);
+  const qd = qdCount(b);
+  if (qd !== 1) return fail(QueryProblem.qdcount, `QDCOUNT ${qd}`);
+
+  const nameEnd = endOfPlainName(b, HEADER_BYTES);
+  if (typeof nameEnd === 'string') return fail(QueryProblem.malformed, nameEnd);
+  if (nameEnd + 4 > b.length) return fail(QueryProblem.malformed, 'question runs past the end');
+  const qtype = u16(b, nameEnd);
+  const qclass = u16(b, nameEnd + 2);
+  const questionEnd = nameEnd + 4;
+
+  // Walk any records the client sent, looking for the one OPT (RFC 6891 §6.1.1).
+  let p = questionEnd;
+  let edns: Edns | null = null;
+  let optVersion = 0;
+  const an = anCount(b);
+  const ns = nsCount(b);
+  const total = an + ns + arCount(b);
+  for (let i = 0; i < total; i++) {
+    const end = endOfName(b, p);
+    if (typeof end === 'string') return fail(QueryProblem.malformed, end);
+    if (end + 10 > b.length) return fail(QueryProblem.malformed, 'record runs past the end');
+    const type = u16(b, end);
+    const rdEnd = end + 10 + u16(b, end + 8);
+    if (rdEnd > b.length) return fail(QueryProblem.malformed, 'record data runs past the end');
+    if (type === RRType.OPT) {
+      if (i < an + ns) return fail(QueryProblem.malformed, 'OPT outside the additional section');
+      if (edns !== null) return fail(QueryProblem.malformed, 'more than one OPT record');
+      if (end !== p + 1) return fail(QueryProblem.malformed, 'OPT owner is not the root');
+      const ttl = u32(b, end + 4);
+      optVersion = (ttl >>> 16) & 0xff;
+      edns = {
+        udpSize: Math.max(MIN_UDP_SIZE, u16(b, end + 2)),
+        version: optVersion,
+        do: (ttl & 0x8000) !== 0,
+      };
+    }
+    p = rdEnd;
+  }
+
+  const rd = (b[2] & Flag2.RD) !== 0;
+  const cd = (b[3] & Flag3.CD) !== 0;
+  const query: Query = {
+    bytes: b,
+    id: readId(b),
+    opcode,
+    rd,
+    cd,
+    ad: (b[3] & Flag3.AD) !== 0,
+    nameEnd,
+    qtype,
+    qclass,
+    questionEnd,
+    edns,
+    key: nameKey(b, HEADER_BYTES, nameEnd) + '\u0000' + qtype + ':' + qclass + ':' + ((edns?.do ? 2 : 0) | (cd ? 1 : 0)),
+  };
+  // RFC 6891 §6.1.3: we speak version 0 only.
+  if (optVersion > 0) return fail(QueryProblem.badVersion, `EDNS version ${optVersion}`, query);
+  return { ok: true, query };
+}

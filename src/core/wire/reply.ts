@@ -1,0 +1,135 @@
+// Building what goes back to a client: a stored reply re-dressed for this query (its ID, its
+// question's letter case, its flags, TTLs counted down, its own OPT), or a bare error reply.
+
+import { Flag2, Flag3, HEADER_BYTES, RRClass, RRType, setU16, setU32 } from './header.ts';
+import type { Query } from './query.ts';
+import type { StoredMessage } from './message.ts';
+
+/** Our advertised EDNS UDP size: DNS Flag Day 2020's 1232, which avoids IP fragmentation. */
+export const OUR_UDP_SIZE = 1232;
+export const OPT_BYTES = 11;
+export const MAX_TCP_MESSAGE = 65535;
+const NO_EDNS_UDP_SIZE = 512;
+
+/** The largest reply this client can take over this transport (RFC 1035 §4.2.1, RFC 6891 §6.2.5). */
+export function replyLimit(query: Query, transport: 'udp' | 'tcp'): number {
+  if (transport === 'tcp') return MAX_TCP_MESSAGE;
+  return query.edns ? Math.min(query.edns.udpSize, MAX_TCP_MESSAGE) : NO_EDNS_UDP_SIZE;
+}
+
+function writeOpt(out: Uint8Array, at: number, extendedRcode: number, dnssecOk: boolean): void {
+  out[at] = 0; // root owner
+  setU16(out, at + 1, RRType.OPT);
+  setU16(out, at + 3, OUR_UDP_SIZE);
+  // TTL field: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
+  setU32(out, at + 5, ((extendedRcode & 0xff) << 24) | (dnssecOk ? 0x8000 : 0));
+  setU16(out, at + 9, 0);
+}
+
+function headerFlags(out: Uint8Array, query: Query, rcode: number, ad: boolean, tc: boolean): void {
+  out[2] = Flag2.QR | (query.opcode << 3) | (tc ? Flag2.TC : 0) | (query.rd ? Flag2.RD : 0);
+  // RFC 6840 §5.8: AD only to clients that asked with DO or AD.
+  const passAd = ad && (query.ad || (query.edns?.do ?? false));
+  out[3] = Flag3.RA | (passAd ? Flag3.AD : 0) | (query.cd ? Flag3.CD : 0) | (rcode & 0x0f);
+}
+
+/** A reply carrying only the question (and OPT when the client sent one). */
+export function bareReply(query: Query, rcode: number, truncated = false): Uint8Array {
+  const withOpt = query.edns !== null;
+  const out = new Uint8Array(query.questionEnd + (withOpt ? OPT_BYTES : 0));
+  out.set(query.bytes.subarray(0, query.questionEnd));
+  headerFlags(out, query, rcode, false, truncated);
+  setU16(out, 4, 1);
+  setU16(out, 6, 0);
+  setU16(out, 8, 0);
+  setU16(out, 10, withOpt ? 1 : 0);
+  if (withOpt) writeOpt(out, query.questionEnd, rcode >> 4, query.edns!.do);
+  return out;
+}
+
+/**
+ * FORMERR or NOTIMP for a message we could not parse as a query: the header echoed, no
+ * question (we may not be able to read it), as RFC 1035 §4.1.1 allows.
+ */
+export function headerOnlyReply(bytes: Uint8Array, rcode: number): Uint8Array {
+  const out = new Uint8Array(HEADER_BYTES);
+  out[0] = bytes[0];
+  out[1] = bytes[1];
+  out[2] = Flag2.QR | (bytes[2] & 0x78) | (bytes[2] & Flag2.RD);
+  out[3] = Flag3.RA | (rcode & 0x0f);
+  return out;
+}
+
+/**
+ * The stored reply as this client should see it, `ageSeconds` after it was stored. When it
+ * would not fit `limit` bytes, the client gets TC=1 and the question only, and retries over TCP.
+ */
+export function renderStored(
+  stored: StoredMessage,
+  query: Query,
+  ageSeconds: number,
+  limit: number,
+  ttlOverride = -1,
+): Uint8Array {
+  const withOpt = query.edns !== null;
+  const size = stored.wire.length + (withOpt ? OPT_BYTES : 0);
+  if (size > limit) return bareReply(query, stored.rcode, true);
+  const out = new Uint8Array(size);
+  out.set(stored.wire);
+  out[0] = query.bytes[0];
+  out[1] = query.bytes[1];
+  // The stored question has the same length as the client's (names compare equal ignoring
+  // case), so the client's spelling can be copied over it (RFC 1035 §7.3 echo; 0x20 clients).
+  out.set(query.bytes.subarray(HEADER_BYTES, query.nameEnd), HEADER_BYTES);
+  headerFlags(out, query, stored.rcode, stored.ad, false);
+  const t = stored.ttls;
+  for (let i = 0; i < t.length; i += 2) {
+    const ttl = ttlOverride >= 0 ? Math.min(ttlOverride, t[i + 1]) : Math.max(0, t[i + 1] - ageSeconds);
+    setU32(out, t[i], ttl);
+  }
+  if (withOpt) {
+    writeOpt(out, stored.wire.length, 0, query.edns!.do);
+    setU16(out, 10, ((out[10] << 8) | out[11]) + 1);
+  }
+  return out;
+}
+
+/** RFC 8482 §4.2: ANY over UDP gets one synthesised HINFO record instead of everything. */
+export function minimalAnyReply(query: Query): Uint8Array {
+  const withOpt = query.edns !== null;
+  const rdata = [7, ...'RFC8482'.split('').map((c) => c.charCodeAt(0)), 0];
+  const answerBytes = 2 + 10 + rdata.length;
+  const out = new Uint8Array(query.questionEnd + answerBytes + (withOpt ? OPT_BYTES : 0));
+  out.set(query.bytes.subarray(0, query.questionEnd));
+  headerFlags(out, query, 0, false, false);
+  setU16(out, 4, 1);
+  setU16(out, 6, 1);
+  setU16(out, 8, 0);
+  setU16(out, 10, withOpt ? 1 : 0);
+  let p = query.questionEnd;
+  setU16(out, p, 0xc000 | HEADER_BYTES); // pointer to the question's name
+  setU16(out, p + 2, RRType.HINFO);
+  setU16(out, p + 4, RRClass.IN);
+  setU32(out, p + 6, 3600);
+  setU16(out, p + 10, rdata.length);
+  out.set(rdata, p + 12);
+  p += answerBytes;
+  if (withOpt) writeOpt(out, p, 0, query.edns!.do);
+  return out;
+}
+
+/** The query we send upstream: a fresh ID, RD, CD and DO as the client asked, our own EDNS. */
+export function upstreamQuery(query: Query, id: number): Uint8Array {
+  const out = new Uint8Array(query.questionEnd + OPT_BYTES);
+  out.set(query.bytes.subarray(0, query.questionEnd));
+  setU16(out, 0, id);
+  out[2] = Flag2.RD;
+  // AD=1 asks a validating upstream to tell us what it validated (RFC 6840 §5.7).
+  out[3] = Flag3.AD | (query.cd ? Flag3.CD : 0);
+  setU16(out, 4, 1);
+  setU16(out, 6, 0);
+  setU16(out, 8, 0);
+  setU16(out, 10, 1);
+  writeOpt(out, query.questionEnd, 0, query.edns?.do ?? false);
+  return out;
+}

@@ -1,0 +1,171 @@
+// The cache's memory: a map from key to entry, bounded in entries, where making room costs
+// constant time per insert. Each entry sits on two intrusive lists: recency (for LRU) and a
+// bucket of entries expiring in the same 16-second slice. When full, an entry from the oldest
+// bucket already past is evicted first; only when nothing is past do we take the LRU tail.
+// A cursor over bucket numbers only moves forward with the clock, so finding the oldest
+// expired bucket is amortised constant time, unlike a heap's log n.
+
+import type { StoredMessage } from '../../core/wire/message.ts';
+
+const BUCKET_MS = 16_000;
+
+export interface CacheEntry {
+  readonly key: string;
+  readonly message: StoredMessage;
+  readonly storedAtMs: number;
+  readonly expiresAtMs: number;
+  // Intrusive links: recency list, then expiry bucket list.
+  newer: CacheEntry | null;
+  older: CacheEntry | null;
+  bucketPrev: CacheEntry | null;
+  bucketNext: CacheEntry | null;
+  bucket: number;
+}
+
+interface Bucket {
+  head: CacheEntry | null;
+}
+
+export interface CacheStoreStats {
+  evictedExpired: number;
+  evictedLru: number;
+}
+
+export interface CacheStore {
+  get(key: string): CacheEntry | undefined;
+  /** Looks an entry up without counting it as a use. */
+  peek(key: string): CacheEntry | undefined;
+  set(key: string, message: StoredMessage, nowMs: number, ttlMs: number): CacheEntry;
+  delete(key: string): boolean;
+  readonly size: number;
+  readonly stats: CacheStoreStats;
+  entries(): IterableIterator<CacheEntry>;
+}
+
+export function createCacheStore(maxEntries: number, now: () => number): CacheStore {
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('cache: maxEntries must be a positive integer');
+  const map = new Map<string, CacheEntry>();
+  const buckets = new Map<number, Bucket>();
+  let newest: CacheEntry | null = null;
+  let oldest: CacheEntry | null = null;
+  let cursor = Math.floor(now() / BUCKET_MS);
+  const stats: CacheStoreStats = { evictedExpired: 0, evictedLru: 0 };
+
+  function unlinkRecency(e: CacheEntry): void {
+    if (e.newer) e.newer.older = e.older;
+    else newest = e.older;
+    if (e.older) e.older.newer = e.newer;
+    else oldest = e.newer;
+    e.newer = e.older = null;
+  }
+
+  function pushNewest(e: CacheEntry): void {
+    e.older = newest;
+    e.newer = null;
+    if (newest) newest.newer = e;
+    newest = e;
+    if (!oldest) oldest = e;
+  }
+
+  function unlinkBucket(e: CacheEntry): void {
+    if (e.bucketPrev) e.bucketPrev.bucketNext = e.bucketNext;
+    else {
+      const b = buckets.get(e.bucket);
+      if (b) {
+        b.head = e.bucketNext;
+        if (!b.head) buckets.delete(e.bucket);
+      }
+    }
+    if (e.bucketNext) e.bucketNext.bucketPrev = e.bucketPrev;
+    e.bucketPrev = e.bucketNext = null;
+  }
+
+  function linkBucket(e: CacheEntry): void {
+    let b = buckets.get(e.bucket);
+    if (!b) {
+      b = { head: null };
+      buckets.set(e.bucket, b);
+    }
+    e.bucketNext = b.head;
+    if (b.head) b.head.bucketPrev = e;
+    b.head = e;
+    // A clock stepped backwards can file entries behind the cursor; pull it back to them.
+    if (e.bucket < cursor) cursor = e.bucket;
+  }
+
+  function remove(e: CacheEntry): void {
+    map.delete(e.key);
+    unlinkRecency(e);
+    unlinkBucket(e);
+  }
+
+  /** An entry whose whole bucket lies in the past, or null. */
+  function oldestExpired(nowMs: number): CacheEntry | null {
+    const current = Math.floor(nowMs / BUCKET_MS);
+    if (buckets.size === 0) {
+      cursor = current;
+      return null;
+    }
+    while (cursor < current) {
+      const b = buckets.get(cursor);
+      if (b && b.head) return b.head;
+      cursor++;
+    }
+    return null;
+  }
+
+  function makeRoom(nowMs: number): void {
+    const expired = oldestExpired(nowMs);
+    if (expired) {
+      remove(expired);
+      stats.evictedExpired++;
+    } else if (oldest) {
+      remove(oldest);
+      stats.evictedLru++;
+    }
+  }
+
+  return {
+    get(key) {
+      const e = map.get(key);
+      if (e && e !== newest) {
+        unlinkRecency(e);
+        pushNewest(e);
+      }
+      return e;
+    },
+    peek: (key) => map.get(key),
+    set(key, message, nowMs, ttlMs) {
+      const existing = map.get(key);
+      if (existing) remove(existing);
+      else if (map.size >= maxEntries) makeRoom(nowMs);
+      const expiresAtMs = nowMs + ttlMs;
+      const e: CacheEntry = {
+        key,
+        message,
+        storedAtMs: nowMs,
+        expiresAtMs,
+        newer: null,
+        older: null,
+        bucketPrev: null,
+        bucketNext: null,
+        bucket: Math.floor(expiresAtMs / BUCKET_MS),
+      };
+      map.set(key, e);
+      pushNewest(e);
+      linkBucket(e);
+      return e;
+    },
+    delete(key) {
+      const e = map.get(key);
+      if (!e) return false;
+      remove(e);
+      return true;
+    },
+    get size() {
+      return map.size;
+    },
+    stats,
+    entries: () => map.values(),
+  };
+}

@@ -1,0 +1,35 @@
+// THE order of the pipeline. A query enters at the top and each stage either answers or
+// passes it down; the upstream stage at the bottom always answers or throws.
+
+import type { Next, Stage } from '../core/answer.ts';
+import type { Counters } from '../core/counters.ts';
+import type { ServerConfig } from '../core/config.ts';
+import type { CorePorts } from '../core/ports.ts';
+import { createCacheStage } from './cache/stage.ts';
+import { createCoalesceStage } from './coalesce/stage.ts';
+import { createAnyStage } from './policy/any-stage.ts';
+import { parseUpstream } from './upstream/spec.ts';
+import { createUpstreamStage } from './upstream/stage.ts';
+
+export function compose(stages: readonly Stage[], last: Next): Next {
+  return stages.reduceRight<Next>((next, stage) => (req) => stage(req, next), last);
+}
+
+export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters) {
+  const upstream = createUpstreamStage(
+    { ...config.upstream, upstreams: config.upstreams.map(parseUpstream), maxTtlSeconds: config.cache.maxTtlSeconds },
+    ports,
+    counters,
+  );
+  const cache = createCacheStage(config.cache, ports, counters);
+  const coalesce = createCoalesceStage(counters);
+  const chain = compose(
+    [
+      createAnyStage(), // before the cache: ANY over UDP must never reach an upstream (RFC 8482)
+      cache.stage, //      fresh hits end here
+      coalesce.stage, //   after the cache: only misses share exchanges
+    ],
+    upstream.next,
+  );
+  return { chain, cache: cache.store, upstreams: upstream.pool, inFlight: coalesce.inFlight };
+}

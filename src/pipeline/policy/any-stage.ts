@@ -1,0 +1,12 @@
+// RFC 8482: a query for ANY over UDP gets one small synthesised record, so Holdfast cannot be
+// used to amplify a spoofed-source flood. Over TCP (no spoofing) ANY is passed on as usual.
+
+import { RRType } from '../../core/wire/header.ts';
+import { Source, type Stage } from '../../core/answer.ts';
+
+export function createAnyStage(): Stage {
+  return (req, next) => {
+    if (req.query.qtype !== RRType.ANY || req.client.transport !== 'udp') return next(req);
+    return Promise.resolve({ source: Source.synthetic, reason: 'RFC 8482 minimal ANY', rcode: 0, message: null, ageSeconds: 0, minimalAny: true });
+  };
+}
