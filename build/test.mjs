@@ -8,7 +8,8 @@ import { build } from 'esbuild';
 import { bundleNode } from './bundle.mjs';
 
 const BIN = 'node_modules/.bin';
-const NODE_OUT = '.cache/node-tests';
+// Per process, so two runs at once (a developer and a helper) do not delete each other's build.
+const NODE_OUT = `.cache/node-tests-${process.pid}`;
 
 async function testFiles(dir = 'test') {
   const out = [];
@@ -68,7 +69,9 @@ const legs = {
       logLevel: 'warning',
     });
     const built = files.map((f) => join(NODE_OUT, f.slice('test/'.length).replace(/\.ts$/, '.mjs')));
-    return run(process.execPath, ['--test', '--test-concurrency=1', ...built], { HOLDFAST_TEST_NODE_BUNDLE: '1' });
+    const result = await run(process.execPath, ['--test', '--test-concurrency=1', ...built]);
+    await rm(NODE_OUT, { recursive: true, force: true });
+    return result;
   },
 };
 

@@ -1,0 +1,102 @@
+// Asking a DNS server from a test: raw UDP/TCP exchanges (for malformed input) and the real
+// dig and kdig clients (for "what a user would see").
+
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { execFile } from 'node:child_process';
+
+/** Sends raw bytes over UDP and returns the first datagram back, or null after `timeoutMs`. */
+export function udpExchange(port: number, bytes: Uint8Array, timeoutMs = 2000, address = '127.0.0.1'): Promise<Uint8Array | null> {
+  return new Promise((resolve) => {
+    const s = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    const timer = setTimeout(() => {
+      s.close();
+      resolve(null);
+    }, timeoutMs);
+    s.on('message', (msg) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(new Uint8Array(msg));
+    });
+    s.send(bytes, port, address);
+  });
+}
+
+/**
+ * Opens a TCP connection, writes `chunks` (with `gapMs` between them) and collects framed
+ * replies until `expect` have arrived, the server closes, or `timeoutMs` passes.
+ */
+export function tcpExchange(
+  port: number,
+  chunks: Uint8Array[],
+  expect: number,
+  opts: { gapMs?: number; timeoutMs?: number; address?: string } = {},
+): Promise<{ replies: Uint8Array[]; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const replies: Uint8Array[] = [];
+    let buf: Buffer = Buffer.alloc(0);
+    let closedByServer = false;
+    let done = false;
+    const s = net.connect({ port, host: opts.address ?? '127.0.0.1' });
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ replies, closedByServer });
+    };
+    const timer = setTimeout(finish, opts.timeoutMs ?? 3000);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const len = buf.readUInt16BE(0);
+        replies.push(new Uint8Array(buf.subarray(2, 2 + len)));
+        buf = buf.subarray(2 + len);
+      }
+      if (replies.length >= expect) finish();
+    });
+    s.on('close', () => {
+      closedByServer = true;
+      finish();
+    });
+    s.on('error', () => finish());
+    s.on('connect', async () => {
+      for (const c of chunks) {
+        s.write(c);
+        if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+      }
+    });
+  });
+}
+
+export function lengthPrefixed(message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(message.length + 2);
+  out[0] = message.length >> 8;
+  out[1] = message.length & 0xff;
+  out.set(message, 2);
+  return out;
+}
+
+export interface ToolResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runTool(cmd: string, args: string[], timeoutMs = 15_000): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** dig with sane test defaults: one try, a short timeout. */
+export function dig(port: number, args: string[], address = '127.0.0.1'): Promise<ToolResult> {
+  return runTool('dig', [`@${address}`, '-p', String(port), '+tries=1', '+time=3', ...args]);
+}
+
+export function kdig(port: number, args: string[], address = '127.0.0.1'): Promise<ToolResult> {
+  return runTool('kdig', [`@${address}`, '-p', String(port), '+retry=0', '+time=3', ...args]);
+}

@@ -1,0 +1,93 @@
+// A real authoritative server for tests: NSD on loopback, serving zones the test writes.
+// Debian's NSD rate-limits responses (RRL) by default, which looks like packet loss under load,
+// so it is turned off here.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { udpExchange } from './dns-client.ts';
+import { query } from './packets.ts';
+import { freePort } from './ports.ts';
+
+export interface Zone {
+  /** e.g. "example.test" */
+  readonly name: string;
+  /** Zone-file lines after the generated $ORIGIN, $TTL, SOA and NS. */
+  readonly records: string;
+  readonly soaMinimum?: number;
+  readonly ttl?: number;
+}
+
+export interface Nsd {
+  readonly port: number;
+  readonly pid: number;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+export function zoneText(z: Zone): string {
+  return [
+    `$ORIGIN ${z.name}.`,
+    `$TTL ${z.ttl ?? 300}`,
+    `@ IN SOA ns1 hostmaster 1 3600 600 86400 ${z.soaMinimum ?? 60}`,
+    '@ IN NS ns1',
+    'ns1 IN A 127.0.0.1',
+    z.records,
+    '',
+  ].join('\n');
+}
+
+export async function startNsd(zones: readonly Zone[], opts: { port?: number; address?: string } = {}): Promise<Nsd> {
+  const dir = mkdtempSync(join(tmpdir(), 'holdfast-nsd-'));
+  const address = opts.address ?? '127.0.0.1';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const conf = [
+      'server:',
+      `  ip-address: ${address}@${port}`,
+      '  username: ""',
+      '  chroot: ""',
+      `  zonesdir: "${dir}"`,
+      `  pidfile: "${dir}/nsd.pid"`,
+      '  database: ""',
+      `  zonelistfile: "${dir}/zone.list"`,
+      `  xfrdfile: "${dir}/xfrd.state"`,
+      `  xfrdir: "${dir}"`,
+      `  logfile: "${dir}/nsd.log"`,
+      '  server-count: 1',
+      '  verbosity: 1',
+      '  rrl-ratelimit: 0',
+      '  rrl-whitelist-ratelimit: 0',
+      'remote-control:',
+      '  control-enable: no',
+      ...zones.flatMap((z) => ['zone:', `  name: ${z.name}`, `  zonefile: ${z.name}.zone`]),
+      '',
+    ].join('\n');
+    for (const z of zones) writeFileSync(join(dir, `${z.name}.zone`), zoneText(z));
+    writeFileSync(join(dir, 'nsd.conf'), conf);
+    const child: ChildProcess = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // Ready when it answers a question about the first zone.
+    for (let i = 0; i < 100 && child.exitCode === null; i++) {
+      const r = await udpExchange(port, query(zones[0].name, 'SOA', { edns: false }), 100, address);
+      if (r) {
+        return {
+          port,
+          pid: child.pid!,
+          dir,
+          async stop() {
+            if (child.exitCode === null) child.kill('SIGTERM');
+            await exited;
+            rmSync(dir, { recursive: true, force: true });
+          },
+        };
+      }
+    }
+    child.kill('SIGKILL');
+    await exited;
+    if (opts.port) break;
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error('nsd did not start (is the nsd package installed?)');
+}
