@@ -113,3 +113,12 @@ describe('forwarding and caching', () => {
     assert.equal(counters.coalesced, 2);
   });
 });
+
+describe('an upstream that answers SERVFAIL', () => {
+  it('is asked once per query, not once per attempt, and its SERVFAIL is passed on', async () => {
+    const { sent, ask } = setup((q, send) => send(reply(q, { rcode: 'SERVFAIL' })));
+    const r = await ask(query('broken.example.org'));
+    assert.equal(r.rcode, 'SERVFAIL');
+    assert.equal(sent.length, 1);
+  });
+});

@@ -103,16 +103,22 @@ export function createUpstreamPool(specs: readonly UpstreamSpec[], options: Pool
     const order = preferenceOrder(start);
     let lastError: HoldfastError | null = null;
     let lastRefusal: UpstreamReply | null = null;
+    // An upstream that answered SERVFAIL or REFUSED has given its answer; asking it again
+    // within the same query only adds load. Timeouts, by contrast, are worth a second try.
+    const answered = new Set<UpstreamHealth>();
+    let turn = 0;
     for (let i = 0; i < options.maxAttempts; i++) {
       const left = deadline - ports.clock.now();
-      if (left <= 0) break;
-      const h = order[i % order.length];
+      if (left <= 0 || answered.size === order.length) break;
+      let h = order[turn++ % order.length];
+      while (answered.has(h)) h = order[turn++ % order.length];
       try {
         const reply = await attempt(h, query, Math.min(options.attemptTimeoutMs, left));
         const rcode = reply.scan.rcode;
         if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) {
           // Another upstream may do better; keep this one in case none does.
           recordFailure(h, ports.clock.now());
+          answered.add(h);
           lastRefusal = reply;
           continue;
         }
