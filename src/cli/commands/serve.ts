@@ -22,6 +22,8 @@ export const serveArgs = {
   upstream: { type: 'string', description: 'Upstream server, udp://IP[:PORT] or tcp://IP[:PORT]; repeatable (default: /etc/resolv.conf)', valueHint: 'URL' },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
   timeout: { type: 'string', description: `Milliseconds a query may wait for upstreams in all (default ${DEFAULT_CONFIG.upstream.totalTimeoutMs})`, valueHint: 'MS' },
+  'tcp-idle-timeout': { type: 'string', description: `Milliseconds an idle client TCP connection is kept open (default ${DEFAULT_CONFIG.tcp.idleTimeoutMs})`, valueHint: 'MS' },
+  'tcp-max-connections': { type: 'string', description: `Most client TCP connections open at once (default ${DEFAULT_CONFIG.tcp.maxConnections})`, valueHint: 'N' },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
   'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
@@ -40,6 +42,11 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
     upstreams: repeated(rawArgs, 'upstream'),
     cache: { ...DEFAULT_CONFIG.cache, maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries) },
     upstream: { ...DEFAULT_CONFIG.upstream, totalTimeoutMs: intFlag('timeout', args.timeout as string | undefined, DEFAULT_CONFIG.upstream.totalTimeoutMs) },
+    tcp: {
+      ...DEFAULT_CONFIG.tcp,
+      idleTimeoutMs: intFlag('tcp-idle-timeout', args['tcp-idle-timeout'] as string | undefined, DEFAULT_CONFIG.tcp.idleTimeoutMs),
+      maxConnections: intFlag('tcp-max-connections', args['tcp-max-connections'] as string | undefined, DEFAULT_CONFIG.tcp.maxConnections),
+    },
   };
   return validateConfig(c);
 }
