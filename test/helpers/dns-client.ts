@@ -59,7 +59,11 @@ export function tcpExchange(
       closedByServer = true;
       finish();
     });
-    s.on('error', () => finish());
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      // A reset is the server closing on us too (it closed with our data unread).
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') closedByServer = true;
+      finish();
+    });
     s.on('connect', async () => {
       for (const c of chunks) {
         s.write(c);
