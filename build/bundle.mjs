@@ -5,21 +5,22 @@ import { chmod } from 'node:fs/promises';
 
 export const BUNDLE = 'dist/holdfast.mjs';
 
-export async function bundleNode() {
+/** Writes the bundle to `outfile` (default dist/holdfast.mjs) and returns its path. */
+export async function bundleNode(outfile = BUNDLE) {
   await build({
     entryPoints: ['src/main/node.ts'],
     bundle: true,
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    outfile: BUNDLE,
+    outfile,
     legalComments: 'none',
     logLevel: 'warning',
     // dns-packet is CommonJS and calls require(); an ESM bundle needs one to hand.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __holdfastRequire } from 'node:module';\nconst require = __holdfastRequire(import.meta.url);" },
   });
-  await chmod(BUNDLE, 0o755);
-  return BUNDLE;
+  await chmod(outfile, 0o755);
+  return outfile;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await bundleNode();
