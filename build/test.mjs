@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { bundleNode } from './bundle.mjs';
+import { buildTargets } from './build.mjs';
 
 const BIN = 'node_modules/.bin';
 // Per process, so two runs at once (a developer and a helper) do not delete each other's build.
@@ -54,7 +54,6 @@ const legs = {
     return run(`${BIN}/deno`, ['test', '-A', '--unstable-net', ...files]);
   },
   async node(files) {
-    await bundleNode();
     await rm(NODE_OUT, { recursive: true, force: true });
     await build({
       entryPoints: files,
@@ -83,6 +82,15 @@ let files = await testFiles();
 if (filter) files = files.filter((f) => f.includes(filter));
 const chosen = wanted.length ? wanted : ['bun', 'deno', 'node'];
 
+// What the tests run besides the sources: the Node bundle (Holdfast on the node leg) and the
+// Bun executables (test/integration/arm64-binary.test.ts). Built once for every leg, and only
+// when older than their inputs, so a second run starts at once.
+process.stdout.write('\n=== build: bundle, linux-x64, linux-arm64 ===\n');
+const built = await buildTargets(['bundle', 'linux-x64', 'linux-arm64'], { ifStale: true });
+const fresh = built.filter((b) => b.status === 'fresh').map((b) => b.path);
+if (fresh.length) process.stdout.write(`up to date: ${fresh.join(', ')}\n`);
+const buildFailed = built.filter((b) => b.status !== 'built' && b.status !== 'fresh');
+
 const results = [];
 for (const leg of chosen) {
   process.stdout.write(`\n=== ${leg}: ${files.length} test files ===\n`);
@@ -93,6 +101,7 @@ for (const leg of chosen) {
 process.stdout.write('\n=== summary ===\n');
 for (const r of results) process.stdout.write(`${r.leg}: ${r.passed} passed, ${r.failed} failed${r.code ? ` (exit ${r.code})` : ''}\n`);
 const total = results.reduce((a, r) => [a[0] + r.passed, a[1] + r.failed], [0, 0]);
-const bad = results.filter((r) => r.code !== 0 || r.failed > 0 || r.passed === 0);
+if (buildFailed.length) process.stdout.write(`build: failed: ${buildFailed.map((b) => b.name).join(', ')}\n`);
+const bad = [...results.filter((r) => r.code !== 0 || r.failed > 0 || r.passed === 0), ...buildFailed];
 process.stdout.write(`${total[0]} passed, ${total[1] + (bad.length && total[1] === 0 ? bad.length : 0)} failed\n`);
 process.exit(bad.length ? 1 : 0);

@@ -20,6 +20,11 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the "listening" line. */
   startTimeoutMs?: number;
+  /**
+   * The command that is `holdfast` (e.g. a compiled binary, or qemu running one); `serve` and
+   * ARGS follow it. Default: this runtime's entry (holdfastArgv()).
+   */
+  argv?: readonly string[];
 }
 
 /**
@@ -30,7 +35,7 @@ export interface StartOptions {
 export function startHoldfast(args: string[], opts: StartOptions = {}): Promise<HoldfastProcess> {
   const full = ['serve', '--log-format', 'json', ...args];
   if (!args.includes('--listen')) full.push('--listen', '127.0.0.1:0');
-  const [cmd, ...pre] = holdfastArgv();
+  const [cmd, ...pre] = opts.argv ?? holdfastArgv();
   const child = spawn(cmd, [...pre, ...full], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   let err = '';
