@@ -24,6 +24,8 @@ export interface ScannedMessage {
   /** How many `ttls` pairs belong to the answer section, and to answer plus authority. */
   readonly answerPairs: number;
   readonly answerAndAuthorityPairs: number;
+  /** Offset just past the last record: anything after it is not part of the message. */
+  readonly end: number;
 }
 
 /** Scans a whole message, or returns why it is unusable. Never throws. */
@@ -74,6 +76,7 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
   return {
     answerPairs,
     answerAndAuthorityPairs,
+    end: p,
     rcode: readRcode(b),
     truncated: (b[2] & 0x02) !== 0,
     answerCount: an,
@@ -110,7 +113,8 @@ export interface StoredMessage {
 export function toStored(b: Uint8Array, scan: ScannedMessage, maxTtlSeconds: number): StoredMessage {
   let wire: Uint8Array;
   if (scan.optAt === -1) {
-    wire = b.slice();
+    // Trailing bytes would sit between the records and the OPT that renderStored appends.
+    wire = b.slice(0, scan.end);
   } else {
     wire = b.slice(0, scan.optAt);
     let kept = 0;

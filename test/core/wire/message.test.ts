@@ -1,0 +1,165 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { scanMessage, toStored, type ScannedMessage } from '../../../src/core/wire/message.ts';
+import { u32 } from '../../../src/core/wire/header.ts';
+import { decode, query, reply, soa } from '../../helpers/packets.ts';
+import { concat, header, opt, question, rr, soaRdata } from '../../helpers/wire-build.ts';
+
+const PTR = [0xc0, 12];
+const A = (ttl: number) => rr(PTR, 1, ttl, [192, 0, 2, 1]);
+
+function scanned(b: Uint8Array): ScannedMessage {
+  const s = scanMessage(b);
+  if (typeof s === 'string') assert.fail(`scan failed: ${s}`);
+  return s;
+}
+
+/** A response header for `counts`, QR and RA set. */
+const resp = (counts: { an?: number; ns?: number; ar?: number }, rcode = 0, flags3 = 0x80) =>
+  header({ flags2: 0x81, flags3: flags3 | rcode, ...counts });
+
+describe('scanMessage', () => {
+  it('records the offset and value of every TTL, answer section first', () => {
+    const b = concat(resp({ an: 2, ns: 1, ar: 1 }), question('a.example'), A(300), A(60), rr(PTR, 2, 900, [0]), A(5));
+    const s = scanned(b);
+    assert.equal(s.ttls.length, 8);
+    for (let i = 0; i < s.ttls.length; i += 2) assert.equal(u32(b, s.ttls[i]), s.ttls[i + 1]);
+    assert.deepEqual([s.ttls[1], s.ttls[3], s.ttls[5], s.ttls[7]], [300, 60, 900, 5]);
+    assert.equal(s.answerPairs, 2);
+    assert.equal(s.answerAndAuthorityPairs, 3);
+    assert.equal(s.minAnswerTtl, 60);
+    assert.equal(s.answerCount, 2);
+    assert.equal(s.optAt, -1);
+  });
+
+  it('reports -1 for the lowest answer TTL when there are no answers', () => {
+    assert.equal(scanned(concat(resp({}), question('a.example'))).minAnswerTtl, -1);
+  });
+
+  it('treats a TTL with the top bit set as zero (RFC 2181 §8)', () => {
+    const s = scanned(concat(resp({ an: 1 }), question('a.example'), A(0x80000001)));
+    assert.equal(s.ttls[1], 0);
+    assert.equal(s.minAnswerTtl, 0);
+  });
+
+  it('takes the negative TTL as min(SOA TTL, SOA MINIMUM) (RFC 2308 §5)', () => {
+    const lowMin = concat(resp({ ns: 1 }, 3), question('nx.example'), rr(name('example'), 6, 3600, soaRdata(60)));
+    assert.equal(scanned(lowMin).negativeTtl, 60);
+    const lowTtl = concat(resp({ ns: 1 }, 3), question('nx.example'), rr(name('example'), 6, 30, soaRdata(900)));
+    assert.equal(scanned(lowTtl).negativeTtl, 30);
+  });
+
+  it('reads the SOA MINIMUM from a dns-packet reply with compressed SOA names', () => {
+    const b = reply(query('nope.example.org'), { rcode: 'NXDOMAIN', authorities: [soa('example.org', 7200, 120)] });
+    assert.equal(scanned(b).negativeTtl, 120);
+  });
+
+  it('ignores an SOA outside the authority section for the negative TTL', () => {
+    const b = concat(resp({ an: 1 }), question('example', 6), rr(PTR, 6, 3600, soaRdata(5)));
+    assert.equal(scanned(b).negativeTtl, -1);
+  });
+
+  it('finds the OPT record and leaves it out of the TTLs', () => {
+    const b = concat(resp({ an: 1, ar: 2 }), question('a.example'), A(300), opt(1232, { do: true }), A(7));
+    const s = scanned(b);
+    assert.equal(s.optAt, b.length - 11 - 16);
+    assert.equal(s.ttls.length, 4, 'the answer and the record after OPT');
+  });
+
+  it('rejects OPT outside the additional section, and a second OPT', () => {
+    assert.equal(typeof scanMessage(concat(resp({ an: 1 }), question('a.example'), opt())), 'string');
+    assert.equal(typeof scanMessage(concat(resp({ ns: 1 }), question('a.example'), opt())), 'string');
+    assert.equal(typeof scanMessage(concat(resp({ ar: 2 }), question('a.example'), opt(), opt())), 'string');
+  });
+
+  it('rejects a message whose counts claim more records than it holds', () => {
+    for (const counts of [{ an: 2 }, { an: 1, ns: 1 }, { an: 1, ar: 0xffff }]) {
+      const b = concat(resp(counts), question('a.example'), A(1));
+      assert.equal(typeof scanMessage(b), 'string', JSON.stringify(counts));
+    }
+  });
+
+  it('rejects a record whose data runs past the end', () => {
+    const b = concat(resp({ an: 1 }), question('a.example'), A(300));
+    assert.equal(typeof scanMessage(b.subarray(0, b.length - 1)), 'string');
+  });
+
+  it('rejects QDCOUNT other than 1, a compressed question and forward pointers in records', () => {
+    assert.equal(typeof scanMessage(Uint8Array.from(resp({}).map((v, i) => (i === 5 ? 0 : v)))), 'string');
+    assert.equal(typeof scanMessage(concat(resp({}), [0xc0, 12, 0, 1, 0, 1])), 'string');
+    const forward = concat(resp({ an: 1 }), question('a.example'), rr([0xc0, 40], 1, 1, [1, 2, 3, 4]));
+    assert.equal(typeof scanMessage(forward), 'string');
+  });
+
+  it('reads rcode and TC from the header', () => {
+    const s = scanned(Uint8Array.from(concat(header({ flags2: 0x83, flags3: 0x85 }), question('a.example'))));
+    assert.equal(s.rcode, 5);
+    assert.equal(s.truncated, true);
+  });
+});
+
+function name(text: string): number[] {
+  return question(text).slice(0, -4);
+}
+
+describe('toStored', () => {
+  it('removes the OPT record and lowers ARCOUNT', () => {
+    const b = concat(resp({ an: 1, ar: 1 }), question('a.example'), A(300), opt());
+    const m = toStored(b, scanned(b), 86_400);
+    assert.equal(m.wire.length, b.length - 11);
+    assert.equal(decode(m.wire).additionals.length, 0);
+    assert.equal(m.wire[11], 0);
+  });
+
+  it('drops the records after the OPT too, keeping those before it', () => {
+    const b = concat(resp({ an: 1, ar: 3 }), question('a.example'), A(300), A(20), opt(), A(30));
+    const m = toStored(b, scanned(b), 86_400);
+    const d = decode(m.wire);
+    assert.equal(d.additionals.length, 1);
+    assert.equal(d.additionals[0].ttl, 20);
+    assert.deepEqual([...m.ttls].filter((_, i) => i % 2 === 1), [300, 20]);
+  });
+
+  it('clamps every TTL to the maximum, in the wire and in the pairs', () => {
+    const b = concat(resp({ an: 1, ns: 1 }), question('a.example'), A(999_999), rr(PTR, 2, 50, [0]));
+    const m = toStored(b, scanned(b), 3600);
+    assert.deepEqual(decode(m.wire).answers.map((r) => r.ttl), [3600]);
+    assert.deepEqual([...m.ttls].filter((_, i) => i % 2 === 1), [3600, 50]);
+    assert.equal(m.minAnswerTtl, 3600);
+  });
+
+  it('caps the authority TTLs of a negative answer at the negative TTL (RFC 2308 §3)', () => {
+    const b = concat(resp({ ns: 2 }, 3), question('nx.example'), rr(name('example'), 6, 3600, soaRdata(60)), rr(name('example'), 2, 3600, [0]));
+    const m = toStored(b, scanned(b), 86_400);
+    assert.deepEqual(decode(m.wire).authorities.map((r) => r.ttl), [60, 60]);
+    assert.equal(m.negativeTtl, 60);
+  });
+
+  it('leaves the authority TTLs of a positive answer alone', () => {
+    const b = concat(resp({ an: 1, ns: 1 }), question('example', 6), rr(PTR, 6, 300, soaRdata(60)), rr(name('example'), 6, 3600, soaRdata(60)));
+    const m = toStored(b, scanned(b), 86_400);
+    assert.deepEqual(decode(m.wire).authorities.map((r) => r.ttl), [3600]);
+  });
+
+  it('keeps the upstream AD bit and the rcode', () => {
+    const b = concat(resp({ an: 1 }, 0, 0xa0), question('a.example'), A(1));
+    const m = toStored(b, scanned(b), 86_400);
+    assert.equal(m.ad, true);
+    assert.equal(m.rcode, 0);
+    const c = concat(resp({}, 2), question('a.example'));
+    assert.equal(toStored(c, scanned(c), 86_400).ad, false);
+  });
+
+  it('copies the bytes, so the caller may reuse its buffer', () => {
+    const b = concat(resp({ an: 1 }), question('a.example'), A(300));
+    const m = toStored(b, scanned(b), 86_400);
+    b.fill(0);
+    assert.equal(decode(m.wire).answers[0].ttl, 300);
+  });
+
+  it('#2 - keeps no bytes after the last record, so an OPT appended later is read as one', () => {
+    const b = concat(resp({ an: 1 }), question('a.example'), A(300), [0xde, 0xad, 0xbe, 0xef]);
+    const m = toStored(b, scanned(b), 86_400);
+    assert.equal(m.wire.length, b.length - 4);
+  });
+});
