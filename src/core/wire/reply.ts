@@ -83,8 +83,10 @@ export function renderStored(
   out.set(query.bytes.subarray(HEADER_BYTES, query.nameEnd), HEADER_BYTES);
   headerFlags(out, query, stored.rcode, stored.ad, false);
   const t = stored.ttls;
+  // A clock stepped backwards gives a negative age; TTLs must still never count up.
+  const age = Math.max(0, ageSeconds);
   for (let i = 0; i < t.length; i += 2) {
-    const ttl = ttlOverride >= 0 ? Math.min(ttlOverride, t[i + 1]) : Math.max(0, t[i + 1] - ageSeconds);
+    const ttl = ttlOverride >= 0 ? Math.min(ttlOverride, t[i + 1]) : Math.max(0, t[i + 1] - age);
     setU32(out, t[i], ttl);
   }
   if (withOpt) {
