@@ -83,6 +83,9 @@ export interface FakeUpstreamOptions {
   readonly defaultPlan?: Plan;
 }
 
+/** The address in the A record of every wrong-ID, wrong-question and spoofed-port reply. */
+export const POISON = '198.51.100.66';
+
 const norm = (name: string) => name.toLowerCase().replace(/\.$/, '');
 
 function canned(q: Decoded['questions'][number], o: FakeUpstreamOptions): Answer[] {
@@ -119,12 +122,13 @@ function render(step: Step, query: Decoded, raw: Uint8Array, o: FakeUpstreamOpti
   switch (step.send) {
     case 'answer':
       return buildReply(query, step, o);
+    // The bad replies carry POISON, so a test can tell whether one was taken.
     case 'wrong-id':
-      return buildReply(query, { send: 'answer' }, o, { id: (query.id + 1) & 0xffff });
+      return buildReply(query, { send: 'answer' }, { ...o, a: POISON }, { id: (query.id + 1) & 0xffff });
     case 'wrong-question':
-      return buildReply(query, { send: 'answer' }, o, { name: `other-${query.questions[0].name}` });
+      return buildReply(query, { send: 'answer' }, { ...o, a: POISON }, { name: `other-${query.questions[0].name}` });
     case 'spoofed-port':
-      return buildReply(query, { send: 'answer' }, o);
+      return buildReply(query, { send: 'answer' }, { ...o, a: POISON });
     case 'garbage': {
       // Header and question copied, so the reply passes the ID and question checks and reaches
       // the parser; then ANCOUNT=5 over bytes that cannot be records.
