@@ -22,7 +22,9 @@ export function isIpv4(s: string): boolean {
 }
 
 export function isIpv6(s: string): boolean {
-  return s.includes(':') && IPV6.test(s) && s.split('::').length <= 2;
+  // A link-local address carries its zone ("fe80::1%eth0", RFC 4007 §11), as resolv.conf writes it.
+  const bare = s.replace(/%[\w.-]+$/, '');
+  return bare.includes(':') && IPV6.test(bare) && bare.split('::').length <= 2;
 }
 
 /** Splits "HOST:PORT", "[V6]:PORT", "HOST" or "V6" into parts; port is null when absent. */

@@ -1,0 +1,75 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ErrorCode, isHoldfastError } from '../../../src/core/errors.ts';
+import { isIpv4, isIpv6, parseUpstream, splitHostPort } from '../../../src/pipeline/upstream/spec.ts';
+
+function rejected(text: string, why: RegExp): void {
+  assert.throws(
+    () => parseUpstream(text),
+    (e: unknown) => isHoldfastError(e, ErrorCode.config) && why.test(e.message) && e.message.includes(`"${text}"`),
+    text,
+  );
+}
+
+describe('parseUpstream', () => {
+  it('reads udp:// and tcp:// with IPv4, defaulting the port to 53', () => {
+    assert.deepEqual(parseUpstream('udp://192.0.2.1'), { protocol: 'udp', address: '192.0.2.1', port: 53, family: 4, label: 'udp://192.0.2.1' });
+    assert.deepEqual(parseUpstream('tcp://192.0.2.1:5353/'), { protocol: 'tcp', address: '192.0.2.1', port: 5353, family: 4, label: 'tcp://192.0.2.1:5353/' });
+  });
+
+  it('reads IPv6 with and without brackets', () => {
+    assert.equal(parseUpstream('udp://[2001:db8::1]:853').port, 853);
+    assert.equal(parseUpstream('udp://[2001:db8::1]:853').family, 6);
+    assert.equal(parseUpstream('udp://[::1]').port, 53);
+    assert.equal(parseUpstream('udp://2001:db8::1').address, '2001:db8::1');
+    assert.equal(parseUpstream('udp://2001:db8::1').port, 53);
+  });
+
+  it('#2 - accepts a link-local IPv6 address with its zone, as resolv.conf writes it', () => {
+    const u = parseUpstream('udp://[fe80::1%eth0]:53');
+    assert.equal(u.address, 'fe80::1%eth0');
+    assert.equal(u.family, 6);
+    assert.equal(parseUpstream('udp://fe80::1%wlan0.100').address, 'fe80::1%wlan0.100');
+  });
+
+  it('rejects a missing or unsupported scheme, host names, port 0 and bad ports, naming the input', () => {
+    rejected('192.0.2.1', /no scheme/);
+    rejected('https://192.0.2.1', /scheme "https"/);
+    rejected('udp://dns.example', /not an IP address/);
+    rejected('udp://192.0.2.1:0', /port 0/);
+    rejected('udp://192.0.2.1:65536', /malformed/);
+    rejected('udp://192.0.2.1:', /malformed/);
+    rejected('udp://[2001:db8::1', /malformed/);
+    rejected('udp://[2001:db8::1]x', /malformed/);
+    rejected('udp://256.0.0.1', /not an IP address/);
+    rejected('udp://1::2::3', /not an IP address/);
+    rejected('udp://fe80::1%', /not an IP address/);
+  });
+});
+
+describe('splitHostPort', () => {
+  it('splits HOST:PORT, [V6]:PORT, HOST and bare V6', () => {
+    assert.deepEqual(splitHostPort('192.0.2.1:53'), { host: '192.0.2.1', port: 53 });
+    assert.deepEqual(splitHostPort('[::1]:5353'), { host: '::1', port: 5353 });
+    assert.deepEqual(splitHostPort('192.0.2.1'), { host: '192.0.2.1', port: null });
+    assert.deepEqual(splitHostPort('::1'), { host: '::1', port: null });
+    assert.deepEqual(splitHostPort('[::1]'), { host: '::1', port: null });
+  });
+
+  it('rejects ports that are not 1 to 5 digits up to 65535', () => {
+    for (const s of ['a:123456', 'a:-1', 'a:5x', 'a:65536', '[::1]:']) assert.equal(splitHostPort(s), null, s);
+    assert.deepEqual(splitHostPort('a:65535'), { host: 'a', port: 65535 });
+  });
+});
+
+describe('isIpv4 and isIpv6', () => {
+  it('accepts dotted quads from 0 to 255 without leading zeros', () => {
+    for (const s of ['0.0.0.0', '255.255.255.255', '192.0.2.1']) assert.ok(isIpv4(s), s);
+    for (const s of ['256.1.1.1', '1.2.3', '01.2.3.4', '1.2.3.4.5', 'a.b.c.d']) assert.ok(!isIpv4(s), s);
+  });
+
+  it('accepts IPv6 forms and rejects two "::" or stray characters', () => {
+    for (const s of ['::', '::1', '2001:db8::1', '::ffff:192.0.2.1', 'FE80::1']) assert.ok(isIpv6(s), s);
+    for (const s of ['1::2::3', '192.0.2.1', 'g::1', '::1%']) assert.ok(!isIpv6(s), s);
+  });
+});
