@@ -19,7 +19,8 @@ export const queryArgs = {
   server: { type: 'string', description: 'Server to ask (default: first nameserver in /etc/resolv.conf)', valueHint: 'ADDR:PORT' },
   tcp: { type: 'boolean', description: 'Ask over TCP instead of UDP' },
   timeout: { type: 'string', description: 'Milliseconds to wait for the reply (default 3000)', valueHint: 'MS' },
-  'no-edns': { type: 'boolean', description: 'Send the query without an EDNS OPT record' },
+  // citty reads "--no-edns" as edns=false, never as a flag of its own.
+  edns: { type: 'boolean', default: true, description: 'Send an EDNS OPT record; --no-edns sends the query without one' },
 } as const;
 
 async function serverUrl(runtime: Runtime, server: string | undefined, tcp: boolean): Promise<string> {
@@ -50,7 +51,7 @@ export function queryCommand(runtime: Runtime) {
       const spec = parseUpstream(await serverUrl(runtime, args.server, Boolean(args.tcp)));
       const timeoutMs = intFlag('timeout', args.timeout, 3000);
       const counters = createCounters();
-      const query = encodeQuery(args.name, type, runtime.entropy.id16(), !args['no-edns']);
+      const query = encodeQuery(args.name, type, runtime.entropy.id16(), args.edns !== false);
       const started = runtime.clock.now();
       let transport = spec.protocol;
       let reply =
