@@ -78,6 +78,8 @@ export interface Runtime {
   readonly net: Network;
   readonly listeners: Listeners;
   readonly fs: FileSystem;
+  /** An environment variable, or undefined when unset. */
+  env(name: string): string | undefined;
   onSignal(signal: SignalName, handler: () => void): void;
   exit(code: number): never;
   readonly stdout: TextSink;

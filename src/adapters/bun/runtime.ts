@@ -28,6 +28,7 @@ export function createBunRuntime(args: readonly string[]): Runtime {
           throw e;
         }),
     },
+    env: (name) => process.env[name],
     onSignal: (signal, handler) => {
       process.on(signal, handler);
     },

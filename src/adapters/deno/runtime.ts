@@ -33,6 +33,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
           throw e;
         }),
     },
+    env: (name) => Deno.env.get(name),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
     exit: (code) => Deno.exit(code),
     stdout: { write: (text) => writeAll(Deno.stdout, text) },

@@ -26,6 +26,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
           throw e;
         }),
     },
+    env: (name) => process.env[name],
     onSignal: (signal, handler) => {
       process.on(signal, handler);
     },

@@ -14,6 +14,8 @@ import { intFlag, rejectUnknownFlags, repeated } from '../args.ts';
 import { createLogger } from '../logger.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
+/** Undocumented: another resolv.conf, so tests can start without a usable system one. */
+const RESOLV_CONF_ENV = 'HOLDFAST_RESOLV_CONF';
 /** After SIGTERM, how long in-flight work may take before we exit anyway. */
 const STOP_GRACE_MS = 1_500;
 
@@ -71,15 +73,16 @@ export function serveCommand(runtime: Runtime) {
       const log = createLogger(String(args['log-level']), String(args['log-format']), runtime.stderr);
       let config = configFromFlags(rawArgs, args);
       if (config.upstreams.length === 0) {
-        const text = await runtime.fs.readText(RESOLV_CONF);
+        const resolvConf = runtime.env(RESOLV_CONF_ENV) || RESOLV_CONF;
+        const text = await runtime.fs.readText(resolvConf);
         const found = text ? nameserversFrom(text, config.listen) : [];
         if (found.length === 0) {
           throw new HoldfastError(
             ErrorCode.config,
-            `no upstream: pass --upstream udp://IP[:PORT] (for example --upstream udp://9.9.9.9), or add a nameserver line to ${RESOLV_CONF}`,
+            `no upstream: pass --upstream udp://IP[:PORT] (for example --upstream udp://9.9.9.9), or add a nameserver line to ${resolvConf}`,
           );
         }
-        log.info(`using upstreams from ${RESOLV_CONF}`, { upstreams: found });
+        log.info(`using upstreams from ${resolvConf}`, { upstreams: found });
         config = validateConfig({ ...config, upstreams: found });
       }
       const debug = log.level >= 4;
