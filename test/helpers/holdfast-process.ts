@@ -99,16 +99,21 @@ export function startHoldfast(args: string[], opts: StartOptions = {}): Promise<
 }
 
 /** Runs a one-shot holdfast command (query, version, a failing serve) to completion. */
-export function runHoldfast(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runHoldfast(
+  args: string[],
+  timeoutMs = 20_000,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [cmd, ...pre] = holdfastArgv();
   return new Promise((resolve) => {
-    const child = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (code) => {
+    // 'close', not 'exit': output still in the pipes is read first.
+    child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
