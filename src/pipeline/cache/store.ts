@@ -29,6 +29,8 @@ interface Bucket {
 export interface CacheStoreStats {
   evictedExpired: number;
   evictedLru: number;
+  /** Buckets looked at while looking for an expired entry: the work that making room costs. */
+  cursorSteps: number;
 }
 
 export interface CacheStore {
@@ -49,7 +51,7 @@ export function createCacheStore(maxEntries: number, now: () => number): CacheSt
   let newest: CacheEntry | null = null;
   let oldest: CacheEntry | null = null;
   let cursor = Math.floor(now() / BUCKET_MS);
-  const stats: CacheStoreStats = { evictedExpired: 0, evictedLru: 0 };
+  const stats: CacheStoreStats = { evictedExpired: 0, evictedLru: 0, cursorSteps: 0 };
 
   function unlinkRecency(e: CacheEntry): void {
     if (e.newer) e.newer.older = e.older;
@@ -107,9 +109,18 @@ export function createCacheStore(maxEntries: number, now: () => number): CacheSt
       return null;
     }
     while (cursor < current) {
+      stats.cursorSteps++;
       const b = buckets.get(cursor);
       if (b && b.head) return b.head;
-      cursor++;
+      if (current - cursor > buckets.size) {
+        // After the clock jumps forward (a router booting at 1970, then NTP) the gap can be
+        // years of empty buckets; when it is wider than the number of buckets, finding the
+        // lowest bucket directly is cheaper than walking, so no insert costs more than either.
+        let lowest = current;
+        for (const n of buckets.keys()) if (n < lowest) lowest = n;
+        stats.cursorSteps += buckets.size;
+        cursor = lowest;
+      } else cursor++;
     }
     return null;
   }

@@ -1,0 +1,241 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { StoredMessage } from '../../../src/core/wire/message.ts';
+import { createCacheStore, type CacheStore } from '../../../src/pipeline/cache/store.ts';
+import { createPrng } from '../../helpers/prng.ts';
+
+const T0 = 1_700_000_000_000;
+const BUCKET_MS = 16_000;
+const HOUR = 3_600_000;
+
+function message(tag: number): StoredMessage {
+  return { wire: Uint8Array.from([tag]), ttls: new Uint32Array(0), rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 60, negativeTtl: -1 };
+}
+
+function store(maxEntries: number, startMs = T0): { s: CacheStore; clock: { now: number } } {
+  const clock = { now: startMs };
+  return { s: createCacheStore(maxEntries, () => clock.now), clock };
+}
+
+const keys = (s: CacheStore) => [...s.entries()].map((e) => e.key).sort();
+
+describe('cache store: basics', () => {
+  it('keeps what it is given, with its times', () => {
+    const { s } = store(10);
+    const e = s.set('a', message(1), T0, 60_000);
+    assert.equal(s.get('a'), e);
+    assert.equal(e.storedAtMs, T0);
+    assert.equal(e.expiresAtMs, T0 + 60_000);
+    assert.equal(s.get('b'), undefined);
+    assert.equal(s.size, 1);
+  });
+
+  it('rejects a bound that is not a positive integer', () => {
+    assert.throws(() => createCacheStore(0, () => T0), RangeError);
+    assert.throws(() => createCacheStore(2.5, () => T0), RangeError);
+  });
+
+  it('replaces an existing key in place: no eviction, new message and expiry', () => {
+    const { s } = store(2);
+    s.set('a', message(1), T0, 60_000);
+    s.set('b', message(2), T0, 60_000);
+    s.set('a', message(3), T0 + 1000, 120_000);
+    assert.equal(s.size, 2);
+    assert.equal(s.stats.evictedLru + s.stats.evictedExpired, 0);
+    assert.equal(s.peek('a')!.message.wire[0], 3);
+    assert.equal(s.peek('a')!.expiresAtMs, T0 + 121_000);
+  });
+
+  it('forgets the old expiry of a replaced key', () => {
+    const { s } = store(2);
+    s.set('a', message(1), T0, 1_000);
+    s.set('a', message(2), T0, 10 * HOUR);
+    s.set('b', message(3), T0, 10 * HOUR);
+    // a's first expiry bucket is long past; a must not be evicted as expired through it.
+    s.set('c', message(4), T0 + HOUR, 10 * HOUR);
+    assert.equal(s.stats.evictedExpired, 0);
+    assert.deepEqual(keys(s), ['b', 'c'], 'a is the least recently used');
+  });
+
+  it('deletes a key, and says whether it was there', () => {
+    const { s } = store(2);
+    s.set('a', message(1), T0, 1000);
+    assert.equal(s.delete('a'), true);
+    assert.equal(s.delete('a'), false);
+    assert.equal(s.size, 0);
+    s.set('b', message(2), T0, 1000);
+    s.set('c', message(3), T0, 1000);
+    s.set('d', message(4), T0, 1000);
+    assert.deepEqual(keys(s), ['c', 'd']);
+  });
+});
+
+describe('cache store: making room', () => {
+  it('evicts the least recently used entry when nothing has expired', () => {
+    const { s } = store(3);
+    for (const k of ['a', 'b', 'c']) s.set(k, message(0), T0, HOUR);
+    s.get('a');
+    s.set('d', message(0), T0, HOUR);
+    assert.deepEqual(keys(s), ['a', 'c', 'd']);
+    s.set('e', message(0), T0, HOUR);
+    assert.deepEqual(keys(s), ['a', 'd', 'e']);
+    assert.equal(s.stats.evictedLru, 2);
+  });
+
+  it('does not count a peek as a use', () => {
+    const { s } = store(2);
+    s.set('a', message(0), T0, HOUR);
+    s.set('b', message(0), T0, HOUR);
+    s.peek('a');
+    s.set('c', message(0), T0, HOUR);
+    assert.deepEqual(keys(s), ['b', 'c']);
+  });
+
+  it('evicts an expired entry before the least recently used one', () => {
+    const { s, clock } = store(3);
+    s.set('short', message(0), T0, 10_000);
+    s.set('b', message(0), T0, HOUR);
+    s.set('c', message(0), T0, HOUR);
+    s.get('short'); // most recently used, but expired soon
+    clock.now = T0 + 40_000;
+    s.set('d', message(0), clock.now, HOUR);
+    assert.deepEqual(keys(s), ['b', 'c', 'd']);
+    assert.equal(s.stats.evictedExpired, 1);
+    assert.equal(s.stats.evictedLru, 0);
+  });
+
+  it('evicts from the oldest expired bucket first', () => {
+    const { s, clock } = store(3);
+    s.set('later', message(0), T0, 5 * 60_000);
+    s.set('sooner', message(0), T0, 60_000);
+    s.set('live', message(0), T0, HOUR);
+    clock.now = T0 + 10 * 60_000;
+    s.set('x', message(0), clock.now, HOUR);
+    assert.deepEqual(keys(s), ['later', 'live', 'x']);
+    s.set('y', message(0), clock.now, HOUR);
+    assert.deepEqual(keys(s), ['live', 'x', 'y']);
+    assert.equal(s.stats.evictedExpired, 2);
+  });
+
+  it('takes the LRU entry while an expired entry still shares the current 16 s bucket', () => {
+    const { s, clock } = store(2, Math.ceil(T0 / BUCKET_MS) * BUCKET_MS);
+    const start = clock.now;
+    s.set('soon', message(0), start, 1_000);
+    s.set('old', message(0), start, HOUR);
+    s.get('soon');
+    clock.now = start + 2_000; // 'soon' has expired, but its bucket is the current one
+    s.set('new', message(0), clock.now, HOUR);
+    assert.deepEqual(keys(s), ['new', 'soon']);
+    assert.equal(s.stats.evictedLru, 1);
+  });
+
+  it('still finds expired entries after the clock steps backwards', () => {
+    const { s, clock } = store(3);
+    s.set('a', message(0), T0, HOUR);
+    s.set('b', message(0), T0, HOUR);
+    clock.now = T0 - 24 * HOUR; // an NTP step back by a day
+    s.set('c', message(0), clock.now, 10_000);
+    clock.now += 60_000;
+    s.set('d', message(0), clock.now, HOUR);
+    assert.deepEqual(keys(s), ['a', 'b', 'd'], 'c expired at the stepped-back time and goes first');
+    assert.equal(s.stats.evictedExpired, 1);
+  });
+
+  it('#2 - stays cheap when the clock jumps forward years with a full cache (router booting at 1970)', () => {
+    const { s, clock } = store(1000, 0);
+    for (let i = 0; i < 1000; i++) s.set(`boot${i}`, message(0), clock.now, (1 + (i % 50)) * 60_000);
+    clock.now = T0; // NTP sets the real time: 2023
+    const before = s.stats.cursorSteps;
+    for (let i = 0; i < 2000; i++) s.set(`new${i}`, message(0), clock.now, ((i % 100) + 1) * 60_000);
+    assert.equal(s.stats.evictedExpired, 1000, 'the entries from boot time expired and go first');
+    assert.ok(s.stats.cursorSteps - before < 50_000, `${s.stats.cursorSteps - before} cursor steps for 2000 inserts`);
+  });
+
+  it('#2 - stays cheap when the clock jumps forward with fresh entries present', () => {
+    const { s, clock } = store(100);
+    for (let i = 0; i < 100; i++) s.set(`a${i}`, message(0), clock.now, 86_400_000);
+    clock.now += 5 * 365 * 24 * HOUR;
+    const before = s.stats.cursorSteps;
+    s.set('b', message(0), clock.now, 60_000);
+    assert.ok(s.stats.cursorSteps - before <= 200, `${s.stats.cursorSteps - before} cursor steps for one insert`);
+    assert.equal(s.stats.evictedExpired, 1);
+  });
+});
+
+describe('cache store: invariants over long random runs', () => {
+  it('matches a reference model: bound kept, victims expired-first then LRU (seed 0x5eed)', () => {
+    const rnd = createPrng(0x5eed);
+    const MAX = 40;
+    const { s, clock } = store(MAX);
+    // The model: recency order (oldest first) and expiry per key.
+    let order: string[] = [];
+    const expiry = new Map<string, number>();
+    const touch = (k: string) => {
+      order = order.filter((x) => x !== k);
+      order.push(k);
+    };
+    for (let step = 0; step < 30_000; step++) {
+      const roll = rnd.next();
+      if (roll < 0.02) clock.now -= rnd.int(2 * HOUR); // clock stepped back
+      else clock.now += rnd.int(roll < 0.1 ? 10 * 60_000 : 3_000);
+      const k = `k${rnd.int(120)}`;
+      const op = rnd.next();
+      if (op < 0.6) {
+        const ttl = rnd.pick([1_000, 30_000, 300_000, HOUR, 24 * HOUR]);
+        const current = Math.floor(clock.now / BUCKET_MS);
+        let victims: string[] = [];
+        if (!expiry.has(k) && expiry.size >= MAX) {
+          const expiredBuckets = [...expiry.values()].map((e) => Math.floor(e / BUCKET_MS)).filter((b) => b < current);
+          if (expiredBuckets.length > 0) {
+            const lowest = Math.min(...expiredBuckets);
+            victims = [...expiry].filter(([, e]) => Math.floor(e / BUCKET_MS) === lowest).map(([key]) => key);
+          } else victims = [order[0]];
+        }
+        const before = new Set(expiry.keys());
+        s.set(k, message(step & 0xff), clock.now, ttl);
+        expiry.set(k, clock.now + ttl);
+        touch(k);
+        if (victims.length > 0) {
+          const gone = [...before].filter((x) => x !== k && !s.peek(x));
+          assert.equal(gone.length, 1, `step ${step}: exactly one eviction`);
+          assert.ok(victims.includes(gone[0]), `step ${step}: evicted ${gone[0]}, expected one of ${victims.join(',')}`);
+          expiry.delete(gone[0]);
+          order = order.filter((x) => x !== gone[0]);
+        }
+      } else if (op < 0.9) {
+        const e = s.get(k);
+        assert.equal(e !== undefined, expiry.has(k), `step ${step}: get ${k}`);
+        if (e) {
+          assert.equal(e.key, k);
+          assert.equal(e.expiresAtMs, expiry.get(k));
+          touch(k);
+        }
+      } else {
+        assert.equal(s.delete(k), expiry.delete(k), `step ${step}: delete ${k}`);
+        order = order.filter((x) => x !== k);
+      }
+      assert.ok(s.size <= MAX, `step ${step}: size ${s.size} over ${MAX}`);
+      assert.equal(s.size, expiry.size, `step ${step}: size`);
+    }
+  });
+
+  it('does constant work per insert when filling 200k entries into a full cache', () => {
+    const rnd = createPrng(0xc0ffee);
+    const MAX = 5_000;
+    const { s, clock } = store(MAX);
+    for (let i = 0; i < MAX; i++) s.set(`warm${i}`, message(0), clock.now, rnd.range(1, 86_400) * 1000);
+    let worst = 0;
+    const before = s.stats.cursorSteps;
+    for (let i = 0; i < 200_000; i++) {
+      clock.now += rnd.int(20);
+      const steps = s.stats.cursorSteps;
+      s.set(`k${i}`, message(0), clock.now, rnd.range(1, 86_400) * 1000);
+      worst = Math.max(worst, s.stats.cursorSteps - steps);
+      if (i % 10_000 === 0) assert.equal(s.size, MAX);
+    }
+    assert.equal(s.stats.evictedExpired + s.stats.evictedLru, 200_000, 'one eviction per insert');
+    assert.ok(s.stats.evictedExpired > 0, 'some entries expired during the run');
+    assert.ok(worst <= 2, `an insert took ${worst} cursor steps`);
+    assert.ok(s.stats.cursorSteps - before <= 200_000 / BUCKET_MS * 20 + 10, `${s.stats.cursorSteps - before} cursor steps in all`);
+  });
+});
