@@ -4,6 +4,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { dig, kdig, tcpExchange, lengthPrefixed, udpExchange } from '../helpers/dns-client.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
@@ -29,6 +30,18 @@ function withOpcode(bytes: Uint8Array, opcode: number): Uint8Array {
   out[2] = (out[2] & 0x87) | (opcode << 3);
   return out;
 }
+
+/** Whether this machine has IPv6 loopback (containers often do not). */
+async function hasIpv6Loopback(): Promise<boolean> {
+  const s = dgram.createSocket('udp6');
+  const ok = await new Promise<boolean>((resolve) => {
+    s.once('error', () => resolve(false));
+    s.bind(0, '::1', () => resolve(true));
+  });
+  s.close();
+  return ok;
+}
+const IPV6 = await hasIpv6Loopback();
 
 function optOf(bytes: Uint8Array): { udpPayloadSize?: number; extendedRcode?: number; ednsVersion?: number } | undefined {
   return decode(bytes).additionals.find((r) => r.type === 'OPT') as { udpPayloadSize?: number; extendedRcode?: number } | undefined;
@@ -221,6 +234,26 @@ describe('RFC behaviour a client relies on', () => {
       assert.equal(decode(r).flag_tc, true);
     });
   });
+
+  // Skipped, not failed, where there is no ::1 to listen on.
+  if (IPV6) {
+    describe('IPv6', () => {
+      let v6: HoldfastProcess;
+      before(async () => {
+        v6 = await startHoldfast(['--listen', '[::1]:0', '--upstream', `udp://127.0.0.1:${nsd.port}`]);
+      });
+      after(async () => {
+        await v6?.stop();
+      });
+
+      it('serves UDP and TCP on an IPv6 listener', async () => {
+        for (const transport of ['+notcp', '+tcp']) {
+          const r = await dig(v6.port, [transport, 'www.example.test', 'A', '+short'], '::1');
+          assert.equal(r.stdout.trim(), '192.0.2.10', `${transport}: ${r.stdout}${r.stderr}`);
+        }
+      });
+    });
+  }
 
   describe('ANY (RFC 8482)', () => {
     // NSD 4 itself answers ANY with a single RRset over any transport, so a fake upstream with
