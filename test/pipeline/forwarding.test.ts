@@ -3,38 +3,17 @@ import assert from 'node:assert/strict';
 import { createCounters } from '../../src/core/counters.ts';
 import { DEFAULT_CONFIG } from '../../src/core/config.ts';
 import { createHandle } from '../../src/core/handle.ts';
-import type { CorePorts, Peer, UdpReceiver } from '../../src/core/ports.ts';
+import type { CorePorts, Peer } from '../../src/core/ports.ts';
 import { createPipeline } from '../../src/pipeline/chain.ts';
 import { createFakeTime } from '../helpers/fake-clock.ts';
+import { createFakeNet, peerKey, type Responder } from '../helpers/fake-net.ts';
 import { decode, query, reply, soa } from '../helpers/packets.ts';
 
 const UPSTREAM: Peer = { address: '192.0.2.53', port: 53 };
 
-/** An in-memory network whose one upstream answers through `respond`. */
-function fakeNet(respond: (q: Uint8Array, send: (bytes: Uint8Array, from?: Peer) => void) => void) {
-  const sent: Uint8Array[] = [];
-  const net: CorePorts['net'] = {
-    async bindUdp(_address, _port, onMessage: UdpReceiver) {
-      return {
-        port: 40000 + sent.length,
-        send(bytes, port, address) {
-          assert.equal(`${address}:${port}`, `${UPSTREAM.address}:${UPSTREAM.port}`);
-          sent.push(bytes);
-          respond(bytes, (b, from = UPSTREAM) => queueMicrotask(() => onMessage(b, from)));
-        },
-        close() {},
-      };
-    },
-    connectTcp() {
-      return Promise.reject(new Error('no TCP here'));
-    },
-  };
-  return { net, sent };
-}
-
-function setup(respond: Parameters<typeof fakeNet>[0]) {
+function setup(respond: Responder) {
   const time = createFakeTime();
-  const { net, sent } = fakeNet(respond);
+  const { net, sent } = createFakeNet({ [peerKey(UPSTREAM.address, UPSTREAM.port)]: { udp: respond } });
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 0x4242 }, net };
   const counters = createCounters();
   const config = { ...DEFAULT_CONFIG, upstreams: [`udp://${UPSTREAM.address}:53`] };

@@ -1,0 +1,232 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createCounters } from '../../src/core/counters.ts';
+import type { Handle } from '../../src/core/handle.ts';
+import type { ByteStream } from '../../src/core/ports.ts';
+import { createStreamServer, type StreamServerOptions } from '../../src/core/stream-server.ts';
+import { frame } from '../../src/core/stream-framer.ts';
+import { createFakeTime } from '../helpers/fake-clock.ts';
+import { drain } from '../helpers/fake-net.ts';
+import { concat } from '../helpers/wire-build.ts';
+
+const PEER = { address: '192.0.2.10', port: 40000 };
+
+/** A handle whose answers the test releases one by one: the reply to [id] is [id, 0xaa]. */
+function pendingHandle() {
+  const waiting = new Map<number, { resolve: (r: Uint8Array | null) => void; reject: (e: Error) => void }>();
+  const seen: number[] = [];
+  const handle: Handle = (bytes) =>
+    new Promise((resolve, reject) => {
+      seen.push(bytes[0]);
+      waiting.set(bytes[0], { resolve, reject });
+    });
+  return {
+    handle,
+    seen,
+    answer(id: number) {
+      waiting.get(id)!.resolve(Uint8Array.from([id, 0xaa]));
+      waiting.delete(id);
+    },
+    drop(id: number) {
+      waiting.get(id)!.resolve(null);
+      waiting.delete(id);
+    },
+    fail(id: number) {
+      waiting.get(id)!.reject(new Error('boom'));
+      waiting.delete(id);
+    },
+  };
+}
+
+function fakeConn() {
+  const writes: number[][] = [];
+  let closed = 0;
+  const conn: ByteStream = {
+    write: (b) => writes.push([...b]),
+    close: () => {
+      closed++;
+    },
+  };
+  return { conn, writes, closedTimes: () => closed };
+}
+
+const OPTIONS: StreamServerOptions = { idleTimeoutMs: 10_000, maxConnections: 3, maxInFlightPerConnection: 4, maxQueryBytes: 512 };
+
+function setup(options: Partial<StreamServerOptions> = {}) {
+  const time = createFakeTime();
+  const counters = createCounters();
+  const h = pendingHandle();
+  const server = createStreamServer(h.handle, { ...OPTIONS, ...options }, time, counters);
+  return { time, counters, h, server };
+}
+
+const q = (id: number) => frame(Uint8Array.from([id, 1, 2, 3]));
+
+describe('the TCP stream server (RFC 7766)', () => {
+  it('answers pipelined queries as each completes, out of order', async () => {
+    const { h, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(concat(q(1), q(2), q(3)));
+    assert.deepEqual(h.seen, [1, 2, 3], 'all three are in flight at once');
+    h.answer(3);
+    await drain();
+    h.answer(1);
+    await drain();
+    h.answer(2);
+    await drain();
+    assert.deepEqual(c.writes, [[0, 2, 3, 0xaa], [0, 2, 1, 0xaa], [0, 2, 2, 0xaa]]);
+  });
+
+  it('reads a query split across segments', async () => {
+    const { h, server } = setup();
+    const s = server.accept(fakeConn().conn, PEER)!;
+    const whole = q(7);
+    s.onData(whole.slice(0, 1));
+    s.onData(whole.slice(1, 4));
+    assert.deepEqual(h.seen, []);
+    s.onData(whole.slice(4));
+    assert.deepEqual(h.seen, [7]);
+  });
+
+  it('writes nothing for a query the handle drops, and keeps the connection', async () => {
+    const { h, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(q(1));
+    h.drop(1);
+    await drain();
+    assert.deepEqual(c.writes, []);
+    assert.equal(c.closedTimes(), 0);
+  });
+
+  it('closes an idle connection after the idle timeout and counts it', async () => {
+    const { time, counters, server } = setup();
+    const c = fakeConn();
+    server.accept(c.conn, PEER);
+    time.advance(9_999);
+    assert.equal(c.closedTimes(), 0);
+    time.advance(1);
+    assert.equal(c.closedTimes(), 1);
+    assert.equal(counters.tcp_idle_closed, 1);
+    assert.equal(server.openConnections, 0);
+  });
+
+  it('restarts the idle timer on every chunk received', () => {
+    const { time, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    time.advance(9_000);
+    s.onData(Uint8Array.from([0]));
+    time.advance(9_000);
+    assert.equal(c.closedTimes(), 0);
+    time.advance(1_000);
+    assert.equal(c.closedTimes(), 1);
+  });
+
+  it('does not close a connection while a query is in flight, and closes it once idle after the answer', async () => {
+    const { time, h, counters, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(q(1));
+    time.advance(35_000);
+    assert.equal(c.closedTimes(), 0, 'waiting on an upstream is not idleness');
+    h.answer(1);
+    await drain();
+    assert.equal(c.writes.length, 1);
+    time.advance(9_999);
+    assert.equal(c.closedTimes(), 0);
+    time.advance(1);
+    assert.equal(c.closedTimes(), 1);
+    assert.equal(counters.tcp_idle_closed, 1);
+  });
+
+  it('lets a connection go idle after a handle failure', async () => {
+    const { time, h, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(q(1));
+    h.fail(1);
+    await drain();
+    time.advance(10_000);
+    assert.equal(c.closedTimes(), 1);
+  });
+
+  it('closes the connection on a frame longer than the query limit, and counts it', () => {
+    const { h, counters, server } = setup({ maxQueryBytes: 100 });
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(concat(q(1), [0, 101]));
+    assert.equal(c.closedTimes(), 1);
+    assert.equal(counters.tcp_oversized_frames, 1);
+    assert.equal(server.openConnections, 0);
+    s.onData(q(2));
+    assert.deepEqual(h.seen, [1]);
+  });
+
+  it('refuses connections over the cap and accepts again once one closes', () => {
+    const { counters, server } = setup({ maxConnections: 2 });
+    const first = server.accept(fakeConn().conn, PEER)!;
+    assert.ok(server.accept(fakeConn().conn, PEER));
+    assert.equal(server.accept(fakeConn().conn, PEER), null);
+    assert.equal(counters.tcp_connections_refused, 1);
+    first.onClose();
+    assert.equal(server.openConnections, 1);
+    assert.ok(server.accept(fakeConn().conn, PEER));
+  });
+
+  it('frees a slot when the server closes an idle connection', () => {
+    const { time, server } = setup({ maxConnections: 1 });
+    server.accept(fakeConn().conn, PEER);
+    assert.equal(server.accept(fakeConn().conn, PEER), null);
+    time.advance(10_000);
+    assert.ok(server.accept(fakeConn().conn, PEER));
+  });
+
+  it('closes a connection that pipelines more queries than the in-flight cap', () => {
+    const { h, server } = setup({ maxInFlightPerConnection: 2 });
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(concat(q(1), q(2)));
+    assert.equal(c.closedTimes(), 0);
+    s.onData(q(3));
+    assert.equal(c.closedTimes(), 1);
+    assert.deepEqual(h.seen, [1, 2], 'the query over the cap is not handled');
+  });
+
+  it('counts answered queries out of the in-flight total', async () => {
+    const { h, server } = setup({ maxInFlightPerConnection: 2 });
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    for (let id = 1; id <= 6; id++) {
+      s.onData(q(id));
+      h.answer(id);
+      await drain();
+    }
+    assert.equal(c.closedTimes(), 0);
+    assert.equal(c.writes.length, 6);
+  });
+
+  it('writes nothing after the peer has closed, and stops its timer', async () => {
+    const { time, h, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(q(1));
+    s.onClose();
+    assert.equal(server.openConnections, 0);
+    h.answer(1);
+    await drain();
+    assert.deepEqual(c.writes, []);
+    assert.equal(time.pendingTimers, 0);
+  });
+
+  it('closes every connection on shutdown and leaves no timers behind', () => {
+    const { time, server } = setup();
+    const conns = [fakeConn(), fakeConn(), fakeConn()];
+    for (const c of conns) server.accept(c.conn, PEER);
+    server.closeAll();
+    assert.deepEqual(conns.map((c) => c.closedTimes()), [1, 1, 1]);
+    assert.equal(server.openConnections, 0);
+    assert.equal(time.pendingTimers, 0);
+  });
+});

@@ -1,0 +1,131 @@
+// An in-memory network for pipeline tests: upstreams are functions that answer (or not) the
+// queries sent to their "address:port", over UDP and TCP. Replies arrive in a later microtask,
+// as from a real socket, and time only moves when the test moves a fake clock.
+
+import type { ByteStream, Network, Peer, StreamHandlers, UdpReceiver } from '../../src/core/ports.ts';
+import { createFrameReader, frame } from '../../src/core/stream-framer.ts';
+
+/** Answers one query; `send` may be called any number of times, now or later. */
+export type Responder = (query: Uint8Array, send: (bytes: Uint8Array, from?: Peer) => void) => void;
+
+export interface FakeUpstream {
+  readonly udp?: Responder;
+  /** Absent: the connection is refused. */
+  readonly tcp?: Responder;
+}
+
+export interface SentQuery {
+  readonly transport: 'udp' | 'tcp';
+  /** "address:port" the query went to. */
+  readonly to: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface FakeNet {
+  readonly net: Network;
+  /** Every query sent, in order. */
+  readonly sent: SentQuery[];
+  /** UDP sockets and TCP streams not yet closed. */
+  readonly open: () => number;
+}
+
+export function peerKey(address: string, port: number): string {
+  return `${address}:${port}`;
+}
+
+export function createFakeNet(upstreams: Readonly<Record<string, FakeUpstream>>): FakeNet {
+  const sent: SentQuery[] = [];
+  let open = 0;
+  const peerOf = (key: string): Peer => {
+    const colon = key.lastIndexOf(':');
+    return { address: key.slice(0, colon), port: Number(key.slice(colon + 1)) };
+  };
+
+  const net: Network = {
+    bindUdp(_address: string, _port: number, onMessage: UdpReceiver) {
+      let closed = false;
+      open++;
+      return Promise.resolve({
+        port: 40000 + sent.length,
+        send(bytes: Uint8Array, port: number, address: string) {
+          const to = peerKey(address, port);
+          sent.push({ transport: 'udp', to, bytes: bytes.slice() });
+          const respond = upstreams[to]?.udp;
+          if (!respond) return;
+          respond(bytes.slice(), (b, from = peerOf(to)) =>
+            queueMicrotask(() => {
+              if (!closed) onMessage(b, from);
+            }),
+          );
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          open--;
+        },
+      });
+    },
+    connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream> {
+      const to = peerKey(address, port);
+      const respond = upstreams[to]?.tcp;
+      if (!respond) return Promise.reject(new Error(`connect ECONNREFUSED ${to}`));
+      let closed = false;
+      open++;
+      const reader = createFrameReader(
+        65535,
+        (message) => {
+          sent.push({ transport: 'tcp', to, bytes: message });
+          respond(message, (b) =>
+            queueMicrotask(() => {
+              if (!closed) handlers.onData(frame(b));
+            }),
+          );
+        },
+        () => {},
+      );
+      return Promise.resolve({
+        write(bytes: Uint8Array) {
+          if (!closed) reader.push(bytes.slice());
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          open--;
+        },
+      });
+    },
+  };
+  return { net, sent, open: () => open };
+}
+
+/** Lets queued microtasks (fake replies, promise chains) run, without moving any clock. */
+export async function drain(rounds = 50): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
+/**
+ * Waits for `p`, moving fake time forward `stepMs` at a time whenever nothing else can happen.
+ * Throws if it has not settled after `maxSteps` steps: a hang is a failure, not a stuck test.
+ */
+export async function settle<T>(p: Promise<T>, time: { advance(ms: number): void }, stepMs = 100, maxSteps = 1000): Promise<T> {
+  let done = false;
+  const watched = p.then(
+    (v) => {
+      done = true;
+      return v;
+    },
+    (e) => {
+      done = true;
+      throw e;
+    },
+  );
+  watched.catch(() => {});
+  for (let i = 0; i < maxSteps; i++) {
+    await drain();
+    if (done) return watched;
+    time.advance(stepMs);
+  }
+  await drain();
+  if (done) return watched;
+  throw new Error(`did not settle within ${maxSteps * stepMs} ms of fake time`);
+}
