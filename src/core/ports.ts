@@ -40,6 +40,11 @@ export interface ByteStream {
 
 export interface StreamHandlers {
   onData(bytes: Uint8Array): void;
+  /**
+   * The peer half-closed (sent FIN): it will send nothing more but may still read. Without
+   * this handler an adapter reports the end as onClose.
+   */
+  onEnd?(): void;
   onClose(error?: Error): void;
 }
 

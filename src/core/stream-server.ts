@@ -34,6 +34,8 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
     const client = { address: from.address, port: from.port, transport: 'tcp' as const };
     let inFlight = 0;
     let closed = false;
+    // The client half-closed: answer what it sent, then close.
+    let ended = false;
     let timer: TimerHandle | null = null;
 
     const close = () => {
@@ -66,10 +68,12 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
             inFlight--;
             if (closed) return;
             if (reply) conn.write(frame(reply));
-            arm();
+            if (ended && inFlight === 0) close();
+            else arm();
           },
           () => {
             inFlight--;
+            if (ended && inFlight === 0) close();
           },
         );
       },
@@ -86,6 +90,11 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
         if (closed) return;
         arm();
         reader.push(bytes);
+      },
+      onEnd() {
+        if (closed) return;
+        ended = true;
+        if (inFlight === 0) close();
       },
       onClose() {
         if (closed) return;

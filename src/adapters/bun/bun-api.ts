@@ -22,6 +22,8 @@ export interface BunSocketHandlers<T> {
   data?(s: BunSocket<T>, data: Uint8Array): void;
   drain?(s: BunSocket<T>): void;
   close?(s: BunSocket<T>, error?: Error): void;
+  /** The peer sent FIN. */
+  end?(s: BunSocket<T>): void;
   error?(s: BunSocket<T>, error: Error): void;
   connectError?(s: BunSocket<T>, error: Error): void;
 }
@@ -32,7 +34,7 @@ export interface BunApi {
     port?: number;
     socket?: { data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void };
   }): Promise<BunUdpSocket>;
-  listen<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
+  listen<T>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
   connect<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): Promise<BunSocket<T>>;
   readonly version: string;
 }

@@ -43,6 +43,8 @@ function handlers(onOpen: (s: BunSocket<Conn>) => void): BunSocketHandlers<Conn>
     open: onOpen,
     data: (s, data) => s.data.handlers?.onData(new Uint8Array(data)),
     drain: (s) => flush(s),
+    // Only listening sockets allow half-open; a connecting one closes on FIN and gets close().
+    end: (s) => s.data.handlers?.onEnd?.(),
     close: (s, error) => {
       s.data.closed = true;
       s.data.handlers?.onClose(error);
@@ -67,6 +69,8 @@ export async function listenTcp(address: string, port: number, onConnection: (co
   const server = bun.listen<Conn>({
     hostname: address,
     port,
+    // A client that sends its queries and then FIN still gets its answers.
+    allowHalfOpen: true,
     socket: handlers((s) => {
       s.data = { handlers: null, queue: [], closed: false };
       s.setNoDelay?.(true);

@@ -8,7 +8,6 @@ const READ_BYTES = 16 * 1024;
 function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
   (async () => {
     const buf = new Uint8Array(READ_BYTES);
-    let error: Error | undefined;
     try {
       for (;;) {
         const n = await conn.read(buf);
@@ -16,31 +15,48 @@ function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
         handlers.onData(buf.slice(0, n));
       }
     } catch (e) {
-      error = e as Error;
+      handlers.onClose(e as Error);
+      return;
     }
-    handlers.onClose(error);
+    // FIN: the peer may still read what we write, if the handlers want to answer first.
+    if (handlers.onEnd) handlers.onEnd();
+    else handlers.onClose();
   })();
 }
 
+/** How long close() waits for queued writes to reach a peer that is slow to read. */
+const CLOSE_FLUSH_MS = 1_000;
+
 function wrap(conn: Deno.Conn): ByteStream {
   let closed = false;
+  let gone = false;
   let chain = Promise.resolve();
+  const shut = () => {
+    if (gone) return;
+    gone = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  };
   return {
     write(bytes) {
       if (closed) return;
       chain = chain.then(async () => {
         let sent = 0;
-        while (sent < bytes.length && !closed) sent += await conn.write(bytes.subarray(sent));
+        while (sent < bytes.length && !gone) sent += await conn.write(bytes.subarray(sent));
       }).catch(() => {});
     },
     close() {
       if (closed) return;
       closed = true;
-      try {
-        conn.close();
-      } catch {
-        // Already closed by the peer.
-      }
+      // Writes run asynchronously: a reply written just before close() must still go out.
+      const timer = setTimeout(shut, CLOSE_FLUSH_MS);
+      chain.then(() => {
+        clearTimeout(timer);
+        shut();
+      });
     },
   };
 }

@@ -35,7 +35,8 @@ export function listenTcp(
   port: number,
   onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null,
 ): Promise<Closable> {
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  // allowHalfOpen: a client that sends its queries and then FIN still gets its answers.
+  const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});
     const handlers = onConnection(wrap(socket), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
     if (!handlers) {
@@ -43,6 +44,7 @@ export function listenTcp(
       return;
     }
     socket.on('data', (d) => handlers.onData(d));
+    socket.on('end', () => (handlers.onEnd ? handlers.onEnd() : socket.end()));
     socket.on('close', () => handlers.onClose());
   });
   return new Promise((resolve, reject) => {
