@@ -23,14 +23,15 @@ export function udpExchange(port: number, bytes: Uint8Array, timeoutMs = 2000, a
 }
 
 /**
- * Opens a TCP connection, writes `chunks` (with `gapMs` between them) and collects framed
- * replies until `expect` have arrived, the server closes, or `timeoutMs` passes.
+ * Opens a TCP connection, writes `chunks` (with `gapMs` between them; then FIN if `halfClose`)
+ * and collects framed replies until `expect` have arrived, the server closes, or `timeoutMs`
+ * passes.
  */
 export function tcpExchange(
   port: number,
   chunks: Uint8Array[],
   expect: number,
-  opts: { gapMs?: number; timeoutMs?: number; address?: string } = {},
+  opts: { gapMs?: number; timeoutMs?: number; address?: string; halfClose?: boolean } = {},
 ): Promise<{ replies: Uint8Array[]; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const replies: Uint8Array[] = [];
@@ -69,6 +70,8 @@ export function tcpExchange(
         s.write(c);
         if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
       }
+      // FIN after the queries, as `nc -N` and some stubs do; replies may still come back.
+      if (opts.halfClose) s.end();
     });
   });
 }

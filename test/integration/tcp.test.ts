@@ -124,6 +124,16 @@ describe('TCP from clients (RFC 7766)', () => {
     assert.deepEqual(r.replies.map((b) => decode(b).id).sort(), [0x3101, 0x3102]);
   });
 
+  it('answers a client that sends FIN right after its queries, then closes', async () => {
+    fake.plan('slow-half.tcp.test', plans.delay(SLOW_MS));
+    const slow = lengthPrefixed(query('slow-half.tcp.test', 'A', { id: 0x3201 }));
+    const quick = lengthPrefixed(query('half-closed.tcp.test', 'A', { id: 0x3202 }));
+    // expect 3: wait for the server's close, not just the two replies.
+    const r = await tcpExchange(hf.port, [concat([slow, quick])], 3, { halfClose: true, timeoutMs: IDLE_MS * 10 });
+    assert.deepEqual(r.replies.map((b) => decode(b).id).sort(), [0x3201, 0x3202]);
+    assert.equal(r.closedByServer, true);
+  });
+
   it('closes a connection that stays idle past the idle timeout', async () => {
     const c = await hold(hf.port);
     try {
