@@ -1,5 +1,5 @@
-// Flag handling citty leaves to us: flags given more than once, and flags it does not know
-// (which it would silently ignore; a typo must stop the program instead).
+// Flag handling citty leaves to us: flags given more than once, and flags it does not know or
+// that lack their value (which it would silently ignore; a typo must stop the program instead).
 
 import type { ArgsDef } from 'citty';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
@@ -28,11 +28,19 @@ export function rejectUnknownFlags(rawArgs: readonly string[], def: ArgsDef): vo
     const aliases = 'alias' in arg ? arg.alias : undefined;
     for (const a of Array.isArray(aliases) ? aliases : aliases ? [aliases] : []) known.add(a);
   }
-  for (const a of rawArgs) {
+  for (let i = 0; i < rawArgs.length; i++) {
+    const a = rawArgs[i];
     if (a === '--') break;
     const m = /^--?([^=]+)/.exec(a);
     if (!m || /^-\d/.test(a)) continue;
     if (!known.has(m[1])) throw new HoldfastError(ErrorCode.config, `unknown flag "${a.split('=')[0]}" (see --help)`);
+    // citty would take "--upstream" with nothing after it as no flag at all, and the default
+    // (resolv.conf, say) would quietly apply.
+    const next = rawArgs[i + 1];
+    const takesValue = Object.entries(def).some(([name, arg]) => arg.type === 'string' && (name === m[1] || kebab(name) === m[1]));
+    if (takesValue && !a.includes('=') && (next === undefined || next.startsWith('--'))) {
+      throw new HoldfastError(ErrorCode.config, `${a} needs a value (see --help)`);
+    }
   }
 }
 
