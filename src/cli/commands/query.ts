@@ -10,7 +10,7 @@ import { exchangeTcp } from '../../pipeline/upstream/transport-tcp.ts';
 import { exchangeUdp } from '../../pipeline/upstream/transport-udp.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { intFlag, rejectUnknownFlags } from '../args.ts';
-import { decodeMessage, encodeQuery } from '../query/packet.ts';
+import { decodeMessage, encodeQuery, isKnownType } from '../query/packet.ts';
 import { formatReply } from '../query/format.ts';
 
 export const queryArgs = {
@@ -43,6 +43,7 @@ export function queryCommand(runtime: Runtime) {
     async run({ rawArgs, args }) {
       rejectUnknownFlags(rawArgs, queryArgs);
       const type = String(args.type ?? 'A').toUpperCase();
+      if (!isKnownType(type)) throw new HoldfastError(ErrorCode.config, `query: "${args.type}" is not a record type this client knows (A, AAAA, MX, TXT, ...)`);
       try {
         textToName(args.name);
       } catch (e) {

@@ -7,6 +7,13 @@ import type { Answer as PacketRecord, Packet, RecordType } from 'dns-packet';
 
 export type { Packet, PacketRecord, RecordType };
 
+/** Whether dns-packet knows `type` by name ("MX", "txt"); it would encode any other as type 0. */
+export function isKnownType(type: string): boolean {
+  const probe = dnsPacket.encode({ type: 'query', id: 0, questions: [{ type: type as RecordType, name: '.', class: 'IN' }] });
+  // Header (12 bytes), the root name (1 byte), then QTYPE.
+  return probe.readUInt16BE(13) !== 0;
+}
+
 export function encodeQuery(name: string, type: string, id: number, edns: boolean): Uint8Array {
   const packet: Packet = {
     type: 'query',
