@@ -46,6 +46,22 @@ describe('holdfast CLI: mistakes', () => {
     assertOneLineError(await runHoldfast(['serve', '--upstream', 'udp://127.0.0.1:53', '--cache-size', 'lots']), /--cache-size/, /lots/);
   });
 
+  for (const args of [
+    ['serve', '--listen', '127.0.0.1:0', '--upstream'],
+    ['serve', '--upstream', '--listen', '127.0.0.1:0'],
+    ['serve', '--upstream', 'udp://127.0.0.1:53', '--listen'],
+    ['query', 'example.test', '--server'],
+  ]) {
+    it(`says a flag needs a value: ${args.join(' ')}`, async () => {
+      const flag = args.find((a, i) => a.startsWith('--') && (i + 1 === args.length || args[i + 1].startsWith('--')))!;
+      assertOneLineError(await runHoldfast(args), new RegExp(`${flag} needs a value`));
+    });
+  }
+
+  it('names a record type holdfast query does not know, before sending anything', async () => {
+    assertOneLineError(await runHoldfast(['query', 'example.test', 'BOGUS', '--server', '127.0.0.1:9', '--timeout', '200']), /"BOGUS" is not a record type/);
+  });
+
   for (const url of ['foo://192.0.2.1', 'udp://dns.example', 'udp://192.0.2.1:99999', '192.0.2.1']) {
     it(`rejects the upstream URL "${url}" in one line`, async () => {
       const r = await runHoldfast(['serve', '--listen', '127.0.0.1:0', '--upstream', url]);
