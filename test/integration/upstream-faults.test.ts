@@ -56,6 +56,34 @@ describe('one upstream that misbehaves', () => {
     }
   });
 
+  it('passes the client\'s DO and CD bits upstream, and keeps such answers apart in the cache', async () => {
+    const plain = decode((await udpExchange(hf.port, query('bits.fault.test', 'A', { id: 0x0111 }), REPLY_WAIT_MS))!);
+    const dnssec = decode((await udpExchange(hf.port, query('bits.fault.test', 'A', { id: 0x0112, do: true, cd: true }), REPLY_WAIT_MS))!);
+    assert.equal(plain.flag_cd, false);
+    assert.equal(dnssec.flag_cd, true);
+    const opt = dnssec.additionals.find((a) => a.type === 'OPT') as { flags?: number } | undefined;
+    assert.ok(opt && (opt.flags ?? 0) & 0x8000, 'DO is not echoed in the reply\'s OPT');
+    const sent = fake.received.filter((r) => r.name === 'bits.fault.test');
+    assert.equal(sent.length, 2, 'a DO+CD query was answered from the plain query\'s cache entry');
+    assert.deepEqual(
+      sent.map((r) => [r.edns?.do, r.cd]),
+      [
+        [false, false],
+        [true, true],
+      ],
+    );
+  });
+
+  it('counts TTLs down in answers served from the cache', async () => {
+    const first = await ask(hf.port, 'ttl.fault.test', 0x0121);
+    assert.equal(first.answers[0]?.ttl, 300);
+    await new Promise((r) => setTimeout(r, 1100));
+    const later = await ask(hf.port, 'ttl.fault.test', 0x0122);
+    assert.equal(fake.count('ttl.fault.test'), 1);
+    const ttl = later.answers[0]?.ttl ?? -1;
+    assert.ok(ttl >= 0 && ttl < 300, `TTL ${ttl} did not count down`);
+  });
+
   it('answers a repeated question from the cache, without asking upstream again', async () => {
     await ask(hf.port, 'cached.fault.test', 0x0101);
     await ask(hf.port, 'CACHED.fault.test', 0x0102);
