@@ -28,6 +28,41 @@ export interface ScannedMessage {
   readonly end: number;
 }
 
+/** True when the name at `at` is sound and ends exactly at `end`. */
+function nameEndsAt(b: Uint8Array, at: number, end: number): boolean {
+  return endOfName(b, at) === end;
+}
+
+/**
+ * RFC 1035 §3.3: the types whose data holds names (the only ones that may be compressed,
+ * RFC 3597 §4). Those names must be sound and fill the data exactly, or a client reading the
+ * record runs into the next one, or follows a pointer loop.
+ */
+function rdataNamesFit(b: Uint8Array, type: number, start: number, end: number): boolean {
+  switch (type) {
+    case RRType.NS:
+    case 3: // MD
+    case 4: // MF
+    case RRType.CNAME:
+    case 7: // MB
+    case 8: // MG
+    case 9: // MR
+    case 12: // PTR
+      return nameEndsAt(b, start, end);
+    case RRType.MX:
+      return end - start > 2 && nameEndsAt(b, start + 2, end);
+    case RRType.SOA:
+    case 14: {
+      // SOA: MNAME, RNAME, then five 32-bit fields; MINFO: RMAILBX, EMAILBX.
+      const first = endOfName(b, start);
+      if (typeof first === 'string' || first >= end) return false;
+      return nameEndsAt(b, first, type === RRType.SOA ? end - 20 : end);
+    }
+    default:
+      return true;
+  }
+}
+
 /** Scans a whole message, or returns why it is unusable. Never throws. */
 export function scanMessage(b: Uint8Array): ScannedMessage | string {
   if (b.length < HEADER_BYTES) return 'shorter than a header';
@@ -55,6 +90,7 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
     const ttl = u32(b, end + 4);
     const rdEnd = end + 10 + u16(b, end + 8);
     if (rdEnd > b.length) return 'record data runs past the end';
+    if (!rdataNamesFit(b, type, end + 10, rdEnd)) return `malformed name in the data of a type ${type} record`;
     if (type === RRType.OPT) {
       if (i < an + ns || optAt !== -1) return 'misplaced or repeated OPT';
       optAt = p;

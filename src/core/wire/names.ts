@@ -1,6 +1,7 @@
-// Domain names on the wire (RFC 1035 §3.1, §4.1.4). We never follow compression pointers:
-// a query's question cannot contain a valid one (it would have to point into the header), and
-// names inside upstream records are only skipped, so a pointer loop can never make us spin.
+// Domain names on the wire (RFC 1035 §3.1, §4.1.4). A query's question cannot hold a valid
+// compression pointer (it would have to point into the header). Other names are checked the
+// way careful clients (BIND, dns-packet) read them, so we never pass on a name they reject;
+// every pointer must point before the one that led to it, so a loop can never make us spin.
 
 export const MAX_LABEL_BYTES = 63;
 export const MAX_NAME_BYTES = 255;
@@ -39,24 +40,32 @@ export function endOfPlainName(b: Uint8Array, at: number): number | NameError {
 }
 
 /**
- * Offset just past a possibly compressed name starting at `at`. A pointer ends the name; it
- * must point backwards to a place after the header, or the message is garbage.
+ * Offset just past a possibly compressed name starting at `at`, or a NameError. Pointers are
+ * followed to check the whole name: each must point before the part of the name holding it
+ * (RFC 1035 §4.1.4, "a prior occurrence"), and not into the header, so a chain always ends;
+ * the labels it reaches must be valid and the whole name must fit in 255 bytes.
  */
 export function endOfName(b: Uint8Array, at: number): number | NameError {
   let p = at;
+  let end = -1; // just past the first pointer: where the name ends in place
+  let part = at; // start of the part being read; a pointer in it must point before it
+  let total = 1; // the root byte
   for (;;) {
     if (p >= b.length) return NameError.truncated;
     const len = b[p];
-    if (len === 0) return p + 1;
+    if (len === 0) return end === -1 ? p + 1 : end;
     if ((len & 0xc0) === 0xc0) {
       if (p + 1 >= b.length) return NameError.truncated;
       const target = ((len & 0x3f) << 8) | b[p + 1];
-      if (target < 12 || target >= at) return NameError.badPointer;
-      return p + 2;
+      if (target < 12 || target >= part) return NameError.badPointer;
+      if (end === -1) end = p + 2;
+      p = part = target;
+      continue;
     }
     if (len & 0xc0) return NameError.badLabelType;
+    total += 1 + len;
+    if (total > MAX_NAME_BYTES) return NameError.nameTooLong;
     p += 1 + len;
-    if (p - at > MAX_NAME_BYTES) return NameError.nameTooLong;
   }
 }
 

@@ -91,6 +91,48 @@ describe('scanMessage', () => {
     assert.equal(typeof scanMessage(forward), 'string');
   });
 
+  it('accepts compressed names in the data of CNAME, NS, MX and SOA records', () => {
+    const b = concat(
+      resp({ an: 2, ns: 2 }),
+      question('www.example'),
+      rr(PTR, 5, 60, [4, 0x68, 0x6f, 0x73, 0x74, 0xc0, 16]), // CNAME host.example
+      rr([0xc0, 39], 1, 60, [192, 0, 2, 1]), // A for the CNAME target, owner pointing into its data
+      rr([0xc0, 16], 2, 60, [3, 0x6e, 0x73, 0x31, 0xc0, 16]), // NS ns1.example
+      rr([0xc0, 16], 6, 60, [0xc0, 39, 0xc0, 16, ...soaRdata(60).slice(2)]),
+    );
+    assert.equal(typeof scanMessage(b), 'object', String(scanMessage(b)));
+    const mx = concat(resp({ an: 1 }), question('example', 15), rr(PTR, 15, 60, [0, 10, 4, 0x6d, 0x61, 0x69, 0x6c, 0xc0, 12]));
+    assert.equal(typeof scanMessage(mx), 'object');
+  });
+
+  it('#2 - rejects a record whose NS name runs past its data (found by the fuzzer)', () => {
+    // The NS name ends with 0x20 instead of the root byte: a client reading it runs on
+    // into the next record.
+    const b = concat(resp({ ns: 1, ar: 1 }), question('example'), rr(name('example'), 2, 60, [3, 0x6e, 0x73, 0x31, 0xc0, 12].slice(0, 4).concat([0x20])), A(1));
+    assert.match(String(scanMessage(b)), /malformed name/);
+  });
+
+  it('#2 - rejects pointer loops, forward pointers and leftovers in record data', () => {
+    const cases: Record<string, number[]> = {
+      'CNAME pointing forwards': rr(PTR, 5, 60, [0xc0, 60]),
+      'CNAME pointing at itself': rr(PTR, 5, 60, [0xc0, 39]),
+      'CNAME with a byte after the name': rr(PTR, 5, 60, [0xc0, 12, 0]),
+      'MX without a name': rr(PTR, 15, 60, [0, 10]),
+      'SOA with a byte too many': rr(PTR, 6, 60, [...soaRdata(1), 0]),
+      'SOA with a byte too few': rr(PTR, 6, 60, soaRdata(1).slice(1)),
+      'PTR with a reserved label type': rr(PTR, 12, 60, [0x80, 0]),
+    };
+    for (const [what, record] of Object.entries(cases)) {
+      const b = concat(resp({ an: 1 }), question('a.example'), record);
+      assert.equal(typeof scanMessage(b), 'string', what);
+    }
+  });
+
+  it('leaves the data of other types alone', () => {
+    const b = concat(resp({ an: 1 }), question('a.example', 16), rr(PTR, 16, 60, [0xc0, 99, 0xff]));
+    assert.equal(typeof scanMessage(b), 'object');
+  });
+
   it('reads rcode and TC from the header', () => {
     const s = scanned(Uint8Array.from(concat(header({ flags2: 0x83, flags3: 0x85 }), question('a.example'))));
     assert.equal(s.rcode, 5);

@@ -59,6 +59,25 @@ describe('endOfName', () => {
     assert.equal(endOfName(at12(0xc0, 20, 0, 0, 0, 0, 0, 0, 0), 12), NameError.badPointer, 'forwards');
   });
 
+  it('follows a chain of pointers that each point further back', () => {
+    // 12: "a" root; 15: "b" + pointer to 12; 19: "c" + pointer to 15.
+    const b = at12(1, 0x61, 0, 1, 0x62, 0xc0, 12, 1, 0x63, 0xc0, 15);
+    assert.equal(endOfName(b, 19), 23);
+  });
+
+  it('#2 - rejects a pointer chain that loops through an earlier pointer (RFC 1035 §4.1.4)', () => {
+    // 12: root; 13: pointer to 15; 15: pointer to 13. The name at 17 points back to 13.
+    const b = at12(0, 0xc0, 15, 0xc0, 13, 0xc0, 13);
+    assert.equal(endOfName(b, 17), NameError.badPointer);
+  });
+
+  it('#2 - rejects a name over 255 bytes put together from pointers', () => {
+    const part = labels(63, 63, 63); // 192 bytes, no root
+    const b = at12(...part, 0, ...labels(63), 0xc0, 12);
+    assert.equal(endOfName(b, 12), 12 + 193, 'the first part alone is fine');
+    assert.equal(endOfName(b, 12 + 193), NameError.nameTooLong);
+  });
+
   it('calls a pointer missing its second byte truncated', () => {
     assert.equal(endOfName(at12(1, 0x61, 0xc0), 12), NameError.truncated);
   });
