@@ -9,9 +9,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tcpExchange } from '../helpers/dns-client.ts';
+import { tcpExchange, udpExchange } from '../helpers/dns-client.ts';
+import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { until } from '../helpers/until.ts';
 import { startHoldfast, runHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
+import { query } from '../helpers/packets.ts';
 import { freePort } from '../helpers/ports.ts';
 import { runtimeName } from '../helpers/runtime.ts';
 
@@ -186,6 +189,27 @@ describe('holdfast serve: signals', () => {
       hf = null;
     });
   }
+});
+
+describe('holdfast serve: stopping with queries in flight', () => {
+  let fake: FakeUpstream;
+  let hf: HoldfastProcess | null = null;
+  before(async () => {
+    fake = await startFakeUpstream({ defaultPlan: plans.drop() });
+  });
+  after(async () => {
+    await hf?.stop('SIGKILL');
+    await fake?.close();
+  });
+
+  it('exits 0 on SIGTERM while upstream queries are still waiting', async () => {
+    hf = await startHoldfast(['--upstream', fake.url.udp, '--timeout', '30000']);
+    for (let i = 0; i < 10; i++) void udpExchange(hf.port, query(`n${i}.stop.test`), 100);
+    assert.ok(await until(() => fake.received.length === 10), `${fake.received.length} of 10 queries reached the upstream`);
+    const r = await hf.stop('SIGTERM', 10_000);
+    assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null }, hf.stderr());
+    hf = null;
+  });
 });
 
 describe('holdfast serve without --upstream', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { dig, lengthPrefixed, tcpExchange } from '../helpers/dns-client.ts';
 import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
+import { until } from '../helpers/until.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { decode, query } from '../helpers/packets.ts';
 
@@ -55,12 +56,6 @@ function hold(port: number): Promise<Held> {
     socket.once('connect', () => resolve({ socket, replies, closed, isClosed: () => closedFlag }));
     socket.once('error', reject);
   });
-}
-
-/** Waits until `cond` holds, checking every 20 ms, at most `limitMs`. */
-async function until(cond: () => boolean, limitMs = 5000): Promise<boolean> {
-  for (let waited = 0; waited < limitMs && !cond(); waited += 20) await new Promise((r) => setTimeout(r, 20));
-  return cond();
 }
 
 describe('TCP from clients (RFC 7766)', () => {
