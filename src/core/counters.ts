@@ -18,6 +18,7 @@ export const CounterName = [
   'badvers',
   'truncated_udp',
   'tcp_oversized_frames',
+  'tcp_pipeline_overflows',
   'tcp_connections_refused',
   'tcp_idle_closed',
   'upstream_queries',

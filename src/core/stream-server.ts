@@ -7,6 +7,9 @@ import type { Counters } from './counters.ts';
 import type { ByteStream, Peer, StreamHandlers, Timers, TimerHandle } from './ports.ts';
 import { createFrameReader, frame } from './stream-framer.ts';
 
+/** How many queries may wait, per in-flight slot, before a pipelining client is cut off. */
+const WAITING_PER_SLOT = 8;
+
 export interface StreamServerOptions {
   readonly idleTimeoutMs: number;
   readonly maxConnections: number;
@@ -56,26 +59,37 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
         } else arm();
       }, options.idleTimeoutMs);
     };
+    // Queries beyond the in-flight cap wait their turn; only a client that piles up far more
+    // than it could ever have answered in time is cut off.
+    const waiting: Uint8Array[] = [];
+    const finished = () => {
+      inFlight--;
+      const next = waiting.shift();
+      if (next && !closed) start(next);
+      else if (ended && inFlight === 0) close();
+    };
+    const start = (message: Uint8Array) => {
+      inFlight++;
+      handle(message, client).then(
+        (reply) => {
+          if (!closed) {
+            if (reply) conn.write(frame(reply));
+            arm();
+          }
+          finished();
+        },
+        () => finished(),
+      );
+    };
     const reader = createFrameReader(
       options.maxQueryBytes,
       (message) => {
-        if (++inFlight > options.maxInFlightPerConnection) {
+        if (inFlight < options.maxInFlightPerConnection) start(message);
+        else if (waiting.length < options.maxInFlightPerConnection * WAITING_PER_SLOT) waiting.push(message);
+        else {
+          counters.tcp_pipeline_overflows++;
           close();
-          return;
         }
-        handle(message, client).then(
-          (reply) => {
-            inFlight--;
-            if (closed) return;
-            if (reply) conn.write(frame(reply));
-            if (ended && inFlight === 0) close();
-            else arm();
-          },
-          () => {
-            inFlight--;
-            if (ended && inFlight === 0) close();
-          },
-        );
       },
       () => {
         counters.tcp_oversized_frames++;
@@ -94,7 +108,7 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
       onEnd() {
         if (closed) return;
         ended = true;
-        if (inFlight === 0) close();
+        if (inFlight === 0 && waiting.length === 0) close();
       },
       onClose() {
         if (closed) return;

@@ -183,15 +183,35 @@ describe('the TCP stream server (RFC 7766)', () => {
     assert.ok(server.accept(fakeConn().conn, PEER));
   });
 
-  it('closes a connection that pipelines more queries than the in-flight cap', () => {
+  it('holds queries beyond the in-flight cap and answers them as slots free up', async () => {
     const { h, server } = setup({ maxInFlightPerConnection: 2 });
     const c = fakeConn();
     const s = server.accept(c.conn, PEER)!;
-    s.onData(concat(q(1), q(2)));
+    s.onData(concat(q(1), q(2), q(3), q(4)));
+    assert.deepEqual(h.seen, [1, 2], 'only two are handled at once');
+    h.answer(2);
+    await drain();
+    assert.deepEqual(h.seen, [1, 2, 3]);
+    h.answer(1);
+    h.answer(3);
+    await drain();
+    h.answer(4);
+    await drain();
+    assert.equal(c.writes.length, 4);
     assert.equal(c.closedTimes(), 0);
-    s.onData(q(3));
+  });
+
+  it('cuts off a client that piles up far more queries than the cap allows', () => {
+    const { h, server, counters } = setup({ maxInFlightPerConnection: 2 });
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    const ids = Array.from({ length: 2 + 2 * 8 }, (_, i) => i + 1);
+    s.onData(concat(...ids.map((id) => q(id))));
+    assert.equal(c.closedTimes(), 0, 'two in flight and sixteen waiting are allowed');
+    s.onData(q(99));
     assert.equal(c.closedTimes(), 1);
-    assert.deepEqual(h.seen, [1, 2], 'the query over the cap is not handled');
+    assert.equal(counters.tcp_pipeline_overflows, 1);
+    assert.deepEqual(h.seen, [1, 2]);
   });
 
   it('counts answered queries out of the in-flight total', async () => {

@@ -91,6 +91,14 @@ describe('TCP from clients (RFC 7766)', () => {
     });
   });
 
+  it('answers every one of 100 queries pipelined at once with a cold cache (more than the in-flight cap)', async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => 0x3000 + i);
+    const msgs = ids.map((id, i) => lengthPrefixed(query(`burst${i}.tcp.test`, 'A', { id })));
+    const r = await tcpExchange(hf.port, [concat(msgs)], ids.length, { timeoutMs: 8000 });
+    assert.deepEqual(r.replies.map((b) => decode(b).id).sort((a, b) => a - b), ids);
+    assert.ok(r.replies.every((b) => decode(b).rcode === 'NOERROR'));
+  });
+
   it('answers pipelined queries as they complete, a slow one after a quick one sent later', async () => {
     const slow = lengthPrefixed(query('slow.tcp.test', 'A', { id: 0x2001 }));
     const quick = lengthPrefixed(query('quick.tcp.test', 'A', { id: 0x2002 }));

@@ -16,7 +16,7 @@ export function connectTcp(address: string, port: number, handlers: StreamHandle
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port, noDelay: true });
     let connected = false;
-    socket.on('data', (d) => handlers.onData(d));
+    socket.on('data', (d: Buffer) => handlers.onData(d));
     socket.on('error', (e) => {
       if (!connected) reject(e);
     });
@@ -43,7 +43,7 @@ export function listenTcp(
       socket.destroy();
       return;
     }
-    socket.on('data', (d) => handlers.onData(d));
+    socket.on('data', (d: Buffer) => handlers.onData(d));
     socket.on('end', () => (handlers.onEnd ? handlers.onEnd() : socket.end()));
     socket.on('close', () => handlers.onClose());
   });
