@@ -28,9 +28,23 @@ export interface ScannedMessage {
   readonly end: number;
 }
 
+type Rewritten = (from: number, to: number) => boolean;
+
 /** True when the name at `at` is sound and ends exactly at `end`. */
-function nameEndsAt(b: Uint8Array, at: number, end: number): boolean {
-  return endOfName(b, at) === end;
+function nameEndsAt(b: Uint8Array, at: number, end: number, rewritten: Rewritten): boolean {
+  return endOfName(b, at, rewritten) === end;
+}
+
+/** True when [from, to) overlaps a 4-byte TTL field; `ttls` holds [offset, value] pairs in offset order. */
+function overlapsTtl(ttls: readonly number[], from: number, to: number): boolean {
+  let lo = 0;
+  let hi = ttls.length / 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ttls[2 * mid] + 4 <= from) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < ttls.length / 2 && ttls[2 * lo] < to;
 }
 
 /**
@@ -38,7 +52,7 @@ function nameEndsAt(b: Uint8Array, at: number, end: number): boolean {
  * RFC 3597 §4). Those names must be sound and fill the data exactly, or a client reading the
  * record runs into the next one, or follows a pointer loop.
  */
-function rdataNamesFit(b: Uint8Array, type: number, start: number, end: number): boolean {
+function rdataNamesFit(b: Uint8Array, type: number, start: number, end: number, rewritten: Rewritten): boolean {
   switch (type) {
     case RRType.NS:
     case 3: // MD
@@ -48,15 +62,15 @@ function rdataNamesFit(b: Uint8Array, type: number, start: number, end: number):
     case 8: // MG
     case 9: // MR
     case 12: // PTR
-      return nameEndsAt(b, start, end);
+      return nameEndsAt(b, start, end, rewritten);
     case RRType.MX:
-      return end - start > 2 && nameEndsAt(b, start + 2, end);
+      return end - start > 2 && nameEndsAt(b, start + 2, end, rewritten);
     case RRType.SOA:
     case 14: {
       // SOA: MNAME, RNAME, then five 32-bit fields; MINFO: RMAILBX, EMAILBX.
-      const first = endOfName(b, start);
+      const first = endOfName(b, start, rewritten);
       if (typeof first === 'string' || first >= end) return false;
-      return nameEndsAt(b, first, type === RRType.SOA ? end - 20 : end);
+      return nameEndsAt(b, first, type === RRType.SOA ? end - 20 : end, rewritten);
     }
     default:
       return true;
@@ -79,18 +93,19 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
   let optAt = -1;
   let answerPairs = 0;
   let answerAndAuthorityPairs = 0;
+  // TTLs are rewritten when served (clamped, counted down): no name may be read through them.
+  const rewritten: Rewritten = (from, to) => overlapsTtl(ttls, from, to);
   let p = nameEnd + 4;
   for (let i = 0; i < total; i++) {
     if (i === an) answerPairs = ttls.length / 2;
     if (i === an + ns) answerAndAuthorityPairs = ttls.length / 2;
-    const end = endOfName(b, p);
+    const end = endOfName(b, p, rewritten);
     if (typeof end === 'string') return end;
     if (end + 10 > b.length) return 'record runs past the end';
     const type = u16(b, end);
     const ttl = u32(b, end + 4);
     const rdEnd = end + 10 + u16(b, end + 8);
     if (rdEnd > b.length) return 'record data runs past the end';
-    if (!rdataNamesFit(b, type, end + 10, rdEnd)) return `malformed name in the data of a type ${type} record`;
     if (type === RRType.OPT) {
       if (i < an + ns || optAt !== -1) return 'misplaced or repeated OPT';
       optAt = p;
@@ -105,6 +120,8 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
         negativeTtl = Math.min(clean, soaMinimum > 0x7fffffff ? 0 : soaMinimum);
       }
     }
+    // After this record's TTL is listed: its data may not point into it either.
+    if (!rdataNamesFit(b, type, end + 10, rdEnd, rewritten)) return `malformed name in the data of a type ${type} record`;
     p = rdEnd;
   }
   if (total <= an) answerPairs = ttls.length / 2;

@@ -13,6 +13,7 @@ export const NameError = {
   badLabelType: 'reserved label type',
   pointer: 'compression pointer where none is allowed',
   badPointer: 'compression pointer that does not point backwards into the message',
+  pointerIntoRewritten: 'compression pointer into a field that is rewritten (a TTL)',
 } as const;
 export type NameError = (typeof NameError)[keyof typeof NameError];
 
@@ -41,24 +42,34 @@ export function endOfPlainName(b: Uint8Array, at: number): number | NameError {
 
 /**
  * Offset just past a possibly compressed name starting at `at`, or a NameError. Pointers are
- * followed to check the whole name: each must point before the part of the name holding it
- * (RFC 1035 §4.1.4, "a prior occurrence"), and not into the header, so a chain always ends;
- * the labels it reaches must be valid and the whole name must fit in 255 bytes.
+ * followed to check the whole name. RFC 1035 §4.1.4 has a pointer refer to "a prior
+ * occurrence" of a name, so the part it reaches must start before the part holding the
+ * pointer and end before the pointer itself (not in the header): a chain always ends, and
+ * cannot read through the records after it. The labels must be valid, the whole name must fit
+ * in 255 bytes, and a part reached through a pointer must not overlap bytes that
+ * `rewritten(from, to)` says we change when serving the message (TTLs), or serving it would
+ * change the name.
  */
-export function endOfName(b: Uint8Array, at: number): number | NameError {
+export function endOfName(b: Uint8Array, at: number, rewritten?: (from: number, to: number) => boolean): number | NameError {
   let p = at;
   let end = -1; // just past the first pointer: where the name ends in place
   let part = at; // start of the part being read; a pointer in it must point before it
+  let via = b.length; // the pointer that led to this part, which must end before it
   let total = 1; // the root byte
   for (;;) {
-    if (p >= b.length) return NameError.truncated;
+    if (p >= via) return p >= b.length ? NameError.truncated : NameError.badPointer;
     const len = b[p];
-    if (len === 0) return end === -1 ? p + 1 : end;
+    if (len === 0) {
+      if (part !== at && rewritten?.(part, p + 1)) return NameError.pointerIntoRewritten;
+      return end === -1 ? p + 1 : end;
+    }
     if ((len & 0xc0) === 0xc0) {
-      if (p + 1 >= b.length) return NameError.truncated;
+      if (p + 1 >= via) return p + 1 >= b.length ? NameError.truncated : NameError.badPointer;
+      if (part !== at && rewritten?.(part, p + 2)) return NameError.pointerIntoRewritten;
       const target = ((len & 0x3f) << 8) | b[p + 1];
       if (target < 12 || target >= part) return NameError.badPointer;
       if (end === -1) end = p + 2;
+      via = p;
       p = part = target;
       continue;
     }

@@ -128,6 +128,23 @@ describe('scanMessage', () => {
     }
   });
 
+  it('#2 - rejects a name read through a TTL field, which serving the reply rewrites (found by the fuzzer)', () => {
+    // The first answer's TTL is 256 (00 00 01 00); its last byte reads as the root name.
+    // The second answer's owner points there: once the TTL is clamped or counted down, the
+    // owner name becomes garbage in what clients get.
+    const first = rr(PTR, 1, 256, [192, 0, 2, 1]); // at 27: TTL at 33..36
+    const b = concat(resp({ an: 2 }), question('a.example'), first, rr([0xc0, 36], 1, 60, [192, 0, 2, 2]));
+    assert.equal(scanMessage(b), 'compression pointer into a field that is rewritten (a TTL)');
+    const inData = concat(resp({ an: 1 }), question('a.example'), rr(PTR, 5, 256, [0xc0, 36]));
+    assert.equal(typeof scanMessage(inData), 'string', 'a CNAME pointing into its own TTL');
+  });
+
+  it('accepts a name that points at record data next to a TTL', () => {
+    // The A record's data at 39..42 is 0.0.0.0 ... a pointer to 42 reads the root name.
+    const b = concat(resp({ an: 2 }), question('a.example'), rr(PTR, 1, 256, [1, 2, 3, 0]), rr([0xc0, 42], 1, 60, [192, 0, 2, 2]));
+    assert.equal(typeof scanMessage(b), 'object', String(scanMessage(b)));
+  });
+
   it('leaves the data of other types alone', () => {
     const b = concat(resp({ an: 1 }), question('a.example', 16), rr(PTR, 16, 60, [0xc0, 99, 0xff]));
     assert.equal(typeof scanMessage(b), 'object');

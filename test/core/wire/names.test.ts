@@ -71,6 +71,24 @@ describe('endOfName', () => {
     assert.equal(endOfName(b, 17), NameError.badPointer);
   });
 
+  it('#2 - rejects a pointer to a name that runs on past the pointer (found by the fuzzer)', () => {
+    // 12: "a" root; 15: a label of 2 (16..17) with no root after it; 18: a pointer to 15.
+    // Read from 15, the name runs on through the pointer at 18 that led there.
+    const b = at12(1, 0x61, 0, 2, 0x62, 0x63, 0xc0, 15, 0);
+    assert.equal(endOfName(b, 18), NameError.badPointer);
+    // The same label with its own root ends before the pointer: fine.
+    const ok = at12(1, 0x61, 0, 2, 0x62, 0x63, 0, 0xc0, 15);
+    assert.equal(endOfName(ok, 19), 21);
+  });
+
+  it('asks which bytes are rewritten only for the parts reached through pointers', () => {
+    const b = at12(1, 0x61, 0, 1, 0x62, 0xc0, 12);
+    const asked: string[] = [];
+    assert.equal(endOfName(b, 15, (from, to) => (asked.push(`${from}-${to}`), false)), 19);
+    assert.deepEqual(asked, ['12-15']);
+    assert.equal(endOfName(b, 15, (from) => from === 12), NameError.pointerIntoRewritten);
+  });
+
   it('#2 - rejects a name over 255 bytes put together from pointers', () => {
     const part = labels(63, 63, 63); // 192 bytes, no root
     const b = at12(...part, 0, ...labels(63), 0xc0, 12);
