@@ -84,6 +84,8 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
     const reader = createFrameReader(
       options.maxQueryBytes,
       (message) => {
+        // A segment may hold more messages after the one that got the connection closed.
+        if (closed) return;
         if (inFlight < options.maxInFlightPerConnection) start(message);
         else if (waiting.length < options.maxInFlightPerConnection * WAITING_PER_SLOT) waiting.push(message);
         else {

@@ -214,6 +214,21 @@ describe('the TCP stream server (RFC 7766)', () => {
     assert.deepEqual(h.seen, [1, 2]);
   });
 
+  it('#2 - counts a client cut off for piling up queries once, and handles nothing after it', async () => {
+    const { h, server, counters } = setup({ maxInFlightPerConnection: 2 });
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    // Two in flight, sixteen waiting, then five more in the same segment.
+    const ids = Array.from({ length: 2 + 2 * 8 + 5 }, (_, i) => i + 1);
+    s.onData(concat(...ids.map((id) => q(id))));
+    assert.equal(c.closedTimes(), 1);
+    assert.equal(counters.tcp_pipeline_overflows, 1);
+    h.answer(1);
+    await drain();
+    assert.deepEqual(h.seen, [1, 2], 'no waiting query is started on a closed connection');
+    assert.deepEqual(c.writes, []);
+  });
+
   it('counts answered queries out of the in-flight total', async () => {
     const { h, server } = setup({ maxInFlightPerConnection: 2 });
     const c = fakeConn();
