@@ -255,6 +255,47 @@ describe('the TCP stream server (RFC 7766)', () => {
     assert.equal(time.pendingTimers, 0);
   });
 
+  it('answers what is in flight after the client half-closes (FIN), then closes', async () => {
+    const { h, server } = setup();
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(concat(q(1), q(2)));
+    s.onEnd!();
+    assert.equal(c.closedTimes(), 0);
+    h.answer(2);
+    await drain();
+    assert.equal(c.closedTimes(), 0, 'one answer still to go');
+    h.answer(1);
+    await drain();
+    assert.equal(c.writes.length, 2);
+    assert.equal(c.closedTimes(), 1);
+    assert.equal(server.openConnections, 0);
+  });
+
+  it('answers queries waiting beyond the cap after a half-close before closing', async () => {
+    const { h, server } = setup({ maxInFlightPerConnection: 1 });
+    const c = fakeConn();
+    const s = server.accept(c.conn, PEER)!;
+    s.onData(concat(q(1), q(2)));
+    s.onEnd!();
+    h.answer(1);
+    await drain();
+    assert.deepEqual(h.seen, [1, 2]);
+    assert.equal(c.closedTimes(), 0);
+    h.answer(2);
+    await drain();
+    assert.equal(c.writes.length, 2);
+    assert.equal(c.closedTimes(), 1);
+  });
+
+  it('closes at once on a half-close with nothing to answer', () => {
+    const { server } = setup();
+    const c = fakeConn();
+    server.accept(c.conn, PEER)!.onEnd!();
+    assert.equal(c.closedTimes(), 1);
+    assert.equal(server.openConnections, 0);
+  });
+
   it('closes every connection on shutdown and leaves no timers behind', () => {
     const { time, server } = setup();
     const conns = [fakeConn(), fakeConn(), fakeConn()];
