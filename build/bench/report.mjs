@@ -1,0 +1,86 @@
+// The bench's table: one row per figure, one column per server, each cell also as a ratio to
+// dnsmasq (the reference column), and a last column saying how much the figure moved between
+// rounds: a ratio closer to 1 than that spread is not a difference.
+
+const MiB = 1024;
+
+/** The rows printed, in order: label, phase (a summary over rounds; null: the server's totals), field, scale, unit. */
+export function rows(S) {
+  return [
+    ['hits: QPS (flat out)', 'hits', 'qps', 1, 'qps'],
+    ['hits: CPU per query (µs)', 'hits', 'cpuUsPerQuery', 1, 'us'],
+    ['hits: server core busy (%)', 'hits', 'cpuBusy', 100, 'pct'],
+    ['misses: QPS', 'misses', 'qps', 1, 'qps'],
+    ['misses: CPU per query (µs)', 'misses', 'cpuUsPerQuery', 1, 'us'],
+    [`misses, full cache (${S.fullCacheSize}): QPS`, 'fullMisses', 'qps', 1, 'qps'],
+    ['misses, full cache: CPU/query (µs)', 'fullMisses', 'cpuUsPerQuery', 1, 'us'],
+    [`hits at ${S.latencyQps}/s: p50 latency (ms)`, 'latency', 'p50Ms', 1, 'ms'],
+    [`hits at ${S.latencyQps}/s: p99 latency (ms)`, 'latency', 'p99Ms', 1, 'ms'],
+    ['RSS at start (MiB)', 'rss', 'startKiB', 1 / MiB, 'mib'],
+    [`RSS after ${S.rssNames / 1000}k names (MiB)`, 'rss', 'loadedKiB', 1 / MiB, 'mib'],
+    ['queries lost (all phases)', null, 'lost', 1, 'count'],
+    // Noise: other processes (or the hypervisor) on the server's core during its worst run.
+    ['other load on server core, worst run (%)', null, 'otherOnServerCore', 100, 'noise'],
+  ];
+}
+
+function fmt(value, unit) {
+  if (value === undefined || value === null || Number.isNaN(value)) return '-';
+  if (value === Infinity) return 'lost';
+  switch (unit) {
+    case 'qps':
+    case 'count':
+      return Math.round(value).toLocaleString('en-US');
+    case 'us':
+      return value.toFixed(1);
+    case 'ms':
+      return value.toFixed(3);
+    case 'pct':
+    case 'noise':
+      return value.toFixed(0);
+    default:
+      return value.toFixed(1);
+  }
+}
+
+const ratioOf = (value, reference) => (Number.isFinite(value) && Number.isFinite(reference) && reference !== 0 ? value / reference : null);
+
+/**
+ * The figures as { label, unit, spreadPct, cells: { server: { value, text, ratio } } }.
+ * spreadPct: the largest (max - min) / median over rounds among the servers, for that figure.
+ */
+export function tabulate(results, S, reference) {
+  return rows(S).map(([label, phase, field, scale, unit]) => {
+    const read = (r) => (phase ? r[phase]?.[field] : r[field]);
+    const ref = results[reference] ? read(results[reference]) : undefined;
+    const cells = {};
+    let spreadPct = null;
+    for (const [server, r] of Object.entries(results)) {
+      const raw = read(r);
+      const value = raw === undefined ? undefined : raw * scale;
+      const ratio = unit === 'count' || unit === 'noise' ? null : ratioOf(raw, ref);
+      cells[server] = { value: value === Infinity ? 'lost' : Number.isFinite(value) ? value : null, text: fmt(value, unit), ratio };
+      const range = phase && r[phase]?.spread?.[field];
+      if (range && r[phase].rounds > 1 && Number.isFinite(raw) && raw !== 0) {
+        const pct = (100 * (range[1] - range[0])) / raw;
+        spreadPct = Math.max(spreadPct ?? 0, Number.isFinite(pct) ? pct : Infinity);
+      }
+    }
+    return { label, unit, spreadPct, cells };
+  });
+}
+
+/** Fixed-width text table. */
+export function renderTable(table, labels) {
+  const servers = Object.keys(labels);
+  const cell = (c) => (c.ratio === null ? c.text : `${c.text} (${c.ratio.toFixed(2)}x)`);
+  const head = ['', ...servers.map((s) => labels[s]), 'spread'];
+  const body = table.map((row) => [
+    row.label,
+    ...servers.map((s) => cell(row.cells[s])),
+    row.spreadPct === null ? '' : Number.isFinite(row.spreadPct) ? `${row.spreadPct.toFixed(0)}%` : 'lost',
+  ]);
+  const widths = head.map((_, i) => Math.max(...[head, ...body].map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
