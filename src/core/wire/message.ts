@@ -147,8 +147,11 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
 /** A reply as the cache keeps it: no OPT, TTLs clamped, and where they are. */
 export interface StoredMessage {
   readonly wire: Uint8Array;
-  /** Pairs of [TTL offset, TTL seconds when stored]. */
-  readonly ttls: Uint32Array;
+  /**
+   * Pairs of [TTL offset, TTL seconds when stored]. A plain array of small integers: both V8
+   * and JavaScriptCore store it compactly, where a typed array would bring its own buffer.
+   */
+  readonly ttls: readonly number[];
   readonly rcode: number;
   /** The reply's AD bit: passed on only to clients that can use it (RFC 6840 §5.8). */
   readonly ad: boolean;
@@ -189,7 +192,7 @@ export function toStored(b: Uint8Array, scan: ScannedMessage, maxTtlSeconds: num
   }
   return {
     wire,
-    ttls: Uint32Array.from(pairs),
+    ttls: pairs,
     rcode: scan.rcode,
     ad: (b[3] & 0x20) !== 0,
     answerCount: scan.answerCount,

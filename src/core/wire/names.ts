@@ -80,14 +80,22 @@ export function endOfName(b: Uint8Array, at: number, rewritten?: (from: number, 
   }
 }
 
-/** The case-folded wire bytes of a plain name as a string: the cache's name key. */
-export function nameKey(b: Uint8Array, start: number, end: number): string {
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const c = b[i];
-    s += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c | 0x20 : c);
+// Room for the longest name and the few bytes a caller appends after it.
+const scratch = new Uint8Array(MAX_NAME_BYTES + 8);
+
+/**
+ * The case-folded wire bytes of a plain name, then `suffix` bytes, as one string. Built in a
+ * single call so the string is flat: appending a character at a time would leave a rope of
+ * fragments that costs memory in every cache key and a flattening on every lookup.
+ */
+export function nameKey(b: Uint8Array, start: number, end: number, suffix: readonly number[] = []): string {
+  const len = end - start;
+  for (let i = 0; i < len; i++) {
+    const c = b[start + i];
+    scratch[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
   }
-  return s;
+  for (let i = 0; i < suffix.length; i++) scratch[len + i] = suffix[i];
+  return String.fromCharCode.apply(null, scratch.subarray(0, len + suffix.length) as unknown as number[]);
 }
 
 /** True when two plain names are equal ignoring ASCII case (RFC 4343). */

@@ -112,7 +112,8 @@ export function parseQuery(b: Uint8Array): ParseResult {
     qclass,
     questionEnd,
     edns,
-    key: nameKey(b, HEADER_BYTES, nameEnd) + '\u0000' + qtype + ':' + qclass + ':' + ((edns?.do ? 2 : 0) | (cd ? 1 : 0)),
+    // The name's wire form ends in its root byte, so what follows cannot be confused with it.
+    key: nameKey(b, HEADER_BYTES, nameEnd, [qtype >> 8, qtype & 0xff, qclass >> 8, qclass & 0xff, (edns?.do ? 2 : 0) | (cd ? 1 : 0)]),
   };
   // RFC 6891 §6.1.3: we speak version 0 only.
   if (optVersion > 0) return fail(QueryProblem.badVersion, `EDNS version ${optVersion}`, query);

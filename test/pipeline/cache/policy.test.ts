@@ -6,7 +6,7 @@ import { cacheTtlSeconds, ReplyKind, replyKind, type CachePolicy } from '../../.
 const POLICY: CachePolicy = { minTtlSeconds: 0, maxTtlSeconds: 86_400, negativeMaxTtlSeconds: 3_600, servfailTtlSeconds: 5 };
 
 function msg(m: Partial<StoredMessage>): StoredMessage {
-  return { wire: new Uint8Array(12), ttls: new Uint32Array(0), rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 300, negativeTtl: -1, ...m };
+  return { wire: new Uint8Array(12), ttls: [], rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 300, negativeTtl: -1, ...m };
 }
 
 describe('replyKind', () => {

@@ -9,7 +9,7 @@ const BUCKET_MS = 16_000;
 const HOUR = 3_600_000;
 
 function message(tag: number): StoredMessage {
-  return { wire: Uint8Array.from([tag]), ttls: new Uint32Array(0), rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 60, negativeTtl: -1 };
+  return { wire: Uint8Array.from([tag]), ttls: [], rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 60, negativeTtl: -1 };
 }
 
 function store(maxEntries: number, startMs = T0): { s: CacheStore; clock: { now: number } } {
