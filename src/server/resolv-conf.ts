@@ -10,7 +10,7 @@ const isLoopback = (address: string) => /^127\./.test(address) || address === ':
 
 export function nameserversFrom(resolvConf: string, own: readonly ListenAddress[]): string[] {
   const found: string[] = [];
-  for (const raw of resolvConf.split('\n')) {
+  for (const raw of resolvConf.split(/\r?\n/)) {
     const line = raw.replace(/[#;].*$/, '').trim();
     const m = /^nameserver\s+(\S+)$/.exec(line);
     if (!m) continue;

@@ -16,6 +16,10 @@ describe('nameserversFrom', () => {
     assert.deepEqual(nameserversFrom(text, NOT_53), ['udp://192.0.2.1:53']);
   });
 
+  it('#2 - reads a CRLF line that ends in a comment', () => {
+    assert.deepEqual(nameserversFrom('nameserver 192.0.2.5 # the router\r\n', NOT_53), ['udp://192.0.2.5:53']);
+  });
+
   it('skips a nameserver that is one of our own port-53 addresses', () => {
     const own = [{ address: '127.0.0.1', port: 53 }];
     assert.deepEqual(nameserversFrom('nameserver 127.0.0.1\nnameserver 192.0.2.1\n', own), ['udp://192.0.2.1:53']);

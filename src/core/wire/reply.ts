@@ -11,10 +11,14 @@ export const OPT_BYTES = 11;
 export const MAX_TCP_MESSAGE = 65535;
 const NO_EDNS_UDP_SIZE = 512;
 
-/** The largest reply this client can take over this transport (RFC 1035 §4.2.1, RFC 6891 §6.2.5). */
+/**
+ * The largest reply this client gets over this transport (RFC 1035 §4.2.1, RFC 6891 §6.2.5):
+ * over UDP, no more than the client takes and no more than we advertise ourselves, so a
+ * reply never leaves as IP fragments that a middlebox drops (DNS Flag Day 2020).
+ */
 export function replyLimit(query: Query, transport: 'udp' | 'tcp'): number {
   if (transport === 'tcp') return MAX_TCP_MESSAGE;
-  return query.edns ? Math.min(query.edns.udpSize, MAX_TCP_MESSAGE) : NO_EDNS_UDP_SIZE;
+  return query.edns ? Math.min(query.edns.udpSize, OUR_UDP_SIZE) : NO_EDNS_UDP_SIZE;
 }
 
 function writeOpt(out: Uint8Array, at: number, extendedRcode: number, dnssecOk: boolean): void {

@@ -19,7 +19,7 @@ export function createCacheStage(options: CacheStageOptions, ports: { clock: Clo
     const now = clock.now();
     const hit = store.get(req.query.key);
     if (hit && now < hit.expiresAtMs) {
-      const negative = replyKind(hit.message) !== ReplyKind.positive;
+      const negative = replyKind(hit.message) === ReplyKind.negative;
       return {
         source: negative ? Source.negative : Source.cacheFresh,
         reason: `${Math.ceil((hit.expiresAtMs - now) / 1000)}s left`,

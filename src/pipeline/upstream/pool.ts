@@ -126,11 +126,14 @@ export function createUpstreamPool(specs: readonly UpstreamSpec[], options: Pool
         return reply;
       } catch (e) {
         recordFailure(h, ports.clock.now());
-        if (e instanceof HoldfastError) {
-          if (e.code === ErrorCode.upstreamTimeout) counters.upstream_timeouts++;
-          else counters.upstream_errors++;
-          lastError = e;
-        } else throw e;
+        // Anything a transport throws is that upstream's failure, never the end of the query.
+        const err =
+          e instanceof HoldfastError
+            ? e
+            : new HoldfastError(ErrorCode.upstreamNetwork, `upstream: ${h.spec.label} failed (${e instanceof Error ? e.message : String(e)})`);
+        if (err.code === ErrorCode.upstreamTimeout) counters.upstream_timeouts++;
+        else counters.upstream_errors++;
+        lastError = err;
       }
     }
     if (lastRefusal) return lastRefusal;

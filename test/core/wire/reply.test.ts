@@ -92,6 +92,13 @@ describe('renderStored', () => {
     assert.equal(d.id, 0x1234);
   });
 
+  it('#2 - sends no more over UDP than we advertise ourselves, even to a client that takes more', () => {
+    const q = parsed(rawQuery('a.example', { edns: opt(4096) }));
+    const limit = replyLimit(q, 'udp');
+    assert.equal(limit, OUR_UDP_SIZE);
+    assert.equal(decode(renderStored(storedOfSize(1500), q, 0, limit)).flag_tc, true);
+  });
+
   it('truncates to the size the client advertised with EDNS, counting our OPT (RFC 6891 §6.2.5)', () => {
     const q = parsed(rawQuery('a.example', { edns: opt(1000) }));
     const limit = replyLimit(q, 'udp');

@@ -112,7 +112,9 @@ describe('cache stage', () => {
     const { time, ask, calls } = setup(() => upstream(stored('a.example', { rcode: 2 })), { servfailTtlSeconds: 5 });
     await ask(q('a.example'));
     time.advance(4_999);
-    assert.equal((await ask(q('a.example'))).rcode, 2);
+    const cached = await ask(q('a.example'));
+    assert.equal(cached.rcode, 2);
+    assert.equal(cached.source, 'cache-fresh', 'a kept SERVFAIL is not a negative answer');
     assert.equal(calls(), 1);
     time.advance(1);
     await ask(q('a.example'));

@@ -205,3 +205,18 @@ describe('upstream pool: TCP', () => {
     assert.equal(s.counters.upstream_errors, 1);
   });
 });
+
+describe('upstream pool: odd failures', () => {
+  it('#2 - treats an unexpected error from a transport as that upstream failing, and fails over', async () => {
+    const s = setup((t) => ({ [A]: { udp: answering(t) }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
+    const bind = s.fake.net.bindUdp;
+    let calls = 0;
+    s.fake.net.bindUdp = (...args) => {
+      if (calls++ === 0) throw new TypeError('socket table full');
+      return bind(...args);
+    };
+    const r = await s.ask();
+    assert.equal(r.upstream.address, '192.0.2.2');
+    assert.equal(s.counters.upstream_errors, 1);
+  });
+});
