@@ -39,5 +39,10 @@ export interface Answer {
   readonly minimalAny?: boolean;
 }
 
-export type Next = (req: Request) => Promise<Answer>;
-export type Stage = (req: Request, next: Next) => Promise<Answer>;
+/**
+ * A stage may answer synchronously. A cache hit, the commonest answer, then completes in the
+ * same turn that received the packet, with no promise to allocate or microtask to wait for.
+ */
+export type MaybePromise<T> = T | Promise<T>;
+export type Next = (req: Request) => MaybePromise<Answer>;
+export type Stage = (req: Request, next: Next) => MaybePromise<Answer>;

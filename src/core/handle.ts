@@ -9,7 +9,11 @@ import { QueryProblem, parseQuery } from './wire/query.ts';
 import { bareReply, headerOnlyReply, minimalAnyReply, renderStored, replyLimit } from './wire/reply.ts';
 import type { Query } from './wire/query.ts';
 
-export type Handle = (bytes: Uint8Array, client: ClientInfo) => Promise<Uint8Array | null>;
+/**
+ * A reply, or null for silence; synchronous when the pipeline answered synchronously (a cache
+ * hit), so adapters must accept both.
+ */
+export type Handle = (bytes: Uint8Array, client: ClientInfo) => Uint8Array | null | Promise<Uint8Array | null>;
 
 export interface HandledQuery {
   readonly query: Query;
@@ -55,7 +59,7 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     }
   }
 
-  return async (bytes, client) => {
+  return (bytes, client) => {
     if (client.transport === 'udp') counters.queries_udp++;
     else counters.queries_tcp++;
     const parsed = parseQuery(bytes);
@@ -82,19 +86,33 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
       }
     }
     const query = parsed.query;
-    let answer: Answer | null = null;
-    let error: unknown = null;
+    const req = { query, client };
+    let pending: Answer | Promise<Answer>;
+    try {
+      pending = chain(req);
+    } catch (e) {
+      return failed(query, client, e);
+    }
+    if (pending instanceof Promise) return pending.then((a) => answered(query, client, a), (e) => failed(query, client, e));
+    return answered(query, client, pending);
+  };
+
+  function answered(query: Query, client: ClientInfo, answer: Answer): Uint8Array {
     let reply: Uint8Array;
     try {
-      answer = await chain({ query, client });
       count(answer);
       reply = render(query, client, answer);
     } catch (e) {
-      error = e;
-      counters.answers_servfail++;
-      reply = bareReply(query, e instanceof HoldfastError ? e.rcode : Rcode.SERVFAIL);
+      return failed(query, client, e);
     }
-    if (onAnswered) onAnswered({ query, client, answer, error, reply });
+    if (onAnswered) onAnswered({ query, client, answer, error: null, reply });
     return reply;
-  };
+  }
+
+  function failed(query: Query, client: ClientInfo, error: unknown): Uint8Array {
+    counters.answers_servfail++;
+    const reply = bareReply(query, error instanceof HoldfastError ? error.rcode : Rcode.SERVFAIL);
+    if (onAnswered) onAnswered({ query, client, answer: null, error, reply });
+    return reply;
+  }
 }

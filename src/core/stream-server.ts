@@ -70,7 +70,7 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
     };
     const start = (message: Uint8Array) => {
       inFlight++;
-      handle(message, client).then(
+      Promise.resolve(handle(message, client)).then(
         (reply) => {
           if (!closed) {
             if (reply) conn.write(frame(reply));

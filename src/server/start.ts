@@ -58,9 +58,12 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
     const pending: Array<[Uint8Array, string, number]> = [];
     return runtime.listeners
       .listenUdp(address, port, (bytes, from) => {
-        handle(bytes, { address: from.address, port: from.port, transport: 'udp' }).then((reply) => {
+        const send = (reply: Uint8Array | null) => {
           if (reply) socket ? socket.send(reply, from.port, from.address) : pending.push([reply, from.address, from.port]);
-        });
+        };
+        const reply = handle(bytes, { address: from.address, port: from.port, transport: 'udp' });
+        if (reply instanceof Promise) reply.then(send);
+        else send(reply);
       })
       .then((s) => {
         socket = s;

@@ -437,7 +437,7 @@ async function checkHandle(run: PipelineRun, bytes: Uint8Array, transport: 'udp'
   let settled = false;
   let out: Uint8Array | null = null;
   let thrown: unknown = null;
-  run.handle(bytes, { address: '192.0.2.100', port: 5300, transport }).then(
+  Promise.resolve(run.handle(bytes, { address: '192.0.2.100', port: 5300, transport })).then(
     (r) => {
       settled = true;
       out = r;

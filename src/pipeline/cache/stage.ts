@@ -3,7 +3,7 @@
 
 import type { Clock } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
-import { Source, type Stage } from '../../core/answer.ts';
+import { Source, type Answer, type Stage } from '../../core/answer.ts';
 import { cacheTtlSeconds, replyKind, ReplyKind, type CachePolicy } from './policy.ts';
 import { createCacheStore, type CacheStore } from './store.ts';
 
@@ -15,7 +15,24 @@ export function createCacheStage(options: CacheStageOptions, ports: { clock: Clo
   const clock = ports.clock;
   const store = createCacheStore(options.maxEntries, () => clock.now());
 
-  const stage: Stage = async (req, next) => {
+  const keep = (key: string, answer: Answer): Answer => {
+    if (answer.message && !answer.shared && answer.source === Source.upstream) {
+      const ttl = cacheTtlSeconds(answer.message, options);
+      if (ttl > 0) {
+        const before = store.stats.evictedExpired + store.stats.evictedLru;
+        store.set(key, answer.message, clock.now(), ttl * 1000);
+        counters.cache_inserts++;
+        if (store.stats.evictedExpired + store.stats.evictedLru !== before) {
+          counters.cache_evicted_expired = store.stats.evictedExpired;
+          counters.cache_evicted_lru = store.stats.evictedLru;
+        }
+      }
+    }
+    return answer;
+  };
+
+  // Not async: a hit returns its answer synchronously (see MaybePromise in core/answer.ts).
+  const stage: Stage = (req, next) => {
     const now = clock.now();
     const hit = store.get(req.query.key);
     if (hit && now < hit.expiresAtMs) {
@@ -28,20 +45,9 @@ export function createCacheStage(options: CacheStageOptions, ports: { clock: Clo
         ageSeconds: Math.floor((now - hit.storedAtMs) / 1000),
       };
     }
-    const answer = await next(req);
-    if (answer.message && !answer.shared && answer.source === Source.upstream) {
-      const ttl = cacheTtlSeconds(answer.message, options);
-      if (ttl > 0) {
-        const before = store.stats.evictedExpired + store.stats.evictedLru;
-        store.set(req.query.key, answer.message, clock.now(), ttl * 1000);
-        counters.cache_inserts++;
-        if (store.stats.evictedExpired + store.stats.evictedLru !== before) {
-          counters.cache_evicted_expired = store.stats.evictedExpired;
-          counters.cache_evicted_lru = store.stats.evictedLru;
-        }
-      }
-    }
-    return answer;
+    const key = req.query.key;
+    const pending = next(req);
+    return pending instanceof Promise ? pending.then((a) => keep(key, a)) : keep(key, pending);
   };
   return { stage, store };
 }

@@ -13,7 +13,7 @@ export function createCoalesceStage(counters: Counters): { stage: Stage; inFligh
       counters.coalesced++;
       return pending.then((a) => ({ ...a, shared: true }));
     }
-    const mine = next(req);
+    const mine = Promise.resolve(next(req));
     inFlight.set(key, mine);
     const clear = () => {
       if (inFlight.get(key) === mine) inFlight.delete(key);

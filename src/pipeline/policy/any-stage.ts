@@ -7,6 +7,6 @@ import { Source, type Stage } from '../../core/answer.ts';
 export function createAnyStage(): Stage {
   return (req, next) => {
     if (req.query.qtype !== RRType.ANY || req.client.transport !== 'udp') return next(req);
-    return Promise.resolve({ source: Source.synthetic, reason: 'RFC 8482 minimal ANY', rcode: 0, message: null, ageSeconds: 0, minimalAny: true });
+    return { source: Source.synthetic, reason: 'RFC 8482 minimal ANY', rcode: 0, message: null, ageSeconds: 0, minimalAny: true };
   };
 }

@@ -80,7 +80,7 @@ describe('coalescing stage', () => {
     const { next, calls } = manualNext();
     const first = stage({ query: q('a.example'), client: CLIENT }, next);
     calls[0].reject(new Error('timeout'));
-    await assert.rejects(first);
+    await assert.rejects(Promise.resolve(first));
     await drain();
     const second = stage({ query: q('a.example'), client: CLIENT }, next);
     assert.equal(calls.length, 2);
