@@ -10,19 +10,13 @@ import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-ups
 import { until } from '../helpers/until.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { decode, query } from '../helpers/packets.ts';
+import { concat as concatBytes } from '../helpers/wire-build.ts';
+
+const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(...parts);
 
 const IDLE_MS = 400;
 const SLOW_MS = 300;
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A connection kept open by the test, with the framed replies it has received. */
 interface Held {

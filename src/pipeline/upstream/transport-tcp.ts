@@ -2,12 +2,12 @@
 // back truncated, and for tcp:// upstreams.
 
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
-import type { ByteStream, CorePorts } from '../../core/ports.ts';
+import type { CorePorts } from '../../core/ports.ts';
 import { createFrameReader, frame } from '../../core/stream-framer.ts';
 import { MAX_TCP_MESSAGE } from '../../core/wire/reply.ts';
+import { boundedExchange, type ExchangeCounters } from './bounded-exchange.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
-import type { ExchangeCounters } from './transport-udp.ts';
 
 export function exchangeTcp(
   ports: CorePorts,
@@ -16,40 +16,26 @@ export function exchangeTcp(
   timeoutMs: number,
   counters: ExchangeCounters,
 ): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    let stream: ByteStream | null = null;
-    let done = false;
-    const finish = (err: Error | null, reply?: Uint8Array) => {
-      if (done) return;
-      done = true;
-      ports.timers.clearTimeout(timer);
-      stream?.close();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = ports.timers.setTimeout(
-      () => finish(new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over TCP within ${timeoutMs} ms (${upstream.label})`)),
-      timeoutMs,
-    );
-    const reader = createFrameReader(
-      MAX_TCP_MESSAGE,
-      (message) => {
-        if (replyMatches(message, query)) finish(null, message);
-        else counters.upstream_mismatched_replies++;
-      },
-      () => {},
-    );
-    ports.net
-      .connectTcp(upstream.address, upstream.port, {
+  return boundedExchange(
+    ports.timers,
+    timeoutMs,
+    () => `upstream: no reply over TCP within ${timeoutMs} ms (${upstream.label})`,
+    (settle) => {
+      const reader = createFrameReader(
+        MAX_TCP_MESSAGE,
+        (message) => {
+          if (replyMatches(message, query)) settle(null, message);
+          else counters.upstream_mismatched_replies++;
+        },
+        () => {},
+      );
+      return ports.net.connectTcp(upstream.address, upstream.port, {
         onData: (bytes) => reader.push(bytes),
         onClose: (e) =>
-          finish(new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connection closed before a reply (${e?.message ?? upstream.label})`)),
-      })
-      .then((s) => {
-        stream = s;
-        if (done) s.close();
-        else s.write(frame(query));
-      })
-      .catch((e: Error) => finish(new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connect to ${upstream.label} failed (${e.message})`)));
-  });
+          settle(new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connection closed before a reply (${e?.message ?? upstream.label})`)),
+      });
+    },
+    (stream) => stream.write(frame(query)),
+    (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connect to ${upstream.label} failed (${e.message})`),
+  );
 }

@@ -2,13 +2,12 @@
 // exchange, which with a random ID makes a spoofed reply a guess of ~32 bits (RFC 5452 §9.2).
 
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
-import type { CorePorts, UdpSocket } from '../../core/ports.ts';
+import type { CorePorts } from '../../core/ports.ts';
+import { boundedExchange, type ExchangeCounters } from './bounded-exchange.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
 
-export interface ExchangeCounters {
-  upstream_mismatched_replies: number;
-}
+export type { ExchangeCounters };
 
 /** IPv6 peers may be reported in an expanded or mapped form; compare loosely. */
 function sameAddress(a: string, b: string): boolean {
@@ -24,37 +23,20 @@ export function exchangeUdp(
   timeoutMs: number,
   counters: ExchangeCounters,
 ): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    let socket: UdpSocket | null = null;
-    let done = false;
-    const finish = (err: Error | null, reply?: Uint8Array) => {
-      if (done) return;
-      done = true;
-      ports.timers.clearTimeout(timer);
-      socket?.close();
-      if (err) reject(err);
-      else resolve(reply!);
-    };
-    const timer = ports.timers.setTimeout(
-      () => finish(new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over UDP within ${timeoutMs} ms (${upstream.label})`)),
-      timeoutMs,
-    );
-    ports.net
-      .bindUdp(upstream.family === 6 ? '::' : '0.0.0.0', 0, (bytes, from) => {
+  return boundedExchange(
+    ports.timers,
+    timeoutMs,
+    () => `upstream: no reply over UDP within ${timeoutMs} ms (${upstream.label})`,
+    (settle) =>
+      ports.net.bindUdp(upstream.family === 6 ? '::' : '0.0.0.0', 0, (bytes, from) => {
+        // RFC 5452 §9.1: the reply must come from where the query went, and match it.
         if (from.port !== upstream.port || !sameAddress(from.address, upstream.address) || !replyMatches(bytes, query)) {
           counters.upstream_mismatched_replies++;
           return;
         }
-        finish(null, bytes);
-      })
-      .then((s) => {
-        socket = s;
-        if (done) {
-          s.close();
-          return;
-        }
-        s.send(query, upstream.port, upstream.address);
-      })
-      .catch((e: Error) => finish(new HoldfastError(ErrorCode.upstreamNetwork, `upstream: UDP socket failed (${e.message})`)));
-  });
+        settle(null, bytes);
+      }),
+    (socket) => socket.send(query, upstream.port, upstream.address),
+    (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: UDP socket failed (${e.message})`),
+  );
 }
