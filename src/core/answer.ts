@@ -6,6 +6,8 @@ import type { StoredMessage } from './wire/message.ts';
 
 export const Source = {
   cacheFresh: 'cache-fresh',
+  /** Expired, served because the upstreams failed or were too slow (RFC 8767). */
+  cacheStale: 'cache-stale',
   negative: 'negative',
   upstream: 'upstream',
   synthetic: 'synthetic',
@@ -35,6 +37,8 @@ export interface Answer {
   readonly ageSeconds: number;
   /** Set by the coalescing stage on answers it shared, so the cache stores them only once. */
   readonly shared?: boolean;
+  /** Every TTL in the reply is at most this (stale answers, RFC 8767 §4). */
+  readonly ttlOverrideSeconds?: number;
   /** RFC 8482 minimal reply for ANY over UDP. */
   readonly minimalAny?: boolean;
 }

@@ -17,6 +17,14 @@ export interface ServerConfig {
     readonly maxTtlSeconds: number;
     readonly negativeMaxTtlSeconds: number;
     readonly servfailTtlSeconds: number;
+    /** RFC 8767: how long past expiry an entry may still be served when upstreams fail. */
+    readonly staleIfErrorSeconds: number;
+    /** The TTL a stale answer carries (RFC 8767 §4 suggests 30). */
+    readonly staleAnswerTtlSeconds: number;
+    /** After a failed refresh, how long stale answers are given without asking again. */
+    readonly staleRecheckSeconds: number;
+    /** How long a client with a stale entry waits for upstreams before getting it (§5's 1.8 s). */
+    readonly staleClientWaitMs: number;
   };
   readonly upstream: {
     readonly attemptTimeoutMs: number;
@@ -43,6 +51,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
     // RFC 2308 §5 suggests one to three hours as a ceiling for negative answers.
     negativeMaxTtlSeconds: 3_600,
     servfailTtlSeconds: 5,
+    staleIfErrorSeconds: 3 * 86_400,
+    staleAnswerTtlSeconds: 30,
+    staleRecheckSeconds: 30,
+    staleClientWaitMs: 1_800,
   },
   upstream: {
     attemptTimeoutMs: 1_500,
@@ -75,6 +87,10 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (c.cache.minTtlSeconds > c.cache.maxTtlSeconds) throw configError('cache.minTtlSeconds', 'is larger than cache.maxTtlSeconds');
   int('cache.negativeMaxTtlSeconds', c.cache.negativeMaxTtlSeconds, 0, 86_400);
   int('cache.servfailTtlSeconds', c.cache.servfailTtlSeconds, 0, 300);
+  int('cache.staleIfErrorSeconds', c.cache.staleIfErrorSeconds, 0, 30 * 86_400);
+  int('cache.staleAnswerTtlSeconds', c.cache.staleAnswerTtlSeconds, 1, 3_600);
+  int('cache.staleRecheckSeconds', c.cache.staleRecheckSeconds, 0, 3_600);
+  int('cache.staleClientWaitMs', c.cache.staleClientWaitMs, 0, 60_000);
   int('upstream.attemptTimeoutMs', c.upstream.attemptTimeoutMs, 10, 60_000);
   int('upstream.totalTimeoutMs', c.upstream.totalTimeoutMs, 10, 120_000);
   int('upstream.maxAttempts', c.upstream.maxAttempts, 1, 10);

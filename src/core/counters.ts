@@ -5,6 +5,7 @@ export const CounterName = [
   'queries_udp',
   'queries_tcp',
   'answers_cache_fresh',
+  'answers_stale',
   'answers_negative',
   'answers_upstream',
   'answers_synthetic',

@@ -35,7 +35,7 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     if (answer.minimalAny) return minimalAnyReply(query);
     if (!answer.message) return bareReply(query, answer.rcode);
     const limit = replyLimit(query, client.transport);
-    const reply = renderStored(answer.message, query, answer.ageSeconds, limit);
+    const reply = renderStored(answer.message, query, answer.ageSeconds, limit, answer.ttlOverrideSeconds ?? -1);
     if (reply[2] & Flag2.TC) counters.truncated_udp++;
     return reply;
   }
@@ -44,6 +44,9 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     switch (answer.source) {
       case 'cache-fresh':
         counters.answers_cache_fresh++;
+        break;
+      case 'cache-stale':
+        counters.answers_stale++;
         break;
       case 'negative':
         counters.answers_negative++;

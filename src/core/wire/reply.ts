@@ -90,7 +90,8 @@ export function renderStored(
   // A clock stepped backwards gives a negative age; TTLs must still never count up.
   const age = Math.max(0, ageSeconds);
   for (let i = 0; i < t.length; i += 2) {
-    const ttl = ttlOverride >= 0 ? Math.min(ttlOverride, t[i + 1]) : Math.max(0, t[i + 1] - age);
+    // A stale answer's records all carry the stale TTL (RFC 8767 §4), whatever they had.
+    const ttl = ttlOverride >= 0 ? ttlOverride : Math.max(0, t[i + 1] - age);
     setU32(out, t[i], ttl);
   }
   if (withOpt) {

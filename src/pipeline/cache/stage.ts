@@ -1,19 +1,43 @@
 // The cache stage: a fresh entry answers at once with its TTLs counted down; otherwise the
 // query goes on down the chain and what comes back is kept for as long as policy allows.
+// An expired entry is kept for a while longer (RFC 8767, "serve-stale"): when the upstreams
+// fail, answer SERVFAIL or REFUSED, or take longer than the client can wait, the client gets
+// the expired answer with a short TTL, and the refresh goes on in the background.
 
-import type { Clock } from '../../core/ports.ts';
+import type { Clock, Timers } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
+import { Rcode } from '../../core/errors.ts';
 import { Source, type Answer, type Stage } from '../../core/answer.ts';
 import { cacheTtlSeconds, replyKind, ReplyKind, type CachePolicy } from './policy.ts';
-import { createCacheStore, type CacheStore } from './store.ts';
+import { createCacheStore, type CacheEntry, type CacheStore } from './store.ts';
 
-export interface CacheStageOptions extends CachePolicy {
+export interface StaleOptions {
+  readonly staleIfErrorSeconds: number;
+  readonly staleAnswerTtlSeconds: number;
+  readonly staleRecheckSeconds: number;
+  readonly staleClientWaitMs: number;
+}
+
+export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions> {
   readonly maxEntries: number;
 }
 
-export function createCacheStage(options: CacheStageOptions, ports: { clock: Clock }, counters: Counters): { stage: Stage; store: CacheStore } {
+/** Without stale options, expired entries are simply misses. */
+const NO_STALE: StaleOptions = { staleIfErrorSeconds: 0, staleAnswerTtlSeconds: 30, staleRecheckSeconds: 30, staleClientWaitMs: 1_800 };
+
+function usable(a: Answer): boolean {
+  return a.message !== null && a.rcode !== Rcode.SERVFAIL && a.rcode !== Rcode.REFUSED;
+}
+
+export function createCacheStage(
+  options: CacheStageOptions,
+  ports: { clock: Clock; timers?: Timers },
+  counters: Counters,
+): { stage: Stage; store: CacheStore } {
   const clock = ports.clock;
-  const store = createCacheStore(options.maxEntries, () => clock.now());
+  const stale: StaleOptions = { ...NO_STALE, ...options };
+  const staleWindowMs = stale.staleIfErrorSeconds * 1000;
+  const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs);
 
   const keep = (key: string, answer: Answer): Answer => {
     if (answer.message && !answer.shared && answer.source === Source.upstream) {
@@ -31,10 +55,40 @@ export function createCacheStage(options: CacheStageOptions, ports: { clock: Clo
     return answer;
   };
 
+  const staleAnswer = (e: CacheEntry, why: string): Answer => ({
+    source: Source.cacheStale,
+    reason: why,
+    rcode: e.message.rcode,
+    message: e.message,
+    ageSeconds: Math.floor((clock.now() - e.storedAtMs) / 1000),
+    ttlOverrideSeconds: stale.staleAnswerTtlSeconds,
+  });
+
+  /** Asks upstream for an expired entry; the stale copy stands in if that goes badly. */
+  const refreshOrStale = (key: string, e: CacheEntry, pending: Promise<Answer>): Promise<Answer> => {
+    const refreshed = pending.then(
+      // An upstream SERVFAIL never replaces a good answer we still have.
+      (a) => (usable(a) ? keep(key, a) : null),
+      () => null,
+    ).then((a) => {
+      if (a === null) e.failedAtMs = clock.now();
+      return a;
+    });
+    const timers = ports.timers;
+    return new Promise<Answer>((resolve) => {
+      const timer = timers?.setTimeout(() => resolve(staleAnswer(e, `upstream slower than ${stale.staleClientWaitMs} ms`)), stale.staleClientWaitMs);
+      refreshed.then((a) => {
+        if (timer !== undefined) timers!.clearTimeout(timer);
+        resolve(a ?? staleAnswer(e, 'upstream failed'));
+      });
+    });
+  };
+
   // Not async: a hit returns its answer synchronously (see MaybePromise in core/answer.ts).
   const stage: Stage = (req, next) => {
     const now = clock.now();
-    const hit = store.get(req.query.key);
+    const key = req.query.key;
+    const hit = store.get(key);
     if (hit && now < hit.expiresAtMs) {
       const negative = replyKind(hit.message) === ReplyKind.negative;
       return {
@@ -45,8 +99,12 @@ export function createCacheStage(options: CacheStageOptions, ports: { clock: Clo
         ageSeconds: Math.floor((now - hit.storedAtMs) / 1000),
       };
     }
-    const key = req.query.key;
+    const servable = hit !== undefined && now < hit.expiresAtMs + staleWindowMs && replyKind(hit.message) !== ReplyKind.servfail;
+    if (servable && now - hit.failedAtMs < stale.staleRecheckSeconds * 1000) {
+      return staleAnswer(hit, 'upstream failed recently');
+    }
     const pending = next(req);
+    if (servable) return refreshOrStale(key, hit, Promise.resolve(pending));
     return pending instanceof Promise ? pending.then((a) => keep(key, a)) : keep(key, pending);
   };
   return { stage, store };

@@ -20,6 +20,8 @@ export interface CacheEntry {
   bucketPrev: CacheEntry | null;
   bucketNext: CacheEntry | null;
   bucket: number;
+  /** When a refresh of this entry last failed: stale answers need not ask again for a while. */
+  failedAtMs: number;
 }
 
 interface Bucket {
@@ -44,7 +46,11 @@ export interface CacheStore {
   entries(): IterableIterator<CacheEntry>;
 }
 
-export function createCacheStore(maxEntries: number, now: () => number): CacheStore {
+/**
+ * `retainAfterExpiryMs` keeps entries that long past their expiry (for stale answers): an
+ * entry counts as expired, for eviction, only once that time has passed too.
+ */
+export function createCacheStore(maxEntries: number, now: () => number, retainAfterExpiryMs = 0): CacheStore {
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError('cache: maxEntries must be a positive integer');
   const map = new Map<string, CacheEntry>();
   const buckets = new Map<number, Bucket>();
@@ -160,7 +166,8 @@ export function createCacheStore(maxEntries: number, now: () => number): CacheSt
         older: null,
         bucketPrev: null,
         bucketNext: null,
-        bucket: Math.floor(expiresAtMs / BUCKET_MS),
+        bucket: Math.floor((expiresAtMs + retainAfterExpiryMs) / BUCKET_MS),
+        failedAtMs: -Infinity,
       };
       map.set(key, e);
       pushNewest(e);

@@ -65,9 +65,9 @@ describe('renderStored', () => {
     assert.deepEqual(answerTtls(renderStored(m, parsed(rawQuery('a.example')), -50, 512)), [300]);
   });
 
-  it('caps TTLs at an override without raising any', () => {
+  it('sets every TTL to the override, as stale answers need (RFC 8767 §4)', () => {
     const m = storedReply('a.example', [A(300), A(5, 2)]);
-    assert.deepEqual(answerTtls(renderStored(m, parsed(rawQuery('a.example')), 0, 512, 30)), [30, 5]);
+    assert.deepEqual(answerTtls(renderStored(m, parsed(rawQuery('a.example')), 100_000, 512, 30)), [30, 30]);
   });
 
   it('leaves the stored message unchanged, so every client gets its own copy', () => {

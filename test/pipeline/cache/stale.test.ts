@@ -1,0 +1,143 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Answer, ClientInfo, Next } from '../../../src/core/answer.ts';
+import { DEFAULT_CONFIG } from '../../../src/core/config.ts';
+import { createCounters } from '../../../src/core/counters.ts';
+import { HoldfastError, ErrorCode } from '../../../src/core/errors.ts';
+import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wire/message.ts';
+import { parseQuery, type Query } from '../../../src/core/wire/query.ts';
+import { createCacheStage } from '../../../src/pipeline/cache/stage.ts';
+import { createFakeTime } from '../../helpers/fake-clock.ts';
+import { query, reply } from '../../helpers/packets.ts';
+
+const CLIENT: ClientInfo = { address: '192.0.2.100', port: 5353, transport: 'udp' };
+const TTL = 300;
+
+function q(name: string): Query {
+  const r = parseQuery(query(name));
+  if (!r.ok) throw new Error(r.problem);
+  return r.query;
+}
+
+function stored(name: string, rcode = 'NOERROR'): StoredMessage {
+  const bytes = reply(query(name), { rcode, answers: rcode === 'NOERROR' ? [{ type: 'A', name, ttl: TTL, class: 'IN', data: '192.0.2.1' }] : [] });
+  const s = scanMessage(bytes);
+  if (typeof s === 'string') throw new Error(s);
+  return toStored(bytes, s, 86_400);
+}
+
+const upstream = (m: StoredMessage): Answer => ({ source: 'upstream', reason: 'test', rcode: m.rcode, message: m, ageSeconds: 0 });
+
+/** A cache stage whose upstream does whatever `behaviour` says for each call. */
+function setup(behaviour: () => Answer | Promise<Answer>) {
+  const time = createFakeTime();
+  const counters = createCounters();
+  let calls = 0;
+  const next: Next = () => {
+    calls++;
+    return behaviour();
+  };
+  const { stage } = createCacheStage(DEFAULT_CONFIG.cache, { clock: time, timers: time }, counters);
+  const ask = (name = 'www.example.org') => stage({ query: q(name), client: CLIENT }, next);
+  return { time, ask, calls: () => calls };
+}
+
+async function settle<T>(p: T | Promise<T>, time: ReturnType<typeof createFakeTime>, stepMs = 100, steps = 40): Promise<T> {
+  let done = false;
+  let value: T | undefined;
+  Promise.resolve(p).then((v) => {
+    done = true;
+    value = v;
+  });
+  for (let i = 0; i < steps && !done; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (!done) time.advance(stepMs);
+  }
+  assert.ok(done, 'the stage answered');
+  return value!;
+}
+
+describe('serve-stale (RFC 8767)', () => {
+  it('serves the expired answer with TTL 30 when the refresh fails', async () => {
+    let mode: 'ok' | 'fail' = 'ok';
+    const s = setup(() => (mode === 'ok' ? upstream(stored('www.example.org')) : Promise.reject(new HoldfastError(ErrorCode.upstreamsExhausted, 'down'))));
+    await s.ask();
+    s.time.advance((TTL + 60) * 1000);
+    mode = 'fail';
+    const a = await settle(s.ask(), s.time);
+    assert.equal(a.source, 'cache-stale');
+    assert.equal(a.ttlOverrideSeconds, 30);
+    assert.equal(a.rcode, 0);
+    assert.equal(s.calls(), 2);
+  });
+
+  it('never lets an upstream SERVFAIL replace a good answer', async () => {
+    let rcode = 'NOERROR';
+    const s = setup(() => upstream(stored('www.example.org', rcode)));
+    await s.ask();
+    s.time.advance((TTL + 1) * 1000);
+    rcode = 'SERVFAIL';
+    assert.equal((await settle(s.ask(), s.time)).source, 'cache-stale');
+    s.time.advance(31_000);
+    const again = await settle(s.ask(), s.time);
+    assert.equal(again.source, 'cache-stale', 'the good answer is still there to serve');
+    assert.equal(again.rcode, 0);
+  });
+
+  it('answers stale after the client wait when the upstream is slow, and keeps the late answer', async () => {
+    let slow: ((a: Answer) => void) | null = null;
+    let first = true;
+    const s = setup(() => {
+      if (first) {
+        first = false;
+        return upstream(stored('www.example.org'));
+      }
+      return new Promise<Answer>((r) => {
+        slow = r;
+      });
+    });
+    await s.ask();
+    s.time.advance((TTL + 1) * 1000);
+    const a = await settle(s.ask(), s.time, 100, 30);
+    assert.equal(a.source, 'cache-stale');
+    assert.match(a.reason, /slower than 1800 ms/);
+    slow!(upstream(stored('www.example.org')));
+    await new Promise((r) => setTimeout(r, 0));
+    const fresh = await s.ask();
+    assert.equal(fresh.source, 'cache-fresh', 'the late refresh went into the cache');
+  });
+
+  it('does not ask again for 30 s after a failed refresh, then does', async () => {
+    let fail = false;
+    const s = setup(() => (fail ? Promise.reject(new Error('down')) : upstream(stored('www.example.org'))));
+    await s.ask();
+    s.time.advance((TTL + 1) * 1000);
+    fail = true;
+    await settle(s.ask(), s.time);
+    const calls = s.calls();
+    s.time.advance(10_000);
+    const a = await s.ask();
+    assert.equal(a.source, 'cache-stale');
+    assert.equal(s.calls(), calls, 'no upstream query within the recheck interval');
+    s.time.advance(21_000);
+    await settle(s.ask(), s.time);
+    assert.equal(s.calls(), calls + 1);
+  });
+
+  it('refreshes an expired entry normally when the upstream answers', async () => {
+    const s = setup(() => upstream(stored('www.example.org')));
+    await s.ask();
+    s.time.advance((TTL + 1) * 1000);
+    const a = await settle(s.ask(), s.time);
+    assert.equal(a.source, 'upstream');
+  });
+
+  it('gives up on an entry past the stale-if-error window: the failure reaches the client', async () => {
+    let fail = false;
+    const s = setup(() => (fail ? Promise.reject(new HoldfastError(ErrorCode.upstreamsExhausted, 'down')) : upstream(stored('www.example.org'))));
+    await s.ask();
+    s.time.advance((TTL + 3 * 86_400 + 1) * 1000);
+    fail = true;
+    await assert.rejects(Promise.resolve(s.ask()));
+  });
+});
