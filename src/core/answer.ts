@@ -8,6 +8,8 @@ export const Source = {
   cacheFresh: 'cache-fresh',
   /** Expired, served because the upstreams failed or were too slow (RFC 8767). */
   cacheStale: 'cache-stale',
+  /** Just expired, answered at once while a background refresh runs (stale-while-revalidate). */
+  cacheRevalidating: 'cache-revalidating',
   negative: 'negative',
   upstream: 'upstream',
   synthetic: 'synthetic',

@@ -17,6 +17,8 @@ export interface ServerConfig {
     readonly maxTtlSeconds: number;
     readonly negativeMaxTtlSeconds: number;
     readonly servfailTtlSeconds: number;
+    /** How long past expiry an entry is answered at once while it is refreshed in the background. */
+    readonly staleWhileRevalidateSeconds: number;
     /** RFC 8767: how long past expiry an entry may still be served when upstreams fail. */
     readonly staleIfErrorSeconds: number;
     /** The TTL a stale answer carries (RFC 8767 §4 suggests 30). */
@@ -51,6 +53,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     // RFC 2308 §5 suggests one to three hours as a ceiling for negative answers.
     negativeMaxTtlSeconds: 3_600,
     servfailTtlSeconds: 5,
+    staleWhileRevalidateSeconds: 10,
     staleIfErrorSeconds: 3 * 86_400,
     staleAnswerTtlSeconds: 30,
     staleRecheckSeconds: 30,
@@ -87,7 +90,9 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (c.cache.minTtlSeconds > c.cache.maxTtlSeconds) throw configError('cache.minTtlSeconds', 'is larger than cache.maxTtlSeconds');
   int('cache.negativeMaxTtlSeconds', c.cache.negativeMaxTtlSeconds, 0, 86_400);
   int('cache.servfailTtlSeconds', c.cache.servfailTtlSeconds, 0, 300);
+  int('cache.staleWhileRevalidateSeconds', c.cache.staleWhileRevalidateSeconds, 0, 86_400);
   int('cache.staleIfErrorSeconds', c.cache.staleIfErrorSeconds, 0, 30 * 86_400);
+  if (c.cache.staleWhileRevalidateSeconds > c.cache.staleIfErrorSeconds) throw configError('cache.staleWhileRevalidateSeconds', 'is larger than cache.staleIfErrorSeconds');
   int('cache.staleAnswerTtlSeconds', c.cache.staleAnswerTtlSeconds, 1, 3_600);
   int('cache.staleRecheckSeconds', c.cache.staleRecheckSeconds, 0, 3_600);
   int('cache.staleClientWaitMs', c.cache.staleClientWaitMs, 0, 60_000);

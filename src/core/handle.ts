@@ -46,6 +46,7 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
         counters.answers_cache_fresh++;
         break;
       case 'cache-stale':
+      case 'cache-revalidating':
         counters.answers_stale++;
         break;
       case 'negative':

@@ -12,6 +12,7 @@ import { cacheTtlSeconds, replyKind, ReplyKind, type CachePolicy } from './polic
 import { createCacheStore, type CacheEntry, type CacheStore } from './store.ts';
 
 export interface StaleOptions {
+  readonly staleWhileRevalidateSeconds: number;
   readonly staleIfErrorSeconds: number;
   readonly staleAnswerTtlSeconds: number;
   readonly staleRecheckSeconds: number;
@@ -23,7 +24,7 @@ export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions> {
 }
 
 /** Without stale options, expired entries are simply misses. */
-const NO_STALE: StaleOptions = { staleIfErrorSeconds: 0, staleAnswerTtlSeconds: 30, staleRecheckSeconds: 30, staleClientWaitMs: 1_800 };
+const NO_STALE: StaleOptions = { staleWhileRevalidateSeconds: 0, staleIfErrorSeconds: 0, staleAnswerTtlSeconds: 30, staleRecheckSeconds: 30, staleClientWaitMs: 1_800 };
 
 function usable(a: Answer): boolean {
   return a.message !== null && a.rcode !== Rcode.SERVFAIL && a.rcode !== Rcode.REFUSED;
@@ -37,6 +38,7 @@ export function createCacheStage(
   const clock = ports.clock;
   const stale: StaleOptions = { ...NO_STALE, ...options };
   const staleWindowMs = stale.staleIfErrorSeconds * 1000;
+  const revalidateWindowMs = Math.min(stale.staleWhileRevalidateSeconds * 1000, staleWindowMs);
   const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs);
 
   const keep = (key: string, answer: Answer): Answer => {
@@ -55,8 +57,8 @@ export function createCacheStage(
     return answer;
   };
 
-  const staleAnswer = (e: CacheEntry, why: string): Answer => ({
-    source: Source.cacheStale,
+  const staleAnswer = (e: CacheEntry, why: string, source: Source = Source.cacheStale): Answer => ({
+    source,
     reason: why,
     rcode: e.message.rcode,
     message: e.message,
@@ -102,6 +104,18 @@ export function createCacheStage(
     const servable = hit !== undefined && now < hit.expiresAtMs + staleWindowMs && replyKind(hit.message) !== ReplyKind.servfail;
     if (servable && now - hit.failedAtMs < stale.staleRecheckSeconds * 1000) {
       return staleAnswer(hit, 'upstream failed recently');
+    }
+    if (servable && now < hit.expiresAtMs + revalidateWindowMs) {
+      if (!hit.revalidating) {
+        hit.revalidating = true;
+        const done = (a: Answer | null) => {
+          hit.revalidating = false;
+          if (a === null || !usable(a)) hit.failedAtMs = clock.now();
+          else keep(key, a);
+        };
+        Promise.resolve(next(req)).then(done, () => done(null));
+      }
+      return staleAnswer(hit, 'refreshing in the background', Source.cacheRevalidating);
     }
     const pending = next(req);
     if (servable) return refreshOrStale(key, hit, Promise.resolve(pending));

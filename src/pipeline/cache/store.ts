@@ -22,6 +22,8 @@ export interface CacheEntry {
   bucket: number;
   /** When a refresh of this entry last failed: stale answers need not ask again for a while. */
   failedAtMs: number;
+  /** A background refresh is under way: one per entry, however many clients ask. */
+  revalidating: boolean;
 }
 
 interface Bucket {
@@ -168,6 +170,7 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
         bucketNext: null,
         bucket: Math.floor((expiresAtMs + retainAfterExpiryMs) / BUCKET_MS),
         failedAtMs: -Infinity,
+        revalidating: false,
       };
       map.set(key, e);
       pushNewest(e);

@@ -58,16 +58,22 @@ describe('cache stage', () => {
     assert.equal(counters.cache_inserts, 1);
   });
 
-  it('goes upstream again once the entry has expired, and replaces it', async () => {
+  it('refreshes an entry once it has expired: in the background just after, in line past the revalidate window', async () => {
     const { time, ask, calls, store } = setup(() => upstream(stored('a.example', { answers: [A(60)] })));
     await ask(q('a.example'));
     time.advance(59_999);
     await ask(q('a.example'));
     assert.equal(calls(), 1);
     time.advance(1);
+    const revalidating = await ask(q('a.example'));
+    assert.equal(revalidating.source, 'cache-revalidating');
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(calls(), 2, 'the background refresh went upstream');
+    assert.equal((await ask(q('a.example'))).source, 'cache-fresh', 'and replaced the entry');
+    time.advance(60_000 + 10_000);
     const again = await ask(q('a.example'));
     assert.equal(again.source, 'upstream');
-    assert.equal(calls(), 2);
+    assert.equal(calls(), 3);
     assert.equal(store.size, 1);
   });
 

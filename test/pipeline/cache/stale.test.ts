@@ -75,7 +75,7 @@ describe('serve-stale (RFC 8767)', () => {
     let rcode = 'NOERROR';
     const s = setup(() => upstream(stored('www.example.org', rcode)));
     await s.ask();
-    s.time.advance((TTL + 1) * 1000);
+    s.time.advance((TTL + 11) * 1000);
     rcode = 'SERVFAIL';
     assert.equal((await settle(s.ask(), s.time)).source, 'cache-stale');
     s.time.advance(31_000);
@@ -97,7 +97,7 @@ describe('serve-stale (RFC 8767)', () => {
       });
     });
     await s.ask();
-    s.time.advance((TTL + 1) * 1000);
+    s.time.advance((TTL + 11) * 1000);
     const a = await settle(s.ask(), s.time, 100, 30);
     assert.equal(a.source, 'cache-stale');
     assert.match(a.reason, /slower than 1800 ms/);
@@ -111,7 +111,7 @@ describe('serve-stale (RFC 8767)', () => {
     let fail = false;
     const s = setup(() => (fail ? Promise.reject(new Error('down')) : upstream(stored('www.example.org'))));
     await s.ask();
-    s.time.advance((TTL + 1) * 1000);
+    s.time.advance((TTL + 11) * 1000);
     fail = true;
     await settle(s.ask(), s.time);
     const calls = s.calls();
@@ -127,7 +127,7 @@ describe('serve-stale (RFC 8767)', () => {
   it('refreshes an expired entry normally when the upstream answers', async () => {
     const s = setup(() => upstream(stored('www.example.org')));
     await s.ask();
-    s.time.advance((TTL + 1) * 1000);
+    s.time.advance((TTL + 11) * 1000);
     const a = await settle(s.ask(), s.time);
     assert.equal(a.source, 'upstream');
   });
@@ -139,5 +139,45 @@ describe('serve-stale (RFC 8767)', () => {
     s.time.advance((TTL + 3 * 86_400 + 1) * 1000);
     fail = true;
     await assert.rejects(Promise.resolve(s.ask()));
+  });
+});
+
+describe('stale-while-revalidate', () => {
+  it('answers a just-expired entry at once and refreshes it in the background, once however many ask', async () => {
+    let release: ((a: Answer) => void) | null = null;
+    let first = true;
+    const s = setup(() => {
+      if (first) {
+        first = false;
+        return upstream(stored('www.example.org'));
+      }
+      return new Promise<Answer>((r) => {
+        release = r;
+      });
+    });
+    await s.ask();
+    s.time.advance((TTL + 5) * 1000);
+    const answers = [await s.ask(), await s.ask(), await s.ask()];
+    assert.deepEqual(answers.map((a) => a.source), ['cache-revalidating', 'cache-revalidating', 'cache-revalidating']);
+    assert.equal(answers[0].ttlOverrideSeconds, 30);
+    assert.equal(s.calls(), 2, 'one background refresh for three clients');
+    release!(upstream(stored('www.example.org')));
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal((await s.ask()).source, 'cache-fresh');
+  });
+
+  it('keeps the old answer when the background refresh fails, and waits before asking again', async () => {
+    let fail = false;
+    const s = setup(() => (fail ? Promise.reject(new Error('down')) : upstream(stored('www.example.org'))));
+    await s.ask();
+    s.time.advance((TTL + 2) * 1000);
+    fail = true;
+    assert.equal((await s.ask()).source, 'cache-revalidating');
+    await new Promise((r) => setTimeout(r, 0));
+    const calls = s.calls();
+    s.time.advance(20_000);
+    const a = await s.ask();
+    assert.equal(a.source, 'cache-stale');
+    assert.equal(s.calls(), calls, 'the failure is remembered');
   });
 });
