@@ -8,6 +8,7 @@ import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wir
 import { parseQuery, type Query } from '../../../src/core/wire/query.ts';
 import { createCacheStage } from '../../../src/pipeline/cache/stage.ts';
 import { createFakeTime } from '../../helpers/fake-clock.ts';
+import { settle } from '../../helpers/fake-net.ts';
 import { query, reply } from '../../helpers/packets.ts';
 
 const CLIENT: ClientInfo = { address: '192.0.2.100', port: 5353, transport: 'udp' };
@@ -42,19 +43,23 @@ function setup(behaviour: () => Answer | Promise<Answer>) {
   return { time, ask, calls: () => calls };
 }
 
-async function settle<T>(p: T | Promise<T>, time: ReturnType<typeof createFakeTime>, stepMs = 100, steps = 40): Promise<T> {
-  let done = false;
-  let value: T | undefined;
-  Promise.resolve(p).then((v) => {
-    done = true;
-    value = v;
-  });
-  for (let i = 0; i < steps && !done; i++) {
-    await new Promise((r) => setTimeout(r, 0));
-    if (!done) time.advance(stepMs);
-  }
-  assert.ok(done, 'the stage answered');
-  return value!;
+/** Advances fake time until the stage's answer (sync or not) is ready. */
+const answerOf = (a: Answer | Promise<Answer>, time: ReturnType<typeof createFakeTime>) => settle(Promise.resolve(a), time);
+
+/** An upstream that answers the first query, then holds every later one until `release`. */
+function answersThenHolds() {
+  let first = true;
+  let release: ((a: Answer) => void) | null = null;
+  const behaviour = (): Answer | Promise<Answer> => {
+    if (first) {
+      first = false;
+      return upstream(stored('www.example.org'));
+    }
+    return new Promise<Answer>((r) => {
+      release = r;
+    });
+  };
+  return { behaviour, release: (a: Answer) => release!(a) };
 }
 
 describe('serve-stale (RFC 8767)', () => {
@@ -64,7 +69,7 @@ describe('serve-stale (RFC 8767)', () => {
     await s.ask();
     s.time.advance((TTL + 60) * 1000);
     mode = 'fail';
-    const a = await settle(s.ask(), s.time);
+    const a = await answerOf(s.ask(), s.time);
     assert.equal(a.source, 'cache-stale');
     assert.equal(a.ttlOverrideSeconds, 30);
     assert.equal(a.rcode, 0);
@@ -77,31 +82,22 @@ describe('serve-stale (RFC 8767)', () => {
     await s.ask();
     s.time.advance((TTL + 11) * 1000);
     rcode = 'SERVFAIL';
-    assert.equal((await settle(s.ask(), s.time)).source, 'cache-stale');
+    assert.equal((await answerOf(s.ask(), s.time)).source, 'cache-stale');
     s.time.advance(31_000);
-    const again = await settle(s.ask(), s.time);
+    const again = await answerOf(s.ask(), s.time);
     assert.equal(again.source, 'cache-stale', 'the good answer is still there to serve');
     assert.equal(again.rcode, 0);
   });
 
   it('answers stale after the client wait when the upstream is slow, and keeps the late answer', async () => {
-    let slow: ((a: Answer) => void) | null = null;
-    let first = true;
-    const s = setup(() => {
-      if (first) {
-        first = false;
-        return upstream(stored('www.example.org'));
-      }
-      return new Promise<Answer>((r) => {
-        slow = r;
-      });
-    });
+    const up = answersThenHolds();
+    const s = setup(up.behaviour);
     await s.ask();
     s.time.advance((TTL + 11) * 1000);
-    const a = await settle(s.ask(), s.time, 100, 30);
+    const a = await answerOf(s.ask(), s.time);
     assert.equal(a.source, 'cache-stale');
     assert.match(a.reason, /slower than 1800 ms/);
-    slow!(upstream(stored('www.example.org')));
+    up.release(upstream(stored('www.example.org')));
     await new Promise((r) => setTimeout(r, 0));
     const fresh = await s.ask();
     assert.equal(fresh.source, 'cache-fresh', 'the late refresh went into the cache');
@@ -113,14 +109,14 @@ describe('serve-stale (RFC 8767)', () => {
     await s.ask();
     s.time.advance((TTL + 11) * 1000);
     fail = true;
-    await settle(s.ask(), s.time);
+    await answerOf(s.ask(), s.time);
     const calls = s.calls();
     s.time.advance(10_000);
     const a = await s.ask();
     assert.equal(a.source, 'cache-stale');
     assert.equal(s.calls(), calls, 'no upstream query within the recheck interval');
     s.time.advance(21_000);
-    await settle(s.ask(), s.time);
+    await answerOf(s.ask(), s.time);
     assert.equal(s.calls(), calls + 1);
   });
 
@@ -128,7 +124,7 @@ describe('serve-stale (RFC 8767)', () => {
     const s = setup(() => upstream(stored('www.example.org')));
     await s.ask();
     s.time.advance((TTL + 11) * 1000);
-    const a = await settle(s.ask(), s.time);
+    const a = await answerOf(s.ask(), s.time);
     assert.equal(a.source, 'upstream');
   });
 
@@ -144,24 +140,15 @@ describe('serve-stale (RFC 8767)', () => {
 
 describe('stale-while-revalidate', () => {
   it('answers a just-expired entry at once and refreshes it in the background, once however many ask', async () => {
-    let release: ((a: Answer) => void) | null = null;
-    let first = true;
-    const s = setup(() => {
-      if (first) {
-        first = false;
-        return upstream(stored('www.example.org'));
-      }
-      return new Promise<Answer>((r) => {
-        release = r;
-      });
-    });
+    const up = answersThenHolds();
+    const s = setup(up.behaviour);
     await s.ask();
     s.time.advance((TTL + 5) * 1000);
     const answers = [await s.ask(), await s.ask(), await s.ask()];
     assert.deepEqual(answers.map((a) => a.source), ['cache-revalidating', 'cache-revalidating', 'cache-revalidating']);
     assert.equal(answers[0].ttlOverrideSeconds, 30);
     assert.equal(s.calls(), 2, 'one background refresh for three clients');
-    release!(upstream(stored('www.example.org')));
+    up.release(upstream(stored('www.example.org')));
     await new Promise((r) => setTimeout(r, 0));
     assert.equal((await s.ask()).source, 'cache-fresh');
   });
