@@ -5,7 +5,7 @@ import { createCounters, type Counters } from '../core/counters.ts';
 import type { ServerConfig, ListenAddress } from '../core/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
-import type { Closable, Runtime, UdpSocket } from '../core/ports.ts';
+import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 
@@ -56,14 +56,17 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
   const openUdp = (address: string, port: number): Promise<UdpSocket> => {
     let socket: UdpSocket | null = null;
     const pending: Array<[Uint8Array, string, number]> = [];
+    const deliver = (reply: Uint8Array | null, to: Peer) => {
+      if (!reply) return;
+      if (socket) socket.send(reply, to.port, to.address);
+      else pending.push([reply, to.address, to.port]);
+    };
     return runtime.listeners
       .listenUdp(address, port, (bytes, from) => {
-        const send = (reply: Uint8Array | null) => {
-          if (reply) socket ? socket.send(reply, from.port, from.address) : pending.push([reply, from.address, from.port]);
-        };
         const reply = handle(bytes, { address: from.address, port: from.port, transport: 'udp' });
-        if (reply instanceof Promise) reply.then(send);
-        else send(reply);
+        // A cache hit comes back synchronously: no closure or promise for it.
+        if (reply instanceof Promise) reply.then((r) => deliver(r, from));
+        else deliver(reply, from);
       })
       .then((s) => {
         socket = s;
