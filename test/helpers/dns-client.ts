@@ -35,7 +35,6 @@ export function tcpExchange(
 ): Promise<{ replies: Uint8Array[]; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const replies: Uint8Array[] = [];
-    let buf: Buffer = Buffer.alloc(0);
     let closedByServer = false;
     let done = false;
     const s = net.connect({ port, host: opts.address ?? '127.0.0.1' });
@@ -47,13 +46,9 @@ export function tcpExchange(
       resolve({ replies, closedByServer });
     };
     const timer = setTimeout(finish, opts.timeoutMs ?? 3000);
+    const push = createTestFramer((m) => replies.push(m));
     s.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const len = buf.readUInt16BE(0);
-        replies.push(new Uint8Array(buf.subarray(2, 2 + len)));
-        buf = buf.subarray(2 + len);
-      }
+      push(new Uint8Array(d));
       if (replies.length >= expect) finish();
     });
     s.on('close', () => {
@@ -74,6 +69,26 @@ export function tcpExchange(
       if (opts.halfClose) s.end();
     });
   });
+}
+
+/**
+ * Collects length-prefixed DNS messages (RFC 1035 §4.2.2) from a TCP byte stream. Written
+ * apart from src/core/stream-framer.ts on purpose: a test client must not share the server's
+ * bugs.
+ */
+export function createTestFramer(onMessage: (message: Uint8Array) => void): (chunk: Uint8Array) => void {
+  let buf: Uint8Array = new Uint8Array(0);
+  return (chunk) => {
+    const joined = new Uint8Array(buf.length + chunk.length);
+    joined.set(buf);
+    joined.set(chunk, buf.length);
+    buf = joined;
+    while (buf.length >= 2 && buf.length >= 2 + ((buf[0] << 8) | buf[1])) {
+      const len = (buf[0] << 8) | buf[1];
+      onMessage(buf.slice(2, 2 + len));
+      buf = buf.slice(2 + len);
+    }
+  };
 }
 
 export function lengthPrefixed(message: Uint8Array): Uint8Array {

@@ -3,6 +3,7 @@
 // ID or question, from a spoofed source port, garbage, SERVFAIL/REFUSED), and recording every
 // query it receives so tests can check IDs, source ports, EDNS and counts.
 
+import { createTestFramer } from './dns-client.ts';
 import { Buffer } from 'node:buffer';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -207,25 +208,20 @@ export async function startFakeUpstream(o: FakeUpstreamOptions = {}): Promise<Fa
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    sock.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
-        const raw = new Uint8Array(buf.subarray(2, 2 + buf.readUInt16BE(0)));
-        buf = buf.subarray(2 + raw.length);
-        const d = record('tcp', sock.remotePort ?? 0, raw);
-        if (!d) continue;
-        for (const step of planFor(d).tcp) {
-          later(step.delayMs ?? 0, () => {
-            const out = render(step, d, raw, o);
-            const framed = Buffer.alloc(out.length + 2);
-            framed.writeUInt16BE(out.length, 0);
-            framed.set(out, 2);
-            if (!sock.destroyed) sock.write(framed);
-          });
-        }
+    const push = createTestFramer((raw) => {
+      const d = record('tcp', sock.remotePort ?? 0, raw);
+      if (!d) return;
+      for (const step of planFor(d).tcp) {
+        later(step.delayMs ?? 0, () => {
+          const out = render(step, d, raw, o);
+          const framed = Buffer.alloc(out.length + 2);
+          framed.writeUInt16BE(out.length, 0);
+          framed.set(out, 2);
+          if (!sock.destroyed) sock.write(framed);
+        });
       }
     });
+    sock.on('data', (chunk: Buffer) => push(new Uint8Array(chunk)));
   });
 
   // UDP and TCP on the same port: bind UDP to port 0, then TCP to that port (retry if taken).

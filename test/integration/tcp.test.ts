@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { dig, lengthPrefixed, tcpExchange } from '../helpers/dns-client.ts';
+import { createTestFramer, dig, lengthPrefixed, tcpExchange } from '../helpers/dns-client.ts';
 import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { until } from '../helpers/until.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
@@ -29,7 +29,6 @@ interface Held {
 function hold(port: number): Promise<Held> {
   return new Promise((resolve, reject) => {
     const replies: Uint8Array[] = [];
-    let buf: Uint8Array = new Uint8Array(0);
     let closedFlag = false;
     const socket = net.connect({ port, host: '127.0.0.1' });
     const closed = new Promise<void>((r) =>
@@ -39,14 +38,8 @@ function hold(port: number): Promise<Held> {
       }),
     );
     socket.on('error', () => {});
-    socket.on('data', (d: Uint8Array) => {
-      buf = concat([buf, new Uint8Array(d)]);
-      while (buf.length >= 2 && buf.length >= 2 + ((buf[0] << 8) | buf[1])) {
-        const len = (buf[0] << 8) | buf[1];
-        replies.push(buf.slice(2, 2 + len));
-        buf = buf.slice(2 + len);
-      }
-    });
+    const push = createTestFramer((m) => replies.push(m));
+    socket.on('data', (d: Uint8Array) => push(new Uint8Array(d)));
     socket.once('connect', () => resolve({ socket, replies, closed, isClosed: () => closedFlag }));
     socket.once('error', reject);
   });
