@@ -24,6 +24,12 @@ export interface CacheEntry {
   failedAtMs: number;
   /** A background refresh is under way: one per entry, however many clients ask. */
   revalidating: boolean;
+  /**
+   * How popular the entry is: hits with an exponential decay, as of `popularityAtMs`.
+   * Prefetch refreshes the most popular entries first; snapshots carry it across restarts.
+   */
+  popularity: number;
+  popularityAtMs: number;
 }
 
 interface Bucket {
@@ -171,6 +177,9 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
         bucket: Math.floor((expiresAtMs + retainAfterExpiryMs) / BUCKET_MS),
         failedAtMs: -Infinity,
         revalidating: false,
+        // A refresh keeps the popularity the name had earned.
+        popularity: existing ? existing.popularity : 0,
+        popularityAtMs: existing ? existing.popularityAtMs : nowMs,
       };
       map.set(key, e);
       pushNewest(e);
