@@ -26,6 +26,8 @@ export interface ClientInfo {
 export interface Request {
   readonly query: Query;
   readonly client: ClientInfo;
+  /** No client waits for this one (a background refresh, a prefetch): it yields to those that do. */
+  readonly background?: boolean;
 }
 
 export interface Answer {

@@ -29,9 +29,27 @@ export interface ServerConfig {
     readonly staleClientWaitMs: number;
   };
   readonly upstream: {
-    readonly attemptTimeoutMs: number;
+    /** How long a client query may wait for upstreams in all. */
     readonly totalTimeoutMs: number;
+    /** Copies of one query sent in all, first send included. */
     readonly maxAttempts: number;
+    /** Retransmit timeout before an upstream's RTT is measured, and its bounds (RFC 6298 style). */
+    readonly rtoInitialMs: number;
+    readonly rtoMinMs: number;
+    readonly rtoMaxMs: number;
+    /** Retries (every copy after the first) allowed per query, over a 10 s window. */
+    readonly retryRatio: number;
+    /** Retries always allowed per second, so a quiet network can still retry its few queries. */
+    readonly retryMinPerSecond: number;
+    /** Silent copies in a row that open an upstream's circuit breaker. */
+    readonly breakerFailures: number;
+    /** First wait before an open breaker lets a probe through; it doubles up to the max. */
+    readonly breakerCooldownMs: number;
+    readonly breakerMaxCooldownMs: number;
+    /** Copies in flight to one upstream; beyond it that upstream is passed over. */
+    readonly maxInFlightPerUpstream: number;
+    /** Queries in flight to upstreams in all; beyond it queries fail fast (stale or SERVFAIL). */
+    readonly maxInFlight: number;
   };
   readonly tcp: {
     readonly idleTimeoutMs: number;
@@ -60,9 +78,22 @@ export const DEFAULT_CONFIG: ServerConfig = {
     staleClientWaitMs: 1_800,
   },
   upstream: {
-    attemptTimeoutMs: 1_500,
     totalTimeoutMs: 4_000,
-    maxAttempts: 3,
+    maxAttempts: 8,
+    // Before any reply is measured; unbound starts its unknown servers near 376 ms.
+    rtoInitialMs: 400,
+    rtoMinMs: 50,
+    rtoMaxMs: 2_000,
+    // At 30% loss each way half of all copies go unanswered, so a query needs about one retry
+    // on average: a ratio of 1 covers that while capping upstream traffic at twice the queries.
+    retryRatio: 1,
+    retryMinPerSecond: 5,
+    breakerFailures: 5,
+    breakerCooldownMs: 1_000,
+    // A recovered upstream is back in use within this (jittered) time, never "dead until restart".
+    breakerMaxCooldownMs: 10_000,
+    maxInFlightPerUpstream: 256,
+    maxInFlight: 1_024,
   },
   tcp: {
     // RFC 7766 §6.2.3 suggests seconds, not minutes, for an idle client connection.
@@ -96,9 +127,20 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('cache.staleAnswerTtlSeconds', c.cache.staleAnswerTtlSeconds, 1, 3_600);
   int('cache.staleRecheckSeconds', c.cache.staleRecheckSeconds, 0, 3_600);
   int('cache.staleClientWaitMs', c.cache.staleClientWaitMs, 0, 60_000);
-  int('upstream.attemptTimeoutMs', c.upstream.attemptTimeoutMs, 10, 60_000);
-  int('upstream.totalTimeoutMs', c.upstream.totalTimeoutMs, 10, 120_000);
-  int('upstream.maxAttempts', c.upstream.maxAttempts, 1, 10);
+  const u = c.upstream;
+  int('upstream.totalTimeoutMs', u.totalTimeoutMs, 10, 120_000);
+  int('upstream.maxAttempts', u.maxAttempts, 1, 20);
+  int('upstream.rtoMinMs', u.rtoMinMs, 1, 60_000);
+  int('upstream.rtoMaxMs', u.rtoMaxMs, 1, 60_000);
+  if (u.rtoMinMs > u.rtoMaxMs) throw configError('upstream.rtoMinMs', 'is larger than upstream.rtoMaxMs');
+  int('upstream.rtoInitialMs', u.rtoInitialMs, u.rtoMinMs, u.rtoMaxMs);
+  if (!Number.isFinite(u.retryRatio) || u.retryRatio < 0 || u.retryRatio > 10) throw configError('upstream.retryRatio', `must be a number from 0 to 10 (got ${u.retryRatio})`);
+  int('upstream.retryMinPerSecond', u.retryMinPerSecond, 0, 10_000);
+  int('upstream.breakerFailures', u.breakerFailures, 1, 1_000);
+  int('upstream.breakerCooldownMs', u.breakerCooldownMs, 10, 600_000);
+  int('upstream.breakerMaxCooldownMs', u.breakerMaxCooldownMs, u.breakerCooldownMs, 600_000);
+  int('upstream.maxInFlightPerUpstream', u.maxInFlightPerUpstream, 1, 100_000);
+  int('upstream.maxInFlight', u.maxInFlight, 1, 100_000);
   int('tcp.idleTimeoutMs', c.tcp.idleTimeoutMs, 100, 3_600_000);
   int('tcp.maxConnections', c.tcp.maxConnections, 1, 100_000);
   int('tcp.maxInFlightPerConnection', c.tcp.maxInFlightPerConnection, 1, 10_000);

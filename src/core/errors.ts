@@ -19,6 +19,10 @@ export const ErrorCode = {
   upstreamNetwork: 'HF_UPSTREAM_NETWORK',
   upstreamBadReply: 'HF_UPSTREAM_BAD_REPLY',
   upstreamsExhausted: 'HF_UPSTREAMS_EXHAUSTED',
+  /** Every upstream's breaker is open, or the in-flight limits are reached: failing fast. */
+  upstreamsUnavailable: 'HF_UPSTREAMS_UNAVAILABLE',
+  /** A copy of a hedged query stopped because another copy was answered. */
+  upstreamAborted: 'HF_UPSTREAM_ABORTED',
   config: 'HF_CONFIG',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

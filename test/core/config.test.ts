@@ -37,7 +37,15 @@ describe('validateConfig', () => {
   });
 
   it('names the upstream and tcp keys at fault', () => {
-    rejects(withUpstream({ attemptTimeoutMs: 9 }), 'upstream.attemptTimeoutMs');
+    rejects(withUpstream({ rtoMinMs: 0 }), 'upstream.rtoMinMs');
+    rejects(withUpstream({ rtoMinMs: 500, rtoMaxMs: 400 }), 'upstream.rtoMinMs');
+    rejects(withUpstream({ rtoInitialMs: 3_000 }), 'upstream.rtoInitialMs');
+    rejects(withUpstream({ retryRatio: -0.1 }), 'upstream.retryRatio');
+    rejects(withUpstream({ retryRatio: Number.NaN }), 'upstream.retryRatio');
+    rejects(withUpstream({ breakerFailures: 0 }), 'upstream.breakerFailures');
+    rejects(withUpstream({ breakerCooldownMs: 5_000, breakerMaxCooldownMs: 1_000 }), 'upstream.breakerMaxCooldownMs');
+    rejects(withUpstream({ maxInFlight: 0 }), 'upstream.maxInFlight');
+    rejects(withUpstream({ maxInFlightPerUpstream: 0 }), 'upstream.maxInFlightPerUpstream');
     rejects(withUpstream({ totalTimeoutMs: Number.NaN }), 'upstream.totalTimeoutMs');
     rejects(withUpstream({ maxAttempts: 0 }), 'upstream.maxAttempts');
     rejects(withTcp({ idleTimeoutMs: 99 }), 'tcp.idleTimeoutMs');
@@ -47,6 +55,6 @@ describe('validateConfig', () => {
 
   it('accepts the edges of every range', () => {
     assert.doesNotThrow(() => validateConfig(withCache({ maxEntries: 1, minTtlSeconds: 0, maxTtlSeconds: 604_800, servfailTtlSeconds: 0 })));
-    assert.doesNotThrow(() => validateConfig(withUpstream({ attemptTimeoutMs: 10, totalTimeoutMs: 120_000, maxAttempts: 10 })));
+    assert.doesNotThrow(() => validateConfig(withUpstream({ rtoMinMs: 1, rtoInitialMs: 1, totalTimeoutMs: 120_000, maxAttempts: 20, retryRatio: 0 })));
   });
 });

@@ -410,7 +410,7 @@ function createRun(rnd: Prng): PipelineRun {
     ...DEFAULT_CONFIG,
     upstreams: ['udp://192.0.2.1', 'udp://192.0.2.2'],
     cache: { ...DEFAULT_CONFIG.cache, maxEntries: 64 },
-    upstream: { attemptTimeoutMs: 100, totalTimeoutMs: 250, maxAttempts: 3 },
+    upstream: { ...DEFAULT_CONFIG.upstream, rtoInitialMs: 100, rtoMaxMs: 100, totalTimeoutMs: 250, maxAttempts: 3 },
   };
   const pipeline = createPipeline(config, ports, counters);
   return { handle: createHandle(pipeline.chain, counters), time, accepted };

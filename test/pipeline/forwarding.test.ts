@@ -68,14 +68,15 @@ describe('forwarding and caching', () => {
   });
 
   it('gives SERVFAIL, not silence, when the upstream never answers', async () => {
-    const { time, ask, counters } = setup(() => {});
+    const { time, ask, counters, sent } = setup(() => {});
     const pending = ask(query('www.example.org'));
     for (let i = 0; i < 60; i++) {
       await new Promise((r) => setTimeout(r, 0));
       time.advance(100);
     }
     assert.equal((await pending).rcode, 'SERVFAIL');
-    assert.equal(counters.upstream_timeouts, 3);
+    assert.ok(sent.length > 1, 'the query was sent again before giving up');
+    assert.equal(counters.upstream_timeouts, sent.length, 'each copy timed out');
   });
 
   it('shares one upstream query among identical concurrent misses', async () => {

@@ -113,7 +113,7 @@ export function createCacheStage(
           if (a === null || !usable(a)) hit.failedAtMs = clock.now();
           else keep(key, a);
         };
-        Promise.resolve(next(req)).then(done, () => done(null));
+        Promise.resolve(next({ ...req, background: true })).then(done, () => done(null));
       }
       return staleAnswer(hit, 'refreshing in the background', Source.cacheRevalidating);
     }

@@ -1,31 +1,46 @@
-// Choosing an upstream and failing over. Each upstream keeps a smoothed RTT and a count of
-// recent failures; a query goes to the best one first and, on a timeout, a network error, a
-// garbled reply, SERVFAIL or REFUSED, to the next, until attempts or the deadline run out.
+// The upstreams and their health. Each upstream has an adaptive retransmit timeout (RTO, from
+// its smoothed RTT), a circuit breaker, and a count of copies in flight; the pool picks where
+// each copy of a query goes, and hedged-exchange.ts decides when to send one.
+//
+// Health is judged so that a lossy link is not mistaken for a dead one: a copy that goes
+// unanswered counts against its upstream only if nothing at all has been heard from that
+// upstream since the copy was sent. At 30% loss replies to other queries keep arriving and the
+// breaker stays closed; when the link is gone, the breaker opens after a few silent copies and
+// queries fail fast (the cache then answers stale at once) until a jittered probe gets through.
 
-import { ErrorCode, HoldfastError, Rcode } from '../../core/errors.ts';
+import { ErrorCode, HoldfastError } from '../../core/errors.ts';
+import type { ServerConfig } from '../../core/config.ts';
 import type { CorePorts } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
-import { scanMessage, type ScannedMessage } from '../../core/wire/message.ts';
+import type { ScannedMessage } from '../../core/wire/message.ts';
+import { BreakerState, createBreaker, type Breaker } from './health/breaker.ts';
+import { createRetryBudget, type RetryBudget } from './health/retry-budget.ts';
+import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
+import { hedgedExchange } from './hedged-exchange.ts';
 import type { UpstreamSpec } from './spec.ts';
-import { exchangeTcp } from './transport-tcp.ts';
-import { exchangeUdp } from './transport-udp.ts';
 
-export interface PoolOptions {
-  /** How long one attempt at one upstream may take. */
-  readonly attemptTimeoutMs: number;
-  /** How long a client query may wait for upstreams in all. */
-  readonly totalTimeoutMs: number;
-  /** Attempts per query, cycling through the upstreams in order of preference. */
-  readonly maxAttempts: number;
-}
+export type PoolOptions = ServerConfig['upstream'];
+
+/** RFC 6298's G: the least margin of the RTO over the smoothed RTT. */
+const RTO_GRANULARITY_MS = 20;
+const RETRY_WINDOW_MS = 10_000;
 
 export interface UpstreamHealth {
   readonly spec: UpstreamSpec;
-  srttMs: number;
-  consecutiveFailures: number;
-  lastFailureMs: number;
+  readonly rto: RtoEstimator;
+  readonly breaker: Breaker;
+  /** Smoothed RTT in ms, or -1 before the first reply. */
+  readonly srttMs: number;
+  /** Copies sent to it that have not ended. */
+  inFlight: number;
+  /** Copies sent to it. */
   queries: number;
+  replies: number;
+  /** Copies that timed out, errors and SERVFAIL/REFUSED answers. */
   failures: number;
+  /** Failures since the last good reply; they push it down the order of preference. */
+  consecutiveFailures: number;
+  lastReplyAtMs: number;
 }
 
 export interface UpstreamReply {
@@ -35,114 +50,155 @@ export interface UpstreamReply {
   readonly rttMs: number;
 }
 
-export interface UpstreamPool {
-  exchange(query: Uint8Array): Promise<UpstreamReply>;
-  readonly health: readonly UpstreamHealth[];
+export interface ExchangeOptions {
+  /**
+   * Prefetch and other work no client waits for: refused while upstreams are unhealthy or
+   * half the in-flight limit is taken, so it never crowds out client queries.
+   */
+  readonly background?: boolean;
 }
 
-const INITIAL_SRTT_MS = 50;
-/** A failing upstream is tried last for this long after its latest failure. */
-const FAILURE_MEMORY_MS = 30_000;
+export interface UpstreamPool {
+  exchange(query: Uint8Array, options?: ExchangeOptions): Promise<UpstreamReply>;
+  readonly health: readonly UpstreamHealth[];
+  /** Is some upstream's breaker closed? */
+  healthy(): boolean;
+  /** Queries in flight to upstreams now. */
+  inFlight(): number;
+  readonly retryBudget: RetryBudget;
+}
+
+/** The pool's side of one exchange: where the next copy goes, and what each outcome means for health. */
+export interface PoolForExchange {
+  /**
+   * The upstream for the next copy: the healthy one with the best score, a different one for
+   * each hedge while one is left, a half-open one as a probe when none is healthy; null if none.
+   */
+  pick(sentTo: ReadonlyMap<UpstreamHealth, number>, finished: ReadonlySet<UpstreamHealth>, nowMs: number): UpstreamHealth | null;
+  /** A half-open upstream not yet asked whose breaker admits a probe now, or null. */
+  probe(sentTo: ReadonlyMap<UpstreamHealth, number>, nowMs: number): UpstreamHealth | null;
+  /** A reply came (any rcode); `rttMs` when it may be used as a sample. */
+  replied(h: UpstreamHealth, rttMs: number | null, nowMs: number): void;
+  /** A copy ended in an error: no socket, a refused connection, a garbled reply. */
+  failed(h: UpstreamHealth, nowMs: number): void;
+  /** A copy went past its RTO (or the deadline) unanswered. */
+  silent(h: UpstreamHealth, sentAtMs: number, nowMs: number): void;
+  /** A copy was stopped with no verdict on its upstream. */
+  abandoned(h: UpstreamHealth): void;
+}
 
 export function createUpstreamPool(specs: readonly UpstreamSpec[], options: PoolOptions, ports: CorePorts, counters: Counters): UpstreamPool {
   if (specs.length === 0) throw new HoldfastError(ErrorCode.config, 'upstream: at least one upstream is needed');
-  const health: UpstreamHealth[] = specs.map((spec) => ({
-    spec,
-    srttMs: INITIAL_SRTT_MS,
-    consecutiveFailures: 0,
-    lastFailureMs: -Infinity,
-    queries: 0,
-    failures: 0,
-  }));
+  const random = () => ports.entropy.random();
+  const health: UpstreamHealth[] = specs.map((spec) => {
+    const rto = createRtoEstimator({ minMs: options.rtoMinMs, maxMs: options.rtoMaxMs, initialMs: options.rtoInitialMs, granularityMs: RTO_GRANULARITY_MS });
+    return {
+      spec,
+      rto,
+      breaker: createBreaker(
+        { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
+        random,
+      ),
+      get srttMs() {
+        return rto.srttMs;
+      },
+      inFlight: 0,
+      queries: 0,
+      replies: 0,
+      failures: 0,
+      consecutiveFailures: 0,
+      lastReplyAtMs: -Infinity,
+    };
+  });
+  const retryBudget = createRetryBudget({ ratio: options.retryRatio, minPerSecond: options.retryMinPerSecond, windowMs: RETRY_WINDOW_MS });
+  let inFlight = 0;
 
-  function preferenceOrder(nowMs: number): UpstreamHealth[] {
-    if (health.length === 1) return health;
-    const score = (h: UpstreamHealth) =>
-      h.srttMs + (nowMs - h.lastFailureMs < FAILURE_MEMORY_MS ? 10_000 * Math.min(h.consecutiveFailures, 10) : 0);
-    return [...health].sort((a, b) => score(a) - score(b));
-  }
+  // An upstream never measured scores 0, so it is tried and measured; each recent failure
+  // costs it one RTO, so a flaky upstream sinks below a steady one before its breaker opens.
+  const score = (h: UpstreamHealth) => Math.max(0, h.rto.srttMs) + h.consecutiveFailures * h.rto.rtoMs;
 
-  function recordSuccess(h: UpstreamHealth, rttMs: number): void {
-    // RFC 6298's smoothing gain of 1/8.
-    h.srttMs += (rttMs - h.srttMs) / 8;
-    h.consecutiveFailures = 0;
-  }
-
-  function recordFailure(h: UpstreamHealth, nowMs: number): void {
-    h.failures++;
-    h.consecutiveFailures++;
-    h.lastFailureMs = nowMs;
-  }
-
-  async function attempt(h: UpstreamHealth, query: Uint8Array, timeoutMs: number): Promise<UpstreamReply> {
-    const started = ports.clock.now();
-    h.queries++;
-    counters.upstream_queries++;
-    let bytes =
-      h.spec.protocol === 'tcp'
-        ? await exchangeTcp(ports, h.spec, query, timeoutMs, counters)
-        : await exchangeUdp(ports, h.spec, query, timeoutMs, counters);
-    let scan = scanMessage(bytes);
-    if (typeof scan !== 'string' && scan.truncated && h.spec.protocol === 'udp') {
-      // RFC 7766 §5: a truncated UDP reply means "ask again over TCP".
-      counters.upstream_tcp_fallbacks++;
-      const left = Math.max(1, timeoutMs - (ports.clock.now() - started));
-      bytes = await exchangeTcp(ports, h.spec, query, left, counters);
-      scan = scanMessage(bytes);
-    }
-    if (typeof scan === 'string') {
-      counters.upstream_bad_replies++;
-      throw new HoldfastError(ErrorCode.upstreamBadReply, `upstream: unusable reply from ${h.spec.label} (${scan})`);
-    }
-    return { bytes, scan, upstream: h.spec, rttMs: ports.clock.now() - started };
-  }
-
-  async function exchange(query: Uint8Array): Promise<UpstreamReply> {
-    const start = ports.clock.now();
-    const deadline = start + options.totalTimeoutMs;
-    const order = preferenceOrder(start);
-    let lastError: HoldfastError | null = null;
-    let lastRefusal: UpstreamReply | null = null;
-    // An upstream that answered SERVFAIL or REFUSED has given its answer; asking it again
-    // within the same query only adds load. Timeouts, by contrast, are worth a second try.
-    const answered = new Set<UpstreamHealth>();
-    let turn = 0;
-    for (let i = 0; i < options.maxAttempts; i++) {
-      const left = deadline - ports.clock.now();
-      if (left <= 0 || answered.size === order.length) break;
-      let h = order[turn++ % order.length];
-      while (answered.has(h)) h = order[turn++ % order.length];
-      try {
-        const reply = await attempt(h, query, Math.min(options.attemptTimeoutMs, left));
-        const rcode = reply.scan.rcode;
-        if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) {
-          // Another upstream may do better; keep this one in case none does.
-          recordFailure(h, ports.clock.now());
-          answered.add(h);
-          lastRefusal = reply;
-          continue;
-        }
-        recordSuccess(h, reply.rttMs);
-        return reply;
-      } catch (e) {
-        recordFailure(h, ports.clock.now());
-        // Anything a transport throws is that upstream's failure, never the end of the query.
-        const err =
-          e instanceof HoldfastError
-            ? e
-            : new HoldfastError(ErrorCode.upstreamNetwork, `upstream: ${h.spec.label} failed (${e instanceof Error ? e.message : String(e)})`);
-        if (err.code === ErrorCode.upstreamTimeout) counters.upstream_timeouts++;
-        else counters.upstream_errors++;
-        lastError = err;
+  const forExchange: PoolForExchange = {
+    pick(sentTo, finished, now) {
+      let best: UpstreamHealth | null = null;
+      let bestScore = Infinity;
+      let probe: UpstreamHealth | null = null;
+      for (const h of health) {
+        if (finished.has(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
+        const state = h.breaker.state(now);
+        if (state === BreakerState.closed) {
+          // Hedges spread over the healthy upstreams before any is asked twice.
+          const s = score(h) + (sentTo.get(h) ?? 0) * 1e9;
+          if (s < bestScore) {
+            best = h;
+            bestScore = s;
+          }
+        } else if (state === BreakerState.halfOpen && probe === null && !sentTo.has(h)) probe = h;
       }
-    }
-    if (lastRefusal) return lastRefusal;
-    throw new HoldfastError(
-      ErrorCode.upstreamsExhausted,
-      `upstream: no usable reply after ${options.maxAttempts} attempts (${lastError?.message ?? 'deadline passed'})`,
-      Rcode.SERVFAIL,
-    );
-  }
+      if (best) return best;
+      // allow() admits one probe per half-open breaker; it may already be out with another query.
+      return probe && probe.breaker.allow(now) ? probe : null;
+    },
+    probe(sentTo, now) {
+      for (const h of health) {
+        if (sentTo.has(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
+        if (h.breaker.state(now) === BreakerState.halfOpen && h.breaker.allow(now)) return h;
+      }
+      return null;
+    },
+    replied(h, rttMs, now) {
+      h.replies++;
+      h.lastReplyAtMs = now;
+      if (rttMs !== null) {
+        // Each copy has its own socket and ID, so a reply says which copy it answers: RTT
+        // samples stay valid under retransmission, without Karn's ambiguity.
+        h.rto.sample(rttMs);
+        h.consecutiveFailures = 0;
+      }
+      h.breaker.success();
+    },
+    failed(h, now) {
+      h.failures++;
+      h.consecutiveFailures++;
+      h.breaker.failure(now);
+    },
+    silent(h, sentAtMs, now) {
+      h.failures++;
+      h.consecutiveFailures++;
+      // Heard from since this copy left: alive, only lossy. Not the breaker's business.
+      if (h.lastReplyAtMs < sentAtMs) h.breaker.failure(now);
+      else if (h.breaker.state(now) === BreakerState.halfOpen) h.breaker.abandon();
+    },
+    abandoned(h) {
+      h.breaker.abandon();
+    },
+  };
 
-  return { exchange, health };
+  const healthy = () => {
+    const now = ports.clock.now();
+    return health.some((h) => h.breaker.state(now) === BreakerState.closed);
+  };
+
+  return {
+    health,
+    retryBudget,
+    healthy,
+    inFlight: () => inFlight,
+    exchange(query, exchangeOptions = {}) {
+      const background = exchangeOptions.background === true;
+      if (inFlight >= (background ? options.maxInFlight / 2 : options.maxInFlight)) {
+        counters.upstream_overloaded++;
+        return Promise.reject(new HoldfastError(ErrorCode.upstreamsUnavailable, `upstream: ${inFlight} queries already in flight`));
+      }
+      if (background && !healthy()) {
+        return Promise.reject(new HoldfastError(ErrorCode.upstreamsUnavailable, 'upstream: no healthy upstream for background work'));
+      }
+      inFlight++;
+      const done = () => {
+        inFlight--;
+      };
+      const p = hedgedExchange(query, forExchange, options, ports, counters, retryBudget);
+      p.then(done, done);
+      return p;
+    },
+  };
 }

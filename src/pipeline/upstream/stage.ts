@@ -16,8 +16,8 @@ export interface UpstreamStageOptions extends PoolOptions {
 
 export function createUpstreamStage(options: UpstreamStageOptions, ports: CorePorts, counters: Counters): { next: Next; pool: UpstreamPool } {
   const pool = createUpstreamPool(options.upstreams, options, ports, counters);
-  const next: Next = async ({ query }) => {
-    const reply = await pool.exchange(upstreamQuery(query, ports.entropy.id16()));
+  const next: Next = async ({ query, background }) => {
+    const reply = await pool.exchange(upstreamQuery(query, ports.entropy.id16()), { background });
     const message = toStored(reply.bytes, reply.scan, options.maxTtlSeconds);
     return {
       source: Source.upstream,

@@ -15,6 +15,7 @@ export function exchangeTcp(
   query: Uint8Array,
   timeoutMs: number,
   counters: ExchangeCounters,
+  signal?: AbortSignal,
 ): Promise<Uint8Array> {
   return boundedExchange(
     ports.timers,
@@ -37,5 +38,6 @@ export function exchangeTcp(
     },
     (stream) => stream.write(frame(query)),
     (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connect to ${upstream.label} failed (${e.message})`),
+    signal,
   );
 }

@@ -22,6 +22,7 @@ export function exchangeUdp(
   query: Uint8Array,
   timeoutMs: number,
   counters: ExchangeCounters,
+  signal?: AbortSignal,
 ): Promise<Uint8Array> {
   return boundedExchange(
     ports.timers,
@@ -38,5 +39,6 @@ export function exchangeUdp(
       }),
     (socket) => socket.send(query, upstream.port, upstream.address),
     (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: UDP socket failed (${e.message})`),
+    signal,
   );
 }

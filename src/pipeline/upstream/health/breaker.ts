@@ -19,6 +19,8 @@ export interface Breaker {
   allow(nowMs: number): boolean;
   success(): void;
   failure(nowMs: number): void;
+  /** The probe allowed in half-open state ended without a verdict (its query was answered elsewhere): allow another. */
+  abandon(): void;
   state(nowMs: number): BreakerState;
   /** When an open breaker next lets a probe through. */
   readonly retryAtMs: number;
@@ -71,6 +73,9 @@ export function createBreaker(o: BreakerOptions, random: () => number): Breaker 
         failures = 0;
         open(now);
       }
+    },
+    abandon() {
+      probing = false;
     },
     state: current,
     get retryAtMs() {

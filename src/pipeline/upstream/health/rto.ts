@@ -1,5 +1,5 @@
 // An adaptive retransmit timeout per upstream, computed the way TCP does (RFC 6298 §2): a
-// smoothed RTT and its mean deviation, RTO = SRTT + 4·RTTVAR, clamped to configured bounds.
+// smoothed RTT and its mean deviation, RTO = SRTT + max(G, 4·RTTVAR), clamped to configured bounds.
 // After a timeout the RTO doubles (§5.5) until a reply is measured again; replies to
 // retransmitted queries are not measured (Karn's algorithm), since we cannot tell which copy
 // they answer.
@@ -9,6 +9,11 @@ export interface RtoOptions {
   readonly maxMs: number;
   /** RTO before the first measurement (RFC 6298 §2.1 says 1 s). */
   readonly initialMs: number;
+  /**
+   * RFC 6298's G: the least margin over SRTT. On a steady link RTTVAR decays towards zero,
+   * and without a floor the slightest jitter would look like a loss.
+   */
+  readonly granularityMs?: number;
 }
 
 export interface RtoEstimator {
@@ -27,7 +32,8 @@ export function createRtoEstimator(o: RtoOptions): RtoEstimator {
   let rttvar = 0;
   let backoff = 1;
   const clamp = (v: number) => Math.min(o.maxMs, Math.max(o.minMs, v));
-  const base = () => (srtt < 0 ? o.initialMs : srtt + 4 * rttvar);
+  const g = o.granularityMs ?? 0;
+  const base = () => (srtt < 0 ? o.initialMs : srtt + Math.max(g, 4 * rttvar));
   return {
     sample(r) {
       if (srtt < 0) {
