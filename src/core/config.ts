@@ -51,6 +51,17 @@ export interface ServerConfig {
     /** Queries in flight to upstreams in all; beyond it queries fail fast (stale or SERVFAIL). */
     readonly maxInFlight: number;
   };
+  readonly prefetch: {
+    /** Refreshes of popular entries per minute at most; 0 turns prefetch off. */
+    readonly queriesPerMinute: number;
+    /** Bytes per hour prefetch may use (queries and replies with headers); 0 for no limit. */
+    readonly bytesPerHour: number;
+    /** Decayed hits from which an entry is kept fresh. */
+    readonly minPopularity: number;
+    readonly popularityHalfLifeSeconds: number;
+    /** A popular entry is refreshed when this share of its TTL is left. */
+    readonly leadFraction: number;
+  };
   readonly tcp: {
     readonly idleTimeoutMs: number;
     readonly maxConnections: number;
@@ -94,6 +105,17 @@ export const DEFAULT_CONFIG: ServerConfig = {
     breakerMaxCooldownMs: 10_000,
     maxInFlightPerUpstream: 256,
     maxInFlight: 1_024,
+  },
+  prefetch: {
+    // Two a second: nothing next to a household's own traffic, enough to keep hundreds of
+    // popular names fresh, since each needs a refresh only once per TTL.
+    queriesPerMinute: 120,
+    bytesPerHour: 0,
+    // A name asked about every five minutes or more often stays above 3 with a 10-minute half-life.
+    minPopularity: 3,
+    popularityHalfLifeSeconds: 600,
+    // Unbound prefetches in the last 10% of a TTL, too.
+    leadFraction: 0.1,
   },
   tcp: {
     // RFC 7766 §6.2.3 suggests seconds, not minutes, for an idle client connection.
@@ -141,6 +163,12 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('upstream.breakerMaxCooldownMs', u.breakerMaxCooldownMs, u.breakerCooldownMs, 600_000);
   int('upstream.maxInFlightPerUpstream', u.maxInFlightPerUpstream, 1, 100_000);
   int('upstream.maxInFlight', u.maxInFlight, 1, 100_000);
+  const pf = c.prefetch;
+  int('prefetch.queriesPerMinute', pf.queriesPerMinute, 0, 100_000);
+  int('prefetch.bytesPerHour', pf.bytesPerHour, 0, 1e12);
+  if (!Number.isFinite(pf.minPopularity) || pf.minPopularity < 1 || pf.minPopularity > 1e6) throw configError('prefetch.minPopularity', `must be a number from 1 to 1000000 (got ${pf.minPopularity})`);
+  int('prefetch.popularityHalfLifeSeconds', pf.popularityHalfLifeSeconds, 1, 30 * 86_400);
+  if (!Number.isFinite(pf.leadFraction) || pf.leadFraction <= 0 || pf.leadFraction >= 1) throw configError('prefetch.leadFraction', `must be a number between 0 and 1 (got ${pf.leadFraction})`);
   int('tcp.idleTimeoutMs', c.tcp.idleTimeoutMs, 100, 3_600_000);
   int('tcp.maxConnections', c.tcp.maxConnections, 1, 100_000);
   int('tcp.maxInFlightPerConnection', c.tcp.maxInFlightPerConnection, 1, 10_000);

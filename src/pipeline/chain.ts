@@ -8,6 +8,7 @@ import type { CorePorts } from '../core/ports.ts';
 import { createCacheStage } from './cache/stage.ts';
 import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
+import { createPrefetcher, type Prefetcher } from './prefetch/prefetcher.ts';
 import { parseUpstream } from './upstream/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
 
@@ -21,8 +22,23 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     ports,
     counters,
   );
-  const cache = createCacheStage(config.cache, ports, counters);
+  // The prefetcher and the cache know each other: hits tell it what is popular, and it asks
+  // the cache to refresh through the stages below it.
+  let prefetcher: Prefetcher | null = null;
+  const cache = createCacheStage(
+    {
+      ...config.cache,
+      popularity: {
+        halfLifeSeconds: config.prefetch.popularityHalfLifeSeconds,
+        minPopularity: config.prefetch.minPopularity,
+        onPopular: (key) => prefetcher?.watch(key),
+      },
+    },
+    ports,
+    counters,
+  );
   const coalesce = createCoalesceStage(counters);
+  const belowCache = compose([coalesce.stage], upstream.next);
   const chain = compose(
     [
       createAnyStage(), // before the cache: ANY over UDP must never reach an upstream (RFC 8482)
@@ -31,5 +47,14 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     ],
     upstream.next,
   );
-  return { chain, cache: cache.store, upstreams: upstream.pool, inFlight: coalesce.inFlight };
+  prefetcher = createPrefetcher(config.prefetch, {
+    store: cache.store,
+    refresh: (key, e) => cache.refresh(key, e, belowCache),
+    healthy: () => upstream.pool.healthy(),
+    clock: ports.clock,
+    timers: ports.timers,
+    counters,
+    recheckMs: config.cache.staleRecheckSeconds * 1000,
+  });
+  return { chain, cache: cache.store, upstreams: upstream.pool, inFlight: coalesce.inFlight, prefetcher };
 }

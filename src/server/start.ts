@@ -98,11 +98,13 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
     throw e;
   }
 
+  pipeline.prefetcher.start();
   return {
     counters,
     listeners: bound,
     pipeline,
     async stop() {
+      pipeline.prefetcher.stop();
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
     },

@@ -29,6 +29,16 @@ export const serveArgs = {
     valueHint: 'SECONDS',
   },
   timeout: { type: 'string', description: `Milliseconds a query may wait for upstreams in all (default ${DEFAULT_CONFIG.upstream.totalTimeoutMs})`, valueHint: 'MS' },
+  prefetch: {
+    type: 'string',
+    description: `Refreshes of popular names per minute, before they expire (default ${DEFAULT_CONFIG.prefetch.queriesPerMinute}; 0 turns prefetch off)`,
+    valueHint: 'N',
+  },
+  'prefetch-bytes-per-hour': {
+    type: 'string',
+    description: 'Most bytes per hour prefetch may use, for metered links (default: no limit)',
+    valueHint: 'BYTES',
+  },
   'tcp-idle-timeout': { type: 'string', description: `Milliseconds an idle client TCP connection is kept open (default ${DEFAULT_CONFIG.tcp.idleTimeoutMs})`, valueHint: 'MS' },
   'tcp-max-connections': { type: 'string', description: `Most client TCP connections open at once (default ${DEFAULT_CONFIG.tcp.maxConnections})`, valueHint: 'N' },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
@@ -53,6 +63,11 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
       staleIfErrorSeconds: intFlag('stale-if-error', args['stale-if-error'] as string | undefined, DEFAULT_CONFIG.cache.staleIfErrorSeconds),
     },
     upstream: { ...DEFAULT_CONFIG.upstream, totalTimeoutMs: intFlag('timeout', args.timeout as string | undefined, DEFAULT_CONFIG.upstream.totalTimeoutMs) },
+    prefetch: {
+      ...DEFAULT_CONFIG.prefetch,
+      queriesPerMinute: intFlag('prefetch', args.prefetch as string | undefined, DEFAULT_CONFIG.prefetch.queriesPerMinute),
+      bytesPerHour: intFlag('prefetch-bytes-per-hour', args['prefetch-bytes-per-hour'] as string | undefined, DEFAULT_CONFIG.prefetch.bytesPerHour),
+    },
     tcp: {
       ...DEFAULT_CONFIG.tcp,
       idleTimeoutMs: intFlag('tcp-idle-timeout', args['tcp-idle-timeout'] as string | undefined, DEFAULT_CONFIG.tcp.idleTimeoutMs),

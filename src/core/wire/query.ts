@@ -119,3 +119,33 @@ export function parseQuery(b: Uint8Array): ParseResult {
   if (optVersion > 0) return fail(QueryProblem.badVersion, `EDNS version ${optVersion}`, query);
   return { ok: true, query };
 }
+
+/**
+ * The query a cache key stands for, for refreshes that no client is waiting on (prefetch): the
+ * key holds the folded name's wire form, then type, class and the DO/CD bits, which is all a
+ * question needs. Returns null if `key` is not one that parseQuery made.
+ */
+export function queryFromKey(key: string): Query | null {
+  const nameLength = key.length - 5;
+  if (nameLength < 1) return null;
+  const flags = key.charCodeAt(key.length - 1);
+  const dnssecOk = (flags & 2) !== 0;
+  const optBytes = dnssecOk ? 11 : 0;
+  const b = new Uint8Array(HEADER_BYTES + nameLength + 4 + optBytes);
+  b[2] = Flag2.RD;
+  if (flags & 1) b[3] = Flag3.CD;
+  b[5] = 1; // QDCOUNT
+  let p = HEADER_BYTES;
+  for (let i = 0; i < nameLength + 4; i++) {
+    const c = key.charCodeAt(i);
+    if (c > 0xff) return null;
+    b[p++] = c;
+  }
+  if (dnssecOk) {
+    b[11] = 1; // ARCOUNT: an OPT carrying DO, so the refresh asks what the client asked
+    // owner root (0), TYPE OPT (41), CLASS 1232, TTL with DO set, RDLENGTH 0
+    b.set([0, 0, 41, 1232 >> 8, 1232 & 0xff, 0, 0, 0x80, 0, 0, 0], p);
+  }
+  const parsed = parseQuery(b);
+  return parsed.ok && parsed.query.key === key ? parsed.query : null;
+}

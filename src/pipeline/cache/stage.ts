@@ -7,8 +7,10 @@
 import type { Clock, Timers } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
 import { Rcode } from '../../core/errors.ts';
-import { Source, type Answer, type Stage } from '../../core/answer.ts';
+import { Source, type Answer, type ClientInfo, type Next, type Request, type Stage } from '../../core/answer.ts';
+import { queryFromKey } from '../../core/wire/query.ts';
 import { cacheTtlSeconds, replyKind, ReplyKind, type CachePolicy } from './policy.ts';
+import { addHit } from './popularity.ts';
 import { createCacheStore, type CacheEntry, type CacheStore } from './store.ts';
 
 export interface StaleOptions {
@@ -19,9 +21,21 @@ export interface StaleOptions {
   readonly staleClientWaitMs: number;
 }
 
+export interface PopularityOptions {
+  readonly halfLifeSeconds: number;
+  /** The score from which `onPopular` is told about an entry. */
+  readonly minPopularity: number;
+  /** Called when an entry's score rises through `minPopularity`: prefetch keeps it fresh. */
+  readonly onPopular?: (key: string) => void;
+}
+
 export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions> {
   readonly maxEntries: number;
+  readonly popularity?: PopularityOptions;
 }
+
+/** Who asks when no client does: refreshes that prefetch starts. */
+const BACKGROUND_CLIENT: ClientInfo = { address: 'holdfast', port: 0, transport: 'udp' };
 
 /** Without stale options, expired entries are simply misses. */
 const NO_STALE: StaleOptions = { staleWhileRevalidateSeconds: 0, staleIfErrorSeconds: 0, staleAnswerTtlSeconds: 30, staleRecheckSeconds: 30, staleClientWaitMs: 1_800 };
@@ -34,12 +48,22 @@ export function createCacheStage(
   options: CacheStageOptions,
   ports: { clock: Clock; timers?: Timers },
   counters: Counters,
-): { stage: Stage; store: CacheStore } {
+): { stage: Stage; store: CacheStore; refresh: (key: string, e: CacheEntry, next: Next) => Promise<boolean> } {
   const clock = ports.clock;
   const stale: StaleOptions = { ...NO_STALE, ...options };
   const staleWindowMs = stale.staleIfErrorSeconds * 1000;
   const revalidateWindowMs = Math.min(stale.staleWhileRevalidateSeconds * 1000, staleWindowMs);
   const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs);
+  const halfLifeMs = (options.popularity?.halfLifeSeconds ?? 600) * 1000;
+  const minPopularity = options.popularity?.minPopularity ?? Infinity;
+  const onPopular = options.popularity?.onPopular;
+
+  /** Counts a client's use of `e`, telling prefetch when the entry has just become popular. */
+  const used = (key: string, e: CacheEntry, now: number) => {
+    const score = addHit(e, now, halfLifeMs);
+    // Only on the way up through the threshold: no map write on every hit of a popular name.
+    if (onPopular && score >= minPopularity && score - 1 < minPopularity) onPopular(key);
+  };
 
   const keep = (key: string, answer: Answer): Answer => {
     if (answer.message && !answer.shared && answer.source === Source.upstream) {
@@ -86,11 +110,40 @@ export function createCacheStage(
     });
   };
 
+  /** One background refresh of `e` at a time; true when it brought a usable answer. */
+  const revalidate = (key: string, e: CacheEntry, next: Next, req: Request): Promise<boolean> => {
+    if (e.revalidating) return Promise.resolve(false);
+    e.revalidating = true;
+    return Promise.resolve()
+      .then(() => next(req))
+      .then(
+        (a) => a,
+        () => null,
+      )
+      .then((a) => {
+        e.revalidating = false;
+        if (a === null || !usable(a)) {
+          e.failedAtMs = clock.now();
+          return false;
+        }
+        keep(key, a);
+        return true;
+      });
+  };
+
+  /** Refreshes `e` though no client asked (prefetch). */
+  const refresh = (key: string, e: CacheEntry, next: Next): Promise<boolean> => {
+    const query = queryFromKey(key);
+    if (query === null) return Promise.resolve(false);
+    return revalidate(key, e, next, { query, client: BACKGROUND_CLIENT, background: true });
+  };
+
   // Not async: a hit returns its answer synchronously (see MaybePromise in core/answer.ts).
   const stage: Stage = (req, next) => {
     const now = clock.now();
     const key = req.query.key;
     const hit = store.get(key);
+    if (hit) used(key, hit, now);
     if (hit && now < hit.expiresAtMs) {
       const negative = replyKind(hit.message) === ReplyKind.negative;
       return {
@@ -106,20 +159,19 @@ export function createCacheStage(
       return staleAnswer(hit, 'upstream failed recently');
     }
     if (servable && now < hit.expiresAtMs + revalidateWindowMs) {
-      if (!hit.revalidating) {
-        hit.revalidating = true;
-        const done = (a: Answer | null) => {
-          hit.revalidating = false;
-          if (a === null || !usable(a)) hit.failedAtMs = clock.now();
-          else keep(key, a);
-        };
-        Promise.resolve(next({ ...req, background: true })).then(done, () => done(null));
-      }
+      revalidate(key, hit, next, { ...req, background: true });
       return staleAnswer(hit, 'refreshing in the background', Source.cacheRevalidating);
     }
     const pending = next(req);
     if (servable) return refreshOrStale(key, hit, Promise.resolve(pending));
-    return pending instanceof Promise ? pending.then((a) => keep(key, a)) : keep(key, pending);
+    const kept = (a: Answer) => {
+      keep(key, a);
+      // A first miss counts as a use of what it brought (a refresh above kept the old score).
+      const e = hit ? undefined : store.peek(key);
+      if (e) used(key, e, clock.now());
+      return a;
+    };
+    return pending instanceof Promise ? pending.then(kept) : kept(pending);
   };
-  return { stage, store };
+  return { stage, store, refresh };
 }

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseQuery, QueryProblem, type ParseResult, type Query } from '../../../src/core/wire/query.ts';
-import { query } from '../../helpers/packets.ts';
+import { parseQuery, queryFromKey, QueryProblem, type ParseResult, type Query } from '../../../src/core/wire/query.ts';
+import { decode, query } from '../../helpers/packets.ts';
 import { concat, header, name, opt, question, rawQuery, rr, u16be } from '../../helpers/wire-build.ts';
 
 function ok(bytes: Uint8Array): Query {
@@ -125,5 +125,41 @@ describe('parseQuery against dns-packet', () => {
       assert.deepEqual(q.edns, { udpSize: 1400, version: 0, do: true });
       assert.equal(q.cd, true);
     }
+  });
+});
+
+describe('queryFromKey: a refresh that no client asked for', () => {
+  const keyOf = (bytes: Uint8Array) => {
+    const r = parseQuery(bytes);
+    assert.ok(r.ok);
+    return r.query.key;
+  };
+
+  for (const [label, o] of [
+    ['plain', {}],
+    ['DO', { do: true }],
+    ['CD', { cd: true }],
+    ['DO and CD', { do: true, cd: true }],
+  ] as const) {
+    it(`rebuilds a query with the same key and question (${label})`, () => {
+      const key = keyOf(query('WWW.Example.ORG', 'AAAA', o));
+      const q = queryFromKey(key);
+      assert.ok(q);
+      assert.equal(q.key, key);
+      assert.equal(q.qtype, 28);
+      assert.equal(q.rd, true);
+      assert.equal(q.cd, 'cd' in o);
+      assert.equal(q.edns?.do ?? false, 'do' in o);
+      assert.equal(decode(q.bytes).questions[0].name, 'www.example.org');
+    });
+  }
+
+  it('rebuilds the root name', () => {
+    const key = keyOf(query('.', 'NS'));
+    assert.equal(queryFromKey(key)?.key, key);
+  });
+
+  it('returns null for strings that are not keys', () => {
+    for (const bad of ['', 'abc', '\u0100xxxxxx', '\x09www\x00\x00\x01\x00\x01\x00']) assert.equal(queryFromKey(bad), null, JSON.stringify(bad));
   });
 });

@@ -142,3 +142,16 @@ describe('retry budget', () => {
     assert.ok(retries >= attempts * 0.2 * 0.9, 'the budget is actually usable');
   });
 });
+
+describe('circuit breaker: an abandoned probe', () => {
+  it('lets the next query probe when the probe ended without a verdict', () => {
+    const b = createBreaker({ failureThreshold: 1, baseCooldownMs: 1000, maxCooldownMs: 1000 }, () => 0.5);
+    b.failure(0);
+    assert.equal(b.state(0), BreakerState.open);
+    assert.equal(b.allow(1000), true, 'half-open: one probe');
+    assert.equal(b.allow(1000), false, 'only one');
+    b.abandon();
+    assert.equal(b.state(1000), BreakerState.halfOpen);
+    assert.equal(b.allow(1000), true, 'another probe after the first was abandoned');
+  });
+});
