@@ -5,7 +5,10 @@ export const CounterName = [
   'queries_udp',
   'queries_tcp',
   'answers_cache_fresh',
+  /** Expired answers given because upstreams failed or were slow (RFC 8767). */
   'answers_stale',
+  /** Just-expired answers given at once while a background refresh runs. */
+  'answers_stale_revalidating',
   'answers_negative',
   'answers_upstream',
   'answers_synthetic',

@@ -46,8 +46,10 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
         counters.answers_cache_fresh++;
         break;
       case 'cache-stale':
-      case 'cache-revalidating':
         counters.answers_stale++;
+        break;
+      case 'cache-revalidating':
+        counters.answers_stale_revalidating++;
         break;
       case 'negative':
         counters.answers_negative++;

@@ -117,6 +117,20 @@ describe('handle: answers from the chain', () => {
     assert.equal(handled[0].error, null);
   });
 
+  it('counts stale answers apart: served on error, and served while refreshing', async () => {
+    const stored = upstreamAnswer('a.example', [rr([0xc0, 12], 1, 60, [192, 0, 2, 1])]);
+    for (const [source, counter] of [
+      ['cache-stale', 'answers_stale'],
+      ['cache-revalidating', 'answers_stale_revalidating'],
+    ] as const) {
+      const { handle, counters } = setup(async () => ({ ...stored, source, ttlOverrideSeconds: 30 }));
+      const d = decode((await handle(rawQuery('a.example'), UDP))!);
+      assert.equal(d.answers[0].ttl, 30);
+      assert.equal(counters[counter], 1, source);
+      assert.equal(counters.answers_stale + counters.answers_stale_revalidating, 1);
+    }
+  });
+
   it('answers a bare rcode when the answer has no message', async () => {
     const { handle, counters } = setup(async () => ({ source: 'synthetic', reason: 'test', rcode: Rcode.REFUSED, message: null, ageSeconds: 0 }));
     const d = decode((await handle(rawQuery('a.example'), UDP))!);
