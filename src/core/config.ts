@@ -41,8 +41,10 @@ export interface ServerConfig {
     readonly retryRatio: number;
     /** Retries always allowed per second, so a quiet network can still retry its few queries. */
     readonly retryMinPerSecond: number;
-    /** Silent copies in a row that open an upstream's circuit breaker. */
+    /** Silent copies in a row that open an upstream's circuit breaker... */
     readonly breakerFailures: number;
+    /** ...counted only once nothing has been heard from it for this long. */
+    readonly breakerSilenceMs: number;
     /** First wait before an open breaker lets a probe through; it doubles up to the max. */
     readonly breakerCooldownMs: number;
     readonly breakerMaxCooldownMs: number;
@@ -100,6 +102,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
     retryRatio: 1,
     retryMinPerSecond: 5,
     breakerFailures: 5,
+    breakerSilenceMs: 3_000,
     breakerCooldownMs: 1_000,
     // A recovered upstream is back in use within this (jittered) time, never "dead until restart".
     breakerMaxCooldownMs: 10_000,
@@ -159,6 +162,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (!Number.isFinite(u.retryRatio) || u.retryRatio < 0 || u.retryRatio > 10) throw configError('upstream.retryRatio', `must be a number from 0 to 10 (got ${u.retryRatio})`);
   int('upstream.retryMinPerSecond', u.retryMinPerSecond, 0, 10_000);
   int('upstream.breakerFailures', u.breakerFailures, 1, 1_000);
+  int('upstream.breakerSilenceMs', u.breakerSilenceMs, 0, 600_000);
   int('upstream.breakerCooldownMs', u.breakerCooldownMs, 10, 600_000);
   int('upstream.breakerMaxCooldownMs', u.breakerMaxCooldownMs, u.breakerCooldownMs, 600_000);
   int('upstream.maxInFlightPerUpstream', u.maxInFlightPerUpstream, 1, 100_000);

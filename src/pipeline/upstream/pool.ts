@@ -4,9 +4,10 @@
 //
 // Health is judged so that a lossy link is not mistaken for a dead one: a copy that goes
 // unanswered counts against its upstream only if nothing at all has been heard from that
-// upstream since the copy was sent. At 30% loss replies to other queries keep arriving and the
-// breaker stays closed; when the link is gone, the breaker opens after a few silent copies and
-// queries fail fast (the cache then answers stale at once) until a jittered probe gets through.
+// upstream since the copy was sent, nor for `breakerSilenceMs`. At 30% loss replies keep
+// arriving and the breaker stays closed; when the link is gone, the breaker opens after a few
+// silent copies and queries fail fast (the cache then answers stale at once) until a jittered
+// probe gets through.
 
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import type { ServerConfig } from '../../core/config.ts';
@@ -164,8 +165,11 @@ export function createUpstreamPool(specs: readonly UpstreamSpec[], options: Pool
     silent(h, sentAtMs, now) {
       h.failures++;
       h.consecutiveFailures++;
-      // Heard from since this copy left: alive, only lossy. Not the breaker's business.
-      if (h.lastReplyAtMs < sentAtMs) h.breaker.failure(now);
+      // Heard from since this copy left, or lately: alive, only lossy. Not the breaker's
+      // business: at 30% loss each way a run of five lost copies is common, a few seconds
+      // without a single reply is not.
+      const heardLately = h.lastReplyAtMs >= sentAtMs || now - h.lastReplyAtMs < options.breakerSilenceMs;
+      if (!heardLately) h.breaker.failure(now);
       else if (h.breaker.state(now) === BreakerState.halfOpen) h.breaker.abandon();
     },
     abandoned(h) {

@@ -155,6 +155,25 @@ describe('upstream pool: retransmitting on a lossy link', () => {
     assert.equal(s.pool.health[0].breaker.state(s.time.now()), BreakerState.closed, 'nine lost copies, but the upstream was heard from after they left');
   });
 
+  it('does not open the breaker on a run of lost copies while replies came seconds ago', async () => {
+    // Sequential queries; after the first, each needs its sixth copy: five lost in a row, every time.
+    let n = 0;
+    const lossy = (t: FakeTime): Responder => (q, send) => {
+      if (n === 0 || n % 6 === 0) answering(t, 20)(q, send);
+      n++;
+    };
+    const s = setup((t) => ({ [A]: { udp: lossy(t) } }), ['udp://192.0.2.1']);
+    await s.ask('warm.example.org');
+    for (let i = 0; i < 5; i++) {
+      s.time.advance(100);
+      const r = await s.ask(`q${i}.example.org`);
+      assert.equal(r.scan.rcode, 0);
+    }
+    assert.equal(s.pool.health[0].breaker.state(s.time.now()), BreakerState.closed);
+    assert.equal(s.fake.sent.length, 31, 'one copy for the first query, six for each other');
+    assert.equal(s.counters.upstream_timeouts, 25);
+  });
+
   it('hedges to the next upstream when the best one is silent past its RTO', async () => {
     const s = setup((t) => ({ [A]: { udp: silent }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
     const started = s.time.now();
