@@ -27,6 +27,12 @@ export interface ServerConfig {
     readonly staleRecheckSeconds: number;
     /** How long a client with a stale entry waits for upstreams before getting it (§5's 1.8 s). */
     readonly staleClientWaitMs: number;
+    /** Where the cache is saved across restarts (a snapshot), or null to keep it in memory only. */
+    readonly file: string | null;
+    /** How often the snapshot is rewritten; each write wears the router's flash a little. */
+    readonly snapshotIntervalSeconds: number;
+    /** A periodic write is skipped until at least this many answers were cached since the last. */
+    readonly snapshotMinChanges: number;
   };
   readonly upstream: {
     readonly attemptTimeoutMs: number;
@@ -58,6 +64,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
     staleAnswerTtlSeconds: 30,
     staleRecheckSeconds: 30,
     staleClientWaitMs: 1_800,
+    file: null,
+    snapshotIntervalSeconds: 900,
+    snapshotMinChanges: 50,
   },
   upstream: {
     attemptTimeoutMs: 1_500,
@@ -96,6 +105,12 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('cache.staleAnswerTtlSeconds', c.cache.staleAnswerTtlSeconds, 1, 3_600);
   int('cache.staleRecheckSeconds', c.cache.staleRecheckSeconds, 0, 3_600);
   int('cache.staleClientWaitMs', c.cache.staleClientWaitMs, 0, 60_000);
+  if (c.cache.file !== null && (typeof c.cache.file !== 'string' || c.cache.file === '' || c.cache.file.includes('\0'))) {
+    throw configError('cache.file', 'must be a file path or null');
+  }
+  // 1 s is allowed so tests can watch many writes; on a router, minutes spare the flash.
+  int('cache.snapshotIntervalSeconds', c.cache.snapshotIntervalSeconds, 1, 7 * 86_400);
+  int('cache.snapshotMinChanges', c.cache.snapshotMinChanges, 1, 100_000_000);
   int('upstream.attemptTimeoutMs', c.upstream.attemptTimeoutMs, 10, 60_000);
   int('upstream.totalTimeoutMs', c.upstream.totalTimeoutMs, 10, 120_000);
   int('upstream.maxAttempts', c.upstream.maxAttempts, 1, 10);
