@@ -7,6 +7,7 @@ import type { Runtime } from '../core/ports.ts';
 import { VERSION } from '../core/version.ts';
 import { queryCommand } from './commands/query.ts';
 import { serveCommand } from './commands/serve.ts';
+import { snapshotCommand } from './commands/snapshot.ts';
 import { versionCommand } from './commands/version.ts';
 
 /** Exit codes: 1 for a failure at run time, 2 for a usage or configuration mistake. */
@@ -18,6 +19,7 @@ export function mainCommand(runtime: Runtime) {
     subCommands: {
       serve: serveCommand(runtime),
       query: queryCommand(runtime),
+      snapshot: snapshotCommand(runtime),
       version: versionCommand(runtime),
     },
   });

@@ -27,6 +27,12 @@ export interface ServerConfig {
     readonly staleRecheckSeconds: number;
     /** How long a client with a stale entry waits for upstreams before getting it (§5's 1.8 s). */
     readonly staleClientWaitMs: number;
+    /** Where the cache is saved across restarts (a snapshot), or null to keep it in memory only. */
+    readonly file: string | null;
+    /** How often the snapshot is rewritten; each write wears the router's flash a little. */
+    readonly snapshotIntervalSeconds: number;
+    /** A periodic write is skipped until at least this many answers were cached since the last. */
+    readonly snapshotMinChanges: number;
   };
   readonly upstream: {
     /** How long a client query may wait for upstreams in all. */
@@ -89,6 +95,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
     staleAnswerTtlSeconds: 30,
     staleRecheckSeconds: 30,
     staleClientWaitMs: 1_800,
+    file: null,
+    snapshotIntervalSeconds: 900,
+    snapshotMinChanges: 50,
   },
   upstream: {
     totalTimeoutMs: 4_000,
@@ -173,6 +182,12 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (!Number.isFinite(pf.minPopularity) || pf.minPopularity < 1 || pf.minPopularity > 1e6) throw configError('prefetch.minPopularity', `must be a number from 1 to 1000000 (got ${pf.minPopularity})`);
   int('prefetch.popularityHalfLifeSeconds', pf.popularityHalfLifeSeconds, 1, 30 * 86_400);
   if (!Number.isFinite(pf.leadFraction) || pf.leadFraction <= 0 || pf.leadFraction >= 1) throw configError('prefetch.leadFraction', `must be a number between 0 and 1 (got ${pf.leadFraction})`);
+  if (c.cache.file !== null && (typeof c.cache.file !== 'string' || c.cache.file === '' || c.cache.file.includes('\0'))) {
+    throw configError('cache.file', 'must be a file path or null');
+  }
+  // 1 s is allowed so tests can watch many writes; on a router, minutes spare the flash.
+  int('cache.snapshotIntervalSeconds', c.cache.snapshotIntervalSeconds, 1, 7 * 86_400);
+  int('cache.snapshotMinChanges', c.cache.snapshotMinChanges, 1, 100_000_000);
   int('tcp.idleTimeoutMs', c.tcp.idleTimeoutMs, 100, 3_600_000);
   int('tcp.maxConnections', c.tcp.maxConnections, 1, 100_000);
   int('tcp.maxInFlightPerConnection', c.tcp.maxInFlightPerConnection, 1, 10_000);

@@ -43,6 +43,11 @@ export const CounterName = [
   'cache_inserts',
   'cache_evicted_expired',
   'cache_evicted_lru',
+  'snapshot_writes',
+  'snapshot_writes_skipped',
+  'snapshot_write_failures',
+  'snapshot_restored_entries',
+  'snapshot_set_aside',
 ] as const;
 export type CounterName = (typeof CounterName)[number];
 

@@ -68,9 +68,20 @@ export interface Closable {
 export interface FileSystem {
   /** The file's text, or null when it does not exist. */
   readText(path: string): Promise<string | null>;
+  /** The file's bytes, or null when it does not exist. */
+  readBytes(path: string): Promise<Uint8Array | null>;
+  /**
+   * Replaces the file so that a crash or power cut at any moment leaves either the old content
+   * or the new, whole: the bytes go to a temporary file in the same folder, which is fsynced and
+   * renamed over the target, then the folder is fsynced so the rename itself is on disk.
+   */
+  writeFileAtomic(path: string, bytes: Uint8Array): Promise<void>;
+  /** Renames within one file system (setting a damaged file aside). */
+  rename(from: string, to: string): Promise<void>;
 }
 
-export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
+/** SIGUSR1 asks for a cache snapshot now. */
+export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1';
 
 /** One runtime: what main/ hands to the CLI. */
 export interface Runtime {

@@ -8,6 +8,7 @@ import { createHandle, type HandleOptions } from '../core/handle.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -19,7 +20,15 @@ export interface RunningServer {
   readonly counters: Counters;
   readonly listeners: readonly BoundListener[];
   readonly pipeline: ReturnType<typeof createPipeline>;
+  /** The cache's file, when `cache.file` is set. */
+  readonly snapshot: SnapshotService | null;
+  /** Closes the listeners, then writes the cache snapshot if there is one. */
   stop(): Promise<void>;
+}
+
+export interface ServerOptions {
+  /** What happened to the cache snapshot (restored, set aside, written...), for the log. */
+  onSnapshot?(event: SnapshotEvent): void;
 }
 
 const MAX_TCP_QUERY_BYTES = 16_384;
@@ -40,9 +49,35 @@ function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
   return new HoldfastError(ErrorCode.config, `listen: ${where} ${why}`);
 }
 
-export async function startServer(config: ServerConfig, runtime: Runtime, handleOptions: HandleOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  runtime: Runtime,
+  handleOptions: HandleOptions = {},
+  serverOptions: ServerOptions = {},
+): Promise<RunningServer> {
   const counters = createCounters();
   const pipeline = createPipeline(config, runtime, counters);
+  const snapshot = config.cache.file
+    ? createSnapshotService(
+        {
+          file: config.cache.file,
+          intervalSeconds: config.cache.snapshotIntervalSeconds,
+          minChanges: config.cache.snapshotMinChanges,
+          staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
+          maxTtlSeconds: config.cache.maxTtlSeconds,
+        },
+        runtime,
+        pipeline.cache,
+        counters,
+        serverOptions.onSnapshot,
+      )
+    : null;
+  // Before any listener opens, so the first query already finds what the file held. load()
+  // never throws for a bad file (it sets it aside), so a damaged file cannot stop a start.
+  await snapshot?.load();
+  // What the snapshot brought back is as popular as it was: the popular entries that expired
+  // while we were down are refreshed first, as soon as an upstream answers.
+  if (snapshot) pipeline.prefetcher.watchPopular();
   const handle = createHandle(pipeline.chain, counters, handleOptions);
   const streams = createStreamServer(
     handle,
@@ -99,14 +134,19 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
   }
 
   pipeline.prefetcher.start();
+  snapshot?.start();
+
   return {
     counters,
     listeners: bound,
     pipeline,
+    snapshot,
     async stop() {
       pipeline.prefetcher.stop();
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
+      // After the listeners: nothing more can change the cache while it is written.
+      await snapshot?.shutdown();
     },
   };
 }

@@ -36,6 +36,16 @@ describe('validateConfig', () => {
     rejects(withCache({ servfailTtlSeconds: 301 }), 'cache.servfailTtlSeconds');
   });
 
+  it('names the cache snapshot key at fault', () => {
+    rejects(withCache({ file: '' }), 'cache.file');
+    rejects(withCache({ file: 'a\0b' }), 'cache.file');
+    rejects(withCache({ snapshotIntervalSeconds: 0 }), 'cache.snapshotIntervalSeconds');
+    rejects(withCache({ snapshotIntervalSeconds: 2.5 }), 'cache.snapshotIntervalSeconds');
+    rejects(withCache({ snapshotMinChanges: 0 }), 'cache.snapshotMinChanges');
+    assert.doesNotThrow(() => validateConfig(withCache({ file: '/var/lib/holdfast/cache.snap', snapshotIntervalSeconds: 1, snapshotMinChanges: 1 })));
+    assert.equal(DEFAULT_CONFIG.cache.file, null, 'memory only unless asked');
+  });
+
   it('names the upstream and tcp keys at fault', () => {
     rejects(withUpstream({ rtoMinMs: 0 }), 'upstream.rtoMinMs');
     rejects(withUpstream({ rtoMinMs: 500, rtoMaxMs: 400 }), 'upstream.rtoMinMs');

@@ -13,6 +13,7 @@ import { tcpExchange, udpExchange } from '../helpers/dns-client.ts';
 import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { until } from '../helpers/until.ts';
 import { startHoldfast, runHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
+import { encodeSnapshot } from '../../src/pipeline/cache/snapshot/format.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { query } from '../helpers/packets.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -107,13 +108,14 @@ describe('holdfast CLI: version and help', () => {
     for (const args of [['--help'], []]) {
       const r = await runHoldfast(args);
       assert.equal(r.code, 0, r.stderr);
-      for (const c of ['serve', 'query', 'version']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`), `${args}: ${c}`);
+      for (const c of ['serve', 'query', 'snapshot', 'version']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`), `${args}: ${c}`);
     }
   });
 
   const flagsByCommand: Record<string, string[]> = {
-    serve: ['--listen', '--upstream', '--cache-size', '--timeout', '--tcp-idle-timeout', '--tcp-max-connections', '--log-level', '--log-format'],
+    serve: ['--listen', '--upstream', '--cache-size', '--timeout', '--tcp-idle-timeout', '--tcp-max-connections', '--log-level', '--log-format', '--cache-file', '--snapshot-interval', '--snapshot-min-changes'],
     query: ['--server', '--tcp', '--timeout'],
+    snapshot: ['ACTION', 'FILE'],
     version: [],
   };
   for (const [command, flags] of Object.entries(flagsByCommand)) {
@@ -125,6 +127,61 @@ describe('holdfast CLI: version and help', () => {
       for (const f of flags) assert.match(r.stdout, new RegExp(`${f}\\b`), `${command} --help lacks ${f}`);
     });
   }
+});
+
+describe('holdfast snapshot inspect', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'holdfast-inspect-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('prints the version, creation time and age, entry count and size of a whole file', async () => {
+    const file = join(dir, 'good.snap');
+    const createdAtMs = Date.now() - 3_725_000;
+    const bytes = encodeSnapshot([], createdAtMs);
+    writeFileSync(file, bytes);
+    const r = await runHoldfast(['snapshot', 'inspect', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^version\s+2$/m);
+    assert.match(r.stdout, new RegExp(`^created at\\s+${new Date(createdAtMs).toISOString().replace(/\./g, '\\.')} \\(1 h 2 min ago\\)$`, 'm'));
+    assert.match(r.stdout, /^entries\s+0$/m);
+    assert.match(r.stdout, new RegExp(`^size\\s+${bytes.length} bytes$`, 'm'));
+    assert.equal(r.stderr, '');
+  });
+
+  it('names the problem of a bad file and exits 1', async () => {
+    const bytes = encodeSnapshot([], Date.now());
+    const cases: Array<[string, Uint8Array, RegExp]> = [
+      ['cut.snap', bytes.subarray(0, 20), /truncated/],
+      ['flipped.snap', Uint8Array.from(bytes, (b, i) => (i === 10 ? b ^ 1 : b)), /checksum mismatch/],
+      ['text.snap', new TextEncoder().encode('nameserver 192.0.2.1\n'.repeat(3)), /not a Holdfast snapshot/],
+    ];
+    for (const [name, content, problem] of cases) {
+      writeFileSync(join(dir, name), content);
+      const r = await runHoldfast(['snapshot', 'inspect', join(dir, name)]);
+      assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.equal(lines(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`${name}: snapshot: `));
+      assert.match(r.stderr, problem);
+    }
+    const missing = await runHoldfast(['snapshot', 'inspect', join(dir, 'absent.snap')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /absent\.snap: no such file/);
+  });
+
+  it('calls a missing FILE or an unknown action a usage mistake (exit 2)', async () => {
+    for (const [args, pattern] of [
+      [['snapshot', 'inspect'], /needs a FILE/],
+      [['snapshot', 'frobnicate', 'x.snap'], /unknown action "frobnicate"/],
+      [['snapshot'], /ACTION/],
+    ] as const) {
+      const r = await runHoldfast([...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assertOneLineError(r, pattern);
+    }
+  });
 });
 
 describe('holdfast query against a running holdfast', () => {

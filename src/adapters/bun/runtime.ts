@@ -1,10 +1,11 @@
 // The Bun runtime, as the core's ports. Bun implements Node's process, timers and fs, so
-// everything but the sockets is the Node adapter's; the sockets are Bun's own, which are
-// faster than its node:dgram and node:net.
+// everything but the sockets is the Node adapter's (fs.ts says so by re-exporting it); the
+// sockets are Bun's own, which are faster than its node:dgram and node:net.
 
 import type { Runtime } from '../../core/ports.ts';
 import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
+import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -15,5 +16,6 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     version: bun.version,
     net: { bindUdp, connectTcp },
     listeners: { listenUdp, listenTcp },
+    fs: { readText, readBytes, writeFileAtomic, rename },
   };
 }

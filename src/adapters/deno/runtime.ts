@@ -2,6 +2,7 @@
 
 import type { Runtime } from '../../core/ports.ts';
 import { createId16 } from '../shared/entropy.ts';
+import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -26,13 +27,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
     entropy: { random: Math.random, id16: createId16() },
     net: { bindUdp, connectTcp },
     listeners: { listenUdp, listenTcp },
-    fs: {
-      readText: (path) =>
-        Deno.readTextFile(path).catch((e) => {
-          if (e instanceof Deno.errors.NotFound) return null;
-          throw e;
-        }),
-    },
+    fs: { readText, readBytes, writeFileAtomic, rename },
     env: (name) => Deno.env.get(name),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
     exit: (code) => Deno.exit(code),

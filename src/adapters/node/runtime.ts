@@ -1,7 +1,7 @@
 // The Node runtime, as the core's ports.
 
-import { readFile } from 'node:fs/promises';
 import type { Runtime } from '../../core/ports.ts';
+import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 import { createId16 } from '../shared/entropy.ts';
@@ -19,13 +19,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
     entropy: { random: Math.random, id16: createId16() },
     net: { bindUdp, connectTcp },
     listeners: { listenUdp, listenTcp },
-    fs: {
-      readText: (path) =>
-        readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'ENOENT') return null;
-          throw e;
-        }),
-    },
+    fs: { readText, readBytes, writeFileAtomic, rename },
     env: (name) => process.env[name],
     onSignal: (signal, handler) => {
       process.on(signal, handler);

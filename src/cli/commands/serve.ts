@@ -8,6 +8,7 @@ import type { HandledQuery } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { nameToText } from '../../core/wire/names.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
+import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, rejectUnknownFlags, repeated } from '../args.ts';
@@ -18,6 +19,11 @@ const RESOLV_CONF = '/etc/resolv.conf';
 const RESOLV_CONF_ENV = 'HOLDFAST_RESOLV_CONF';
 /** After SIGTERM, how long in-flight work may take before we exit anyway. */
 const STOP_GRACE_MS = 1_500;
+/**
+ * The same with a cache file to write. Under procd's default 5 s before SIGKILL. A write cut
+ * short by the exit leaves the previous file whole (the write is atomic), so the bound is safe.
+ */
+const STOP_GRACE_WITH_SNAPSHOT_MS = 4_000;
 
 export const serveArgs = {
   listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
@@ -39,6 +45,21 @@ export const serveArgs = {
     description: 'Most bytes per hour prefetch may use, for metered links (default: no limit)',
     valueHint: 'BYTES',
   },
+  'cache-file': {
+    type: 'string',
+    description: 'File the cache is saved to and restored from across restarts (default: none, memory only)',
+    valueHint: 'PATH',
+  },
+  'snapshot-interval': {
+    type: 'string',
+    description: `Seconds between cache-file writes; each wears flash a little (default ${DEFAULT_CONFIG.cache.snapshotIntervalSeconds})`,
+    valueHint: 'SECONDS',
+  },
+  'snapshot-min-changes': {
+    type: 'string',
+    description: `A periodic write is skipped until this many answers were cached since the last (default ${DEFAULT_CONFIG.cache.snapshotMinChanges})`,
+    valueHint: 'N',
+  },
   'tcp-idle-timeout': { type: 'string', description: `Milliseconds an idle client TCP connection is kept open (default ${DEFAULT_CONFIG.tcp.idleTimeoutMs})`, valueHint: 'MS' },
   'tcp-max-connections': { type: 'string', description: `Most client TCP connections open at once (default ${DEFAULT_CONFIG.tcp.maxConnections})`, valueHint: 'N' },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
@@ -51,6 +72,12 @@ export function parseListen(text: string): ListenAddress {
   return { address: hp.host, port: hp.port };
 }
 
+function cacheFileFlag(value: string | undefined): string | null {
+  if (value === undefined) return DEFAULT_CONFIG.cache.file;
+  if (value === '') throw new HoldfastError(ErrorCode.config, '--cache-file: needs a file path');
+  return value;
+}
+
 export function configFromFlags(rawArgs: readonly string[], args: Record<string, unknown>): ServerConfig {
   const listens = repeated(rawArgs, 'listen');
   const c: ServerConfig = {
@@ -61,6 +88,9 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
       ...DEFAULT_CONFIG.cache,
       maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries),
       staleIfErrorSeconds: intFlag('stale-if-error', args['stale-if-error'] as string | undefined, DEFAULT_CONFIG.cache.staleIfErrorSeconds),
+      file: cacheFileFlag(args['cache-file'] as string | undefined),
+      snapshotIntervalSeconds: intFlag('snapshot-interval', args['snapshot-interval'] as string | undefined, DEFAULT_CONFIG.cache.snapshotIntervalSeconds),
+      snapshotMinChanges: intFlag('snapshot-min-changes', args['snapshot-min-changes'] as string | undefined, DEFAULT_CONFIG.cache.snapshotMinChanges),
     },
     upstream: { ...DEFAULT_CONFIG.upstream, totalTimeoutMs: intFlag('timeout', args.timeout as string | undefined, DEFAULT_CONFIG.upstream.totalTimeoutMs) },
     prefetch: {
@@ -75,6 +105,40 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
     },
   };
   return validateConfig(c);
+}
+
+function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
+  switch (e.kind) {
+    case 'restored':
+      log.info(`cache restored from ${e.file}: ${e.restored} entries`, {
+        file: e.file,
+        restored: e.restored,
+        fresh: e.fresh,
+        stale: e.stale,
+        dropped: e.dropped,
+        ageSeconds: Math.round(e.ageMs / 1000),
+        ...(e.clockBehind ? { clockBehind: true } : {}),
+      });
+      if (e.clockBehind) log.warn(`the clock is behind the cache file's time: its ${e.restored} entries are served only as stale until refreshed`, { file: e.file });
+      return;
+    case 'set-aside':
+      log.warn(`cache file ${e.file} set aside (${e.problem}); starting with an empty cache`, { file: e.file, problem: e.problem, movedTo: e.movedTo });
+      return;
+    case 'written':
+      (e.reason === 'periodic' ? log.debug : log.info)(`cache snapshot written (${e.reason}): ${e.entries} entries, ${e.bytes} bytes`, {
+        file: e.file,
+        reason: e.reason,
+        entries: e.entries,
+        bytes: e.bytes,
+      });
+      return;
+    case 'skipped':
+      log.debug(`cache snapshot skipped (${e.reason}): ${e.changes} changes`, { file: e.file, reason: e.reason, changes: e.changes });
+      return;
+    case 'write-failed':
+      log.warn(`cache snapshot not written (${e.reason}): ${e.error}`, { file: e.file, reason: e.reason, error: e.error });
+      return;
+  }
 }
 
 function queryLogLine(log: ConsolaInstance, h: HandledQuery): void {
@@ -110,7 +174,9 @@ export function serveCommand(runtime: Runtime) {
         config = validateConfig({ ...config, upstreams: found });
       }
       const debug = log.level >= 4;
-      const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {});
+      const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {}, {
+        onSnapshot: (e) => snapshotLogLine(log, e),
+      });
       for (const l of server.listeners) {
         log.info(`listening on ${l.transport} ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`, {
           transport: l.transport,
@@ -125,7 +191,7 @@ export function serveCommand(runtime: Runtime) {
         if (stopping) return;
         stopping = true;
         log.info(`${signal}: stopping`);
-        runtime.timers.setTimeout(() => runtime.exit(0), STOP_GRACE_MS);
+        runtime.timers.setTimeout(() => runtime.exit(0), server.snapshot ? STOP_GRACE_WITH_SNAPSHOT_MS : STOP_GRACE_MS);
         server.stop().then(
           () => runtime.exit(0),
           () => runtime.exit(0),
@@ -133,6 +199,10 @@ export function serveCommand(runtime: Runtime) {
       };
       runtime.onSignal('SIGTERM', () => stop('SIGTERM'));
       runtime.onSignal('SIGINT', () => stop('SIGINT'));
+      runtime.onSignal('SIGUSR1', () => {
+        if (server.snapshot) void server.snapshot.write('request');
+        else log.info('SIGUSR1: no --cache-file, so no snapshot to write');
+      });
       // Never resolves: the server runs until a signal.
       await new Promise(() => {});
     },

@@ -7,13 +7,17 @@
 //     16 entry count u32       20 body length u32       24 body CRC-32 u32   28 header CRC-32 u32
 //   entry:
 //     key length u16, key (one byte per char), stored at f64, expires at f64,
-//     wire length u16, wire, TTL count u16, then per TTL: offset u16, seconds u32,
+//     popularity f64, popularity as of f64, wire length u16, wire, TTL count u16, then per TTL: offset u16, seconds u32,
 //     rcode u8, AD u8, answer count u16, min answer TTL i32, negative TTL i32
+//
+// Times are absolute (ms since the epoch, as the clock read them), not ages: re-ageing at load
+// needs to know whether the clock can be trusted, and that is the loader's decision.
+// Version 2 added the popularity fields; an older file is "wrong format version".
 
 import type { StoredMessage } from '../../../core/wire/message.ts';
 import { crc32 } from './crc32.ts';
 
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 const MAGIC = [0x48, 0x46, 0x53, 0x4e, 0x41, 0x50]; // "HFSNAP"
 export const HEADER_BYTES = 32;
 
@@ -22,6 +26,9 @@ export interface SnapshotEntry {
   readonly message: StoredMessage;
   readonly storedAtMs: number;
   readonly expiresAtMs: number;
+  /** The entry's decayed hit score, as of popularityAtMs (see CacheEntry). */
+  readonly popularity: number;
+  readonly popularityAtMs: number;
 }
 
 export interface SnapshotInfo {
@@ -50,7 +57,7 @@ export class SnapshotError extends Error {
 }
 
 function entryBytes(e: SnapshotEntry): number {
-  return 2 + e.key.length + 8 + 8 + 2 + e.message.wire.length + 2 + (e.message.ttls.length / 2) * 6 + 1 + 1 + 2 + 4 + 4;
+  return 2 + e.key.length + 8 + 8 + 8 + 8 + 2 + e.message.wire.length + 2 + (e.message.ttls.length / 2) * 6 + 1 + 1 + 2 + 4 + 4;
 }
 
 export function encodeSnapshot(entries: Iterable<SnapshotEntry>, createdAtMs: number): Uint8Array {
@@ -65,7 +72,9 @@ export function encodeSnapshot(entries: Iterable<SnapshotEntry>, createdAtMs: nu
     for (let i = 0; i < e.key.length; i++) out[p++] = e.key.charCodeAt(i) & 0xff;
     view.setFloat64(p, e.storedAtMs);
     view.setFloat64(p + 8, e.expiresAtMs);
-    p += 16;
+    view.setFloat64(p + 16, e.popularity);
+    view.setFloat64(p + 24, e.popularityAtMs);
+    p += 32;
     const m = e.message;
     view.setUint16(p, m.wire.length);
     out.set(m.wire, p + 2);
@@ -121,13 +130,15 @@ export function decodeSnapshot(bytes: Uint8Array): { info: SnapshotInfo; entries
     need(2);
     const keyLen = view.getUint16(p);
     p += 2;
-    need(keyLen + 18);
+    need(keyLen + 34);
     const key = String.fromCharCode.apply(null, bytes.subarray(p, p + keyLen) as unknown as number[]);
     p += keyLen;
     const storedAtMs = view.getFloat64(p);
     const expiresAtMs = view.getFloat64(p + 8);
-    const wireLen = view.getUint16(p + 16);
-    p += 18;
+    const popularity = view.getFloat64(p + 16);
+    const popularityAtMs = view.getFloat64(p + 24);
+    const wireLen = view.getUint16(p + 32);
+    p += 34;
     need(wireLen + 2);
     const wire = bytes.slice(p, p + wireLen);
     p += wireLen;
@@ -151,8 +162,8 @@ export function decodeSnapshot(bytes: Uint8Array): { info: SnapshotInfo; entries
       negativeTtl: view.getInt32(p + 8),
     };
     p += 12;
-    if (!Number.isFinite(storedAtMs) || !Number.isFinite(expiresAtMs)) throw new SnapshotError(SnapshotProblem.malformed, `entry ${n}: bad times`);
-    entries.push({ key, message, storedAtMs, expiresAtMs });
+    if (![storedAtMs, expiresAtMs, popularity, popularityAtMs].every(Number.isFinite)) throw new SnapshotError(SnapshotProblem.malformed, `entry ${n}: bad times or popularity`);
+    entries.push({ key, message, storedAtMs, expiresAtMs, popularity, popularityAtMs });
   }
   if (p !== bytes.length) throw new SnapshotError(SnapshotProblem.malformed, `${bytes.length - p} bytes after the last entry`);
   return { info, entries };

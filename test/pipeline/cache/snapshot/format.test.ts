@@ -18,8 +18,8 @@ function stored(name: string, nx = false): StoredMessage {
 }
 
 const ENTRIES: SnapshotEntry[] = [
-  { key: 'www\u0000key-a', message: stored('www.example.org'), storedAtMs: 1_700_000_000_000, expiresAtMs: 1_700_000_300_000 },
-  { key: 'nx\u0000key-b', message: stored('nx.example.org', true), storedAtMs: 1_700_000_001_000, expiresAtMs: 1_700_000_061_000 },
+  { key: 'www\u0000key-a', message: stored('www.example.org'), storedAtMs: 1_700_000_000_000, expiresAtMs: 1_700_000_300_000, popularity: 12.625, popularityAtMs: 1_700_000_000_500 },
+  { key: 'nx\u0000key-b', message: stored('nx.example.org', true), storedAtMs: 1_700_000_001_000, expiresAtMs: 1_700_000_061_000, popularity: 0, popularityAtMs: 1_700_000_001_000 },
 ];
 
 function problemOf(f: () => unknown): string {
@@ -47,6 +47,8 @@ describe('snapshot format', () => {
       assert.equal(e.key, want.key);
       assert.equal(e.storedAtMs, want.storedAtMs);
       assert.equal(e.expiresAtMs, want.expiresAtMs);
+      assert.equal(e.popularity, want.popularity);
+      assert.equal(e.popularityAtMs, want.popularityAtMs);
       assert.deepEqual([...e.message.wire], [...want.message.wire]);
       assert.deepEqual([...e.message.ttls], [...want.message.ttls]);
       assert.deepEqual(
@@ -77,13 +79,22 @@ describe('snapshot format', () => {
     }
   });
 
-  it('names a wrong version and a file that is not a snapshot', () => {
+  it('names a wrong version (a version 1 file, before popularity) and a file that is not a snapshot', () => {
+    assert.equal(SNAPSHOT_VERSION, 2);
     const bytes = encodeSnapshot(ENTRIES, 1);
-    const v2 = bytes.slice();
-    v2[7] = 2;
-    new DataView(v2.buffer).setUint32(28, crc32(v2, 0, 28));
-    assert.equal(problemOf(() => inspectSnapshot(v2)), SnapshotProblem.wrongVersion);
+    for (const version of [1, 3]) {
+      const other = bytes.slice();
+      new DataView(other.buffer).setUint16(6, version);
+      new DataView(other.buffer).setUint32(28, crc32(other, 0, 28));
+      assert.equal(problemOf(() => inspectSnapshot(other)), SnapshotProblem.wrongVersion, `version ${version}`);
+      assert.equal(problemOf(() => decodeSnapshot(other)), SnapshotProblem.wrongVersion, `version ${version}`);
+    }
     assert.equal(problemOf(() => inspectSnapshot(new TextEncoder().encode('nameserver 192.0.2.1\n'.repeat(3)))), SnapshotProblem.badMagic);
+  });
+
+  it('calls a non-finite popularity malformed', () => {
+    const bytes = encodeSnapshot([{ ...ENTRIES[0], popularity: Number.NaN }], 1);
+    assert.equal(problemOf(() => decodeSnapshot(bytes)), SnapshotProblem.malformed);
   });
 
   it('throws only SnapshotError on random bytes behind a valid-looking header', () => {

@@ -1,0 +1,57 @@
+// Files on node:fs/promises (Bun uses this too: see bun/fs.ts).
+
+import { open, readFile, rename as renameFile, unlink } from 'node:fs/promises';
+import { folderOf, tempPathFor } from '../shared/paths.ts';
+
+function nullIfMissing(e: NodeJS.ErrnoException): null {
+  if (e.code === 'ENOENT') return null;
+  throw e;
+}
+
+export function readText(path: string): Promise<string | null> {
+  return readFile(path, 'utf8').catch(nullIfMissing);
+}
+
+export function readBytes(path: string): Promise<Uint8Array | null> {
+  return readFile(path).then((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength), nullIfMissing);
+}
+
+/** fsync of the folder, so the rename that replaced the file is itself on disk. */
+async function syncFolder(folder: string): Promise<void> {
+  // Linux lets a folder be opened read-only and fsynced. Where a file system refuses (some
+  // FUSE or network mounts say EINVAL), the file is already whole under its name either way;
+  // at worst a power cut brings back the previous whole file, so this stays best effort.
+  try {
+    const dir = await open(folder, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    // See above: nothing better to do.
+  }
+}
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = tempPathFor(path);
+  try {
+    const file = await open(tmp, 'w', 0o644);
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await renameFile(tmp, path);
+  } catch (e) {
+    // The target is untouched; do not leave a partial copy taking flash space.
+    await unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await syncFolder(folderOf(path));
+}
+
+export function rename(from: string, to: string): Promise<void> {
+  return renameFile(from, to);
+}

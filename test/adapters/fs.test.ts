@@ -1,0 +1,127 @@
+// The file-system adapter of the runtime running this file (node, deno or bun), on real files
+// in a temporary folder: atomic replacement, what a failed write leaves, and renaming aside.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as bunFs from '../../src/adapters/bun/fs.ts';
+import * as denoFs from '../../src/adapters/deno/fs.ts';
+import * as nodeFs from '../../src/adapters/node/fs.ts';
+import { folderOf, tempPathFor } from '../../src/adapters/shared/paths.ts';
+import type { FileSystem } from '../../src/core/ports.ts';
+import { runtimeName } from '../helpers/runtime.ts';
+
+const fs: FileSystem = runtimeName === 'deno' ? denoFs : runtimeName === 'bun' ? bunFs : nodeFs;
+
+const bytesOf = (text: string) => new TextEncoder().encode(text);
+const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+describe(`fs adapter (${runtimeName})`, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'holdfast-fs-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reads bytes and text, and null for a missing file', async () => {
+    const p = join(dir, 'read.bin');
+    writeFileSync(p, Uint8Array.from([0, 1, 2, 255]));
+    assert.deepEqual([...(await fs.readBytes(p))!], [0, 1, 2, 255]);
+    writeFileSync(join(dir, 'read.txt'), 'nameserver 192.0.2.1\n');
+    assert.equal(await fs.readText(join(dir, 'read.txt')), 'nameserver 192.0.2.1\n');
+    assert.equal(await fs.readBytes(join(dir, 'missing.bin')), null);
+    assert.equal(await fs.readText(join(dir, 'missing.txt')), null);
+  });
+
+  it('rejects reading a folder rather than calling it missing', async () => {
+    await assert.rejects(fs.readBytes(dir));
+  });
+
+  it('writes a new file and replaces an old one, leaving no temporary file', async () => {
+    const p = join(dir, 'cache.snap');
+    await fs.writeFileAtomic(p, bytesOf('first'));
+    assert.equal(readFileSync(p, 'utf8'), 'first');
+    await fs.writeFileAtomic(p, bytesOf('second, longer'));
+    assert.equal(readFileSync(p, 'utf8'), 'second, longer');
+    await fs.writeFileAtomic(p, bytesOf('3'));
+    assert.equal(readFileSync(p, 'utf8'), '3');
+    assert.equal(existsSync(tempPathFor(p)), false);
+  });
+
+  it('leaves the old file whole when the write fails before the rename', async () => {
+    const p = join(dir, 'blocked.snap');
+    writeFileSync(p, 'old content');
+    // A folder where the temporary file must go: opening it for writing fails (even as root).
+    mkdirSync(tempPathFor(p));
+    await assert.rejects(fs.writeFileAtomic(p, bytesOf('new content')));
+    assert.equal(readFileSync(p, 'utf8'), 'old content');
+    rmSync(tempPathFor(p), { recursive: true, force: true });
+  });
+
+  it('rejects, and leaves no temporary file, when the rename over the target fails', async () => {
+    const p = join(dir, 'is-a-folder');
+    mkdirSync(p);
+    writeFileSync(join(p, 'inside'), 'x');
+    await assert.rejects(fs.writeFileAtomic(p, bytesOf('bytes')));
+    assert.equal(existsSync(tempPathFor(p)), false);
+    assert.equal(readFileSync(join(p, 'inside'), 'utf8'), 'x');
+  });
+
+  it('rejects a write into a folder that does not exist, creating nothing', async () => {
+    await assert.rejects(fs.writeFileAtomic(join(dir, 'no-such-folder', 'cache.snap'), bytesOf('x')));
+    assert.equal(existsSync(join(dir, 'no-such-folder')), false);
+  });
+
+  it('is not disturbed by a partial temporary file a crash left behind', async () => {
+    const p = join(dir, 'crashed.snap');
+    writeFileSync(p, 'whole old file');
+    writeFileSync(tempPathFor(p), 'half a wri');
+    assert.equal(new TextDecoder().decode((await fs.readBytes(p))!), 'whole old file');
+    await fs.writeFileAtomic(p, bytesOf('whole new file'));
+    assert.equal(readFileSync(p, 'utf8'), 'whole new file');
+    assert.equal(existsSync(tempPathFor(p)), false);
+  });
+
+  it('never lets a reader see a partly written file while a big write goes on', async () => {
+    const p = join(dir, 'big.snap');
+    const old = new Uint8Array(4 * 1024 * 1024).fill(0x11);
+    const next = new Uint8Array(6 * 1024 * 1024).fill(0x22);
+    writeFileSync(p, old);
+    let done = false;
+    const writing = fs.writeFileAtomic(p, next).finally(() => {
+      done = true;
+    });
+    let reads = 0;
+    // Bounded: the write finishes long before, but a hang must not hang the suite.
+    while (!done && reads < 10_000) {
+      const seen = (await fs.readBytes(p))!;
+      reads++;
+      assert.ok(same(seen, old) || same(seen, next), `read ${reads}: ${seen.length} bytes, neither the old file nor the new`);
+    }
+    await writing;
+    assert.ok(same((await fs.readBytes(p))!, next));
+  });
+
+  it('renames a file aside, and rejects renaming a missing one', async () => {
+    const p = join(dir, 'bad.snap');
+    writeFileSync(p, 'garbage');
+    await fs.rename(p, `${p}.bad-20261122T071859Z`);
+    assert.equal(existsSync(p), false);
+    assert.equal(readFileSync(`${p}.bad-20261122T071859Z`, 'utf8'), 'garbage');
+    await assert.rejects(fs.rename(join(dir, 'never-there'), join(dir, 'elsewhere')));
+    assert.ok(readdirSync(dir).includes('bad.snap.bad-20261122T071859Z'));
+  });
+});
+
+describe('folderOf', () => {
+  it('gives the folder whose entry a rename changes', () => {
+    assert.equal(folderOf('/var/lib/holdfast/cache.snap'), '/var/lib/holdfast');
+    assert.equal(folderOf('/cache.snap'), '/');
+    assert.equal(folderOf('cache.snap'), '.');
+    assert.equal(folderOf('state/cache.snap'), 'state');
+  });
+});
