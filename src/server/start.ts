@@ -7,6 +7,7 @@ import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
+import { createAdmission, type Admission } from '../pipeline/access/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 
 export interface BoundListener {
@@ -19,6 +20,7 @@ export interface RunningServer {
   readonly counters: Counters;
   readonly listeners: readonly BoundListener[];
   readonly pipeline: ReturnType<typeof createPipeline>;
+  readonly admission: Admission;
   stop(): Promise<void>;
 }
 
@@ -43,10 +45,13 @@ function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
 export async function startServer(config: ServerConfig, runtime: Runtime, handleOptions: HandleOptions = {}): Promise<RunningServer> {
   const counters = createCounters();
   const pipeline = createPipeline(config, runtime, counters);
-  const handle = createHandle(pipeline.chain, counters, handleOptions);
+  // Before the pipeline and before parsing: a refused or limited client costs an address
+  // lookup and a token count, nothing more (src/pipeline/access/README.md).
+  const admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  const handle = createHandle(pipeline.chain, counters, { ...handleOptions, admit: admission.admit });
   const streams = createStreamServer(
     handle,
-    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES },
+    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: admission.admitConnection },
     runtime.timers,
     counters,
   );
@@ -102,6 +107,7 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
     counters,
     listeners: bound,
     pipeline,
+    admission,
     async stop() {
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
