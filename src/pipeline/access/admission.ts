@@ -8,7 +8,7 @@ import { configError, type ServerConfig } from '../../core/config.ts';
 import type { Counters } from '../../core/counters.ts';
 import type { Clock } from '../../core/ports.ts';
 import type { ConnectionGate } from '../../core/stream-server.ts';
-import { createCidrSet, parseAddress, parseCidr, PRIVATE_RANGES, type Cidr, type CidrSet, type Family } from './cidr.ts';
+import { createCidrSet, parseAddress, parseCidr, PRIVATE_RANGES, type Cidr, type Family } from './cidr.ts';
 import { createBucket, createBucketTable, takeToken, type BucketKey, type BucketTable, type Rate } from './token-bucket.ts';
 
 export type AccessOptions = ServerConfig['access'];
@@ -46,6 +46,20 @@ export function cidrsFrom(key: string, texts: readonly string[]): Cidr[] {
 }
 
 const NOOP_RELEASE = () => {};
+/** How many client address texts keep their classification (see lookup()). */
+const KNOWN_ADDRESSES = 4_096;
+
+const KnownKind = { denied: 0, exempt: 1, limited: 2 } as const;
+type KnownKind = (typeof KnownKind)[keyof typeof KnownKind];
+
+/** An address as classified once: refused, never limited, or limited under these keys. */
+interface Known {
+  readonly kind: KnownKind;
+  readonly udpKey: BucketKey;
+  readonly tcpKey: BucketKey;
+}
+const DENIED: Known = { kind: KnownKind.denied, udpKey: 0, tcpKey: 0 };
+const EXEMPT: Known = { kind: KnownKind.exempt, udpKey: 0, tcpKey: 0 };
 /** TCP clients' IPv4 keys sit above every UDP one, so one table holds both. */
 const TCP_V4_OFFSET = 2 ** 32;
 
@@ -53,7 +67,7 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
   const allow = createCidrSet(cidrsFrom('access.allow', access.allow));
   if (allow.cidrs.length === 0) throw configError('access.allow', 'lists no prefix, so no client could ever be answered');
   const deny = createCidrSet(cidrsFrom('access.deny', access.deny));
-  const exempt: CidrSet = createCidrSet(cidrsFrom('rateLimit.exempt', limits.exempt));
+  const exempt = createCidrSet(cidrsFrom('rateLimit.exempt', limits.exempt));
   const refused = access.refuseAction === 'drop' ? Admit.drop : Admit.refuse;
 
   const perClient: Rate | null = limits.perClientQps > 0 ? { perSecond: limits.perClientQps, burst: limits.perClientBurst } : null;
@@ -68,19 +82,39 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
   const tcpPerClient = limits.tcpConnectionsPerClient;
   const connections = new Map<BucketKey, number>();
 
-  // One scratch array for the address being looked at: all of this runs synchronously.
+  // One scratch array for the address being read: all of this runs synchronously.
   const addr = new Uint32Array(4);
 
   /** The client's prefix as a table key; UDP and TCP get separate buckets (see README). */
   function clientKey(family: Family, tcp: boolean): BucketKey {
     if (family === 4) return ((addr[0] & mask4) >>> 0) + (tcp ? TCP_V4_OFFSET : 0);
+    // Four 16-bit units per word: a short flat string, cheaper to build and hash than digits.
     let key = tcp ? 't' : 'u';
-    for (let w = 0; w < v6Words; w++) key += (w === v6Words - 1 ? (addr[w] & v6LastMask) >>> 0 : addr[w]).toString(36) + '.';
+    for (let w = 0; w < v6Words; w++) {
+      const word = w === v6Words - 1 ? (addr[w] & v6LastMask) >>> 0 : addr[w];
+      key += String.fromCharCode(word >>> 16, word & 0xffff);
+    }
     return key;
   }
 
-  function isDenied(family: Family | 0): boolean {
-    return family === 0 || deny.contains(family, addr) || !allow.contains(family, addr);
+  function classify(address: string): Known {
+    const family = parseAddress(address, addr);
+    if (family === 0 || deny.contains(family, addr) || !allow.contains(family, addr)) return DENIED;
+    if ((table === null && globalBucket === null && tcpPerClient === 0) || exempt.contains(family, addr)) return EXEMPT;
+    return { kind: KnownKind.limited, udpKey: clientKey(family, false), tcpKey: clientKey(family, true) };
+  }
+
+  // What each address text was found to be. A LAN has few addresses, and looking one up is
+  // several times cheaper than reading it again; a flood of new addresses only empties this.
+  const known = new Map<string, Known>();
+  function lookup(address: string): Known {
+    let k = known.get(address);
+    if (k === undefined) {
+      k = classify(address);
+      if (known.size >= KNOWN_ADDRESSES) known.clear();
+      known.set(address, k);
+    }
+    return k;
   }
 
   function limited(tcp: boolean): AdmitAction {
@@ -89,8 +123,8 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
         counters.rate_limited_dropped++;
         return Admit.drop;
       case 'truncate':
-        // RFC 7766 §8 and RRL's "slip": TC=1 sends a real client to TCP, where its source is
-        // proven. Over TCP itself TC means nothing, so the limited TCP client is refused.
+        // As response rate limiting's "slip" does: TC=1 sends a real client to TCP, where its
+        // source is proven. Over TCP itself TC means nothing, so a limited TCP client is refused.
         if (!tcp) {
           counters.rate_limited_truncated++;
           return Admit.truncate;
@@ -104,20 +138,17 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
   }
 
   function admit(client: ClientInfo): AdmitAction {
-    const family = parseAddress(client.address, addr);
-    if (isDenied(family)) {
+    const k = lookup(client.address);
+    if (k.kind !== KnownKind.limited) {
+      if (k.kind === KnownKind.exempt) return Admit.answer;
       if (refused === Admit.drop) counters.acl_dropped++;
       else counters.acl_refused++;
       return refused;
     }
-    if ((table === null && globalBucket === null) || exempt.contains(family as Family, addr)) return Admit.answer;
     const tcp = client.transport === 'tcp';
+    const key = tcp ? k.tcpKey : k.udpKey;
     const now = clock.now();
-    let key: BucketKey = 0;
-    if (table !== null) {
-      key = clientKey(family as Family, tcp);
-      if (!table.take(key, now)) return limited(tcp);
-    }
+    if (table !== null && !table.take(key, now)) return limited(tcp);
     if (globalBucket !== null && !takeToken(globalBucket, global!, now)) {
       // The client's own token goes back: the server, not this client, was over its limit.
       if (table !== null) table.refund(key);
@@ -128,16 +159,16 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
   }
 
   function admitConnection(address: string): (() => void) | null {
-    const family = parseAddress(address, addr);
-    if (isDenied(family)) {
+    const k = lookup(address);
+    if (k.kind === KnownKind.denied) {
       // A refused client may still connect and be told REFUSED per query; a dropped one is
       // cut off before it costs a session.
       if (refused !== Admit.drop) return NOOP_RELEASE;
       counters.acl_dropped++;
       return null;
     }
-    if (tcpPerClient === 0 || exempt.contains(family as Family, addr)) return NOOP_RELEASE;
-    const key = clientKey(family as Family, true);
+    if (tcpPerClient === 0 || k.kind === KnownKind.exempt) return NOOP_RELEASE;
+    const key = k.tcpKey;
     const open = connections.get(key) ?? 0;
     if (open >= tcpPerClient) {
       counters.tcp_client_connections_refused++;

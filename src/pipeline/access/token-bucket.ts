@@ -43,49 +43,91 @@ export interface BucketTable {
 
 /** How many idle entries one insert may clear from the old end of the table. */
 const PRUNE_PER_INSERT = 2;
+const NONE = -1;
 
 /**
- * Buckets in a Map kept in order of last use (an entry moves to the end when used), so the
- * first entry is the least recently used. A bucket unused for burst/perSecond seconds is full
- * again, the same as no entry, so it can go at no cost; inserts clear such entries from the
- * front. When the table is full anyway, the least recently used bucket goes (its client starts
+ * Buckets in fixed slots on a recency list (array-linked, so nothing is allocated per client
+ * and every step is O(1)); the head is the least recently used. A bucket unused for
+ * burst/perSecond seconds is full again, the same as no entry, so inserts clear such entries
+ * from the head at no cost. When the table is full anyway, the head goes (its client starts
  * again with a full bucket) and `onEvict` is called.
  */
 export function createBucketTable(rate: Rate, maxEntries: number, onEvict: () => void = () => {}): BucketTable {
-  const buckets = new Map<BucketKey, Bucket>();
+  const index = new Map<BucketKey, number>();
+  const keys: BucketKey[] = new Array(maxEntries);
+  const tokens = new Float64Array(maxEntries);
+  const atMs = new Float64Array(maxEntries);
+  const prev = new Int32Array(maxEntries);
+  const next = new Int32Array(maxEntries);
+  const free: number[] = [];
+  let used = 0;
+  let head = NONE;
+  let tail = NONE;
   const refilledMs = (rate.burst / rate.perSecond) * 1000;
 
-  function makeRoom(nowMs: number): void {
-    let pruned = 0;
-    for (const [key, b] of buckets) {
-      if (pruned === PRUNE_PER_INSERT || nowMs - b.atMs < refilledMs) break;
-      buckets.delete(key);
-      pruned++;
-    }
-    if (buckets.size < maxEntries) return;
-    for (const key of buckets.keys()) {
-      buckets.delete(key);
+  function unlink(i: number): void {
+    if (prev[i] === NONE) head = next[i];
+    else next[prev[i]] = next[i];
+    if (next[i] === NONE) tail = prev[i];
+    else prev[next[i]] = prev[i];
+  }
+
+  function append(i: number): void {
+    prev[i] = tail;
+    next[i] = NONE;
+    if (tail === NONE) head = i;
+    else next[tail] = i;
+    tail = i;
+  }
+
+  function removeHead(): void {
+    const i = head;
+    unlink(i);
+    index.delete(keys[i]);
+    keys[i] = 0;
+    free.push(i);
+  }
+
+  function slotFor(key: BucketKey, nowMs: number): number {
+    for (let pruned = 0; pruned < PRUNE_PER_INSERT && head !== NONE && nowMs - atMs[head] >= refilledMs; pruned++) removeHead();
+    if (index.size >= maxEntries) {
+      removeHead();
       onEvict();
-      break;
     }
+    const i = free.length > 0 ? free.pop()! : used++;
+    keys[i] = key;
+    tokens[i] = rate.burst;
+    atMs[i] = nowMs;
+    index.set(key, i);
+    append(i);
+    return i;
   }
 
   return {
     take(key, nowMs) {
-      let b = buckets.get(key);
-      if (b === undefined) {
-        makeRoom(nowMs);
-        b = createBucket(rate, nowMs);
-      } else buckets.delete(key);
-      buckets.set(key, b);
-      return takeToken(b, rate, nowMs);
+      let i = index.get(key);
+      if (i === undefined) i = slotFor(key, nowMs);
+      else if (i !== tail) {
+        unlink(i);
+        append(i);
+      }
+      const elapsed = nowMs - atMs[i];
+      if (elapsed > 0) {
+        const t = tokens[i] + (elapsed * rate.perSecond) / 1000;
+        tokens[i] = t < rate.burst ? t : rate.burst;
+      }
+      // As in takeToken: a clock stepped backwards restarts the bucket from now.
+      atMs[i] = nowMs;
+      if (tokens[i] < 1) return false;
+      tokens[i] -= 1;
+      return true;
     },
     refund(key) {
-      const b = buckets.get(key);
-      if (b !== undefined) b.tokens = Math.min(rate.burst, b.tokens + 1);
+      const i = index.get(key);
+      if (i !== undefined) tokens[i] = Math.min(rate.burst, tokens[i] + 1);
     },
     get size() {
-      return buckets.size;
+      return index.size;
     },
   };
 }

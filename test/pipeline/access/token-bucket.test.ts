@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createBucket, createBucketTable, takeToken } from '../../../src/pipeline/access/token-bucket.ts';
+import { createBucket, createBucketTable, takeToken, type Bucket } from '../../../src/pipeline/access/token-bucket.ts';
 import { createFakeTime } from '../../helpers/fake-clock.ts';
+import { createPrng } from '../../helpers/prng.ts';
 
 const RATE = { perSecond: 10, burst: 5 };
 
@@ -114,5 +115,55 @@ describe('bucket table', () => {
     for (let i = 100; i < 150; i++) t.take(i, time.now());
     assert.equal(t.size, 50);
     assert.equal(evicted, 0);
+  });
+
+  it('keeps a bucket that has not yet refilled, however long it has been idle short of that', () => {
+    const time = createFakeTime();
+    const t = createBucketTable(RATE, 100);
+    takes(5, () => t.take('a', time.now()));
+    // 499 ms: 4.99 tokens back, one short of full, so forgetting 'a' would give it one extra.
+    time.advance(499);
+    t.take('b', time.now());
+    t.take('c', time.now());
+    assert.equal(t.size, 3);
+    assert.equal(takes(10, () => t.take('a', time.now())), 4);
+  });
+
+  it('behaves as a plain LRU map of buckets with the same pruning rule would (random walk)', () => {
+    const prng = createPrng(7);
+    const time = createFakeTime();
+    const MAX = 8;
+    let evicted = 0;
+    let modelEvicted = 0;
+    const t = createBucketTable(RATE, MAX, () => evicted++);
+    // The model: a Map in recency order, written for clarity rather than speed.
+    const model = new Map<number, Bucket>();
+    const refilledMs = (RATE.burst / RATE.perSecond) * 1000;
+    const modelTake = (key: number, now: number): boolean => {
+      let b = model.get(key);
+      if (b) model.delete(key);
+      else {
+        for (let pruned = 0; pruned < 2; pruned++) {
+          const [oldest, ob] = model.entries().next().value ?? [];
+          if (ob === undefined || now - ob.atMs < refilledMs) break;
+          model.delete(oldest!);
+        }
+        if (model.size >= MAX) {
+          model.delete(model.keys().next().value!);
+          modelEvicted++;
+        }
+        b = createBucket(RATE, now);
+      }
+      model.set(key, b);
+      return takeToken(b, RATE, now);
+    };
+    for (let step = 0; step < 20_000; step++) {
+      const key = prng.int(12);
+      if (prng.chance(0.3)) time.advance(prng.int(400));
+      assert.equal(t.take(key, time.now()), modelTake(key, time.now()), `step ${step}, key ${key}`);
+      assert.equal(t.size, model.size);
+    }
+    assert.equal(evicted, modelEvicted);
+    assert.ok(evicted > 100, `the walk should evict now and then (${evicted})`);
   });
 });
