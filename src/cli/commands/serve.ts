@@ -186,6 +186,11 @@ export function serveCommand(runtime: Runtime) {
         });
       }
       log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });
+      const { access, rateLimit } = config;
+      log.info(
+        `answering clients in ${access.allow.map((a) => (a === PRIVATE_KEYWORD ? 'private (loopback, RFC 1918, link-local, fc00::/7)' : a)).join(', ')}${access.deny.length ? ` except ${access.deny.join(', ')}` : ''}; others get ${access.refuseAction === 'drop' ? 'no reply' : 'REFUSED'}`,
+        { allow: access.allow, deny: access.deny, refuseAction: access.refuseAction },
+      );
 
       let stopping = false;
       const stop = (signal: string) => {
