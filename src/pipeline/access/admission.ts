@@ -58,7 +58,8 @@ interface Known {
   readonly udpKey: BucketKey;
   readonly tcpKey: BucketKey;
 }
-const DENIED: Known = { kind: KnownKind.denied, udpKey: 0, tcpKey: 0 };
+/** An address that could not be read: refused, and with no prefix to count it under. */
+const UNREADABLE: Known = { kind: KnownKind.denied, udpKey: -1, tcpKey: -1 };
 const EXEMPT: Known = { kind: KnownKind.exempt, udpKey: 0, tcpKey: 0 };
 /** TCP clients' IPv4 keys sit above every UDP one, so one table holds both. */
 const TCP_V4_OFFSET = 2 ** 32;
@@ -99,9 +100,12 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
 
   function classify(address: string): Known {
     const family = parseAddress(address, addr);
-    if (family === 0 || deny.contains(family, addr) || !allow.contains(family, addr)) return DENIED;
-    if ((table === null && globalBucket === null && tcpPerClient === 0) || exempt.contains(family, addr)) return EXEMPT;
-    return { kind: KnownKind.limited, udpKey: clientKey(family, false), tcpKey: clientKey(family, true) };
+    if (family === 0) return UNREADABLE;
+    const denied = deny.contains(family, addr) || !allow.contains(family, addr);
+    if (!denied && ((table === null && globalBucket === null && tcpPerClient === 0) || exempt.contains(family, addr))) return EXEMPT;
+    // A denied client keeps its keys: it may hold TCP connections (to be told REFUSED), and
+    // those count against the per-client cap like anyone's.
+    return { kind: denied ? KnownKind.denied : KnownKind.limited, udpKey: clientKey(family, false), tcpKey: clientKey(family, true) };
   }
 
   // What each address text was found to be. A LAN has few addresses, and looking one up is
@@ -160,10 +164,9 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
 
   function admitConnection(address: string): (() => void) | null {
     const k = lookup(address);
-    if (k.kind === KnownKind.denied) {
-      // A refused client may still connect and be told REFUSED per query; a dropped one is
-      // cut off before it costs a session.
-      if (refused !== Admit.drop) return NOOP_RELEASE;
+    // A refused client may still connect and be told REFUSED per query; a dropped one is cut
+    // off before it costs a session.
+    if (k.kind === KnownKind.denied && (refused === Admit.drop || k === UNREADABLE)) {
       counters.acl_dropped++;
       return null;
     }

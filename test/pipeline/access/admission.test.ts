@@ -249,6 +249,20 @@ describe('TCP connections per client', () => {
     const refused = setup();
     assert.ok(refused.admission.admitConnection('8.8.8.8'));
   });
+
+  it('counts a denied client connections against the per-client cap too', () => {
+    const { admission, counters } = setup({}, { tcpConnectionsPerClient: 2 });
+    assert.ok(admission.admitConnection('8.8.8.8'));
+    assert.ok(admission.admitConnection('8.8.8.8'));
+    assert.equal(admission.admitConnection('8.8.8.8'), null);
+    assert.equal(counters.tcp_client_connections_refused, 1);
+  });
+
+  it('closes a connection whose address cannot be read', () => {
+    const { admission, counters } = setup();
+    assert.equal(admission.admitConnection(''), null);
+    assert.equal(counters.acl_dropped, 1);
+  });
 });
 
 describe('admission through handle()', () => {
