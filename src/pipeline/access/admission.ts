@@ -14,7 +14,7 @@ import { createBucket, createBucketTable, takeToken, type BucketKey, type Bucket
 export type AccessOptions = ServerConfig['access'];
 export type RateLimitOptions = ServerConfig['rateLimit'];
 
-/** The word in --allow that stands for PRIVATE_RANGES. */
+/** The word in a prefix list (--allow, --deny, --rate-limit-exempt) that stands for PRIVATE_RANGES. */
 export const PRIVATE_KEYWORD = 'private';
 /** The word in --rate-limit-exempt that stands for an empty list. */
 export const NONE_KEYWORD = 'none';
