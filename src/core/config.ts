@@ -75,6 +75,37 @@ export interface ServerConfig {
     readonly maxConnections: number;
     readonly maxInFlightPerConnection: number;
   };
+  /** Which clients are answered at all (src/pipeline/access/README.md). */
+  readonly access: {
+    /** Prefixes ("10.0.0.0/8", "fd00::/8", a bare address) or "private" for PRIVATE_RANGES. */
+    readonly allow: readonly string[];
+    /** Prefixes never answered, even when inside `allow`. */
+    readonly deny: readonly string[];
+    /** What a client outside `allow` or inside `deny` gets: REFUSED, or no reply at all. */
+    readonly refuseAction: 'refuse' | 'drop';
+  };
+  /** Abuse limits per client prefix and in total (src/pipeline/access/README.md). */
+  readonly rateLimit: {
+    /** Average queries per second per client prefix, per transport; 0 turns it off. */
+    readonly perClientQps: number;
+    /** How many queries a client prefix may send at once before the average applies. */
+    readonly perClientBurst: number;
+    /** A client is its address's first this-many bits: 32 (one address) for IPv4... */
+    readonly ipv4PrefixBits: number;
+    /** ...and 64 for IPv6, where one host (or one LAN) owns a whole /64. */
+    readonly ipv6PrefixBits: number;
+    /** Average queries per second from all limited clients together; 0 turns it off. */
+    readonly globalQps: number;
+    readonly globalBurst: number;
+    /** A client over a limit: TC=1 over UDP (REFUSED over TCP), REFUSED, or no reply. */
+    readonly action: 'truncate' | 'refuse' | 'drop';
+    /** Prefixes no limit applies to (queries or TCP connections per client); "none" for none. */
+    readonly exempt: readonly string[];
+    /** Most client prefixes whose rate state is kept; the least recently seen goes first. */
+    readonly maxTrackedClients: number;
+    /** Most TCP connections one client prefix may hold open; 0 turns the cap off. */
+    readonly tcpConnectionsPerClient: number;
+  };
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -135,6 +166,28 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxConnections: 256,
     maxInFlightPerConnection: 64,
   },
+  access: {
+    // Like dnsmasq's local-service: a resolver on a router must never answer the Internet.
+    allow: ['private'],
+    deny: [],
+    refuseAction: 'refuse',
+  },
+  rateLimit: {
+    // Far above what a household sends (IPv6 clients of one LAN share a /64, so one bucket):
+    // the limit is for a runaway or hostile client, not for a busy evening.
+    perClientQps: 500,
+    perClientBurst: 2_000,
+    ipv4PrefixBits: 32,
+    ipv6PrefixBits: 64,
+    // Off: any figure low enough to matter on one machine would be wrong on another.
+    globalQps: 0,
+    globalBurst: 20_000,
+    action: 'truncate',
+    // On OpenWrt dnsmasq often forwards the whole LAN from 127.0.0.1.
+    exempt: ['127.0.0.0/8', '::1/128'],
+    maxTrackedClients: 8_192,
+    tcpConnectionsPerClient: 64,
+  },
 };
 
 export function configError(key: string, problem: string): HoldfastError {
@@ -191,5 +244,32 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('tcp.idleTimeoutMs', c.tcp.idleTimeoutMs, 100, 3_600_000);
   int('tcp.maxConnections', c.tcp.maxConnections, 1, 100_000);
   int('tcp.maxInFlightPerConnection', c.tcp.maxInFlightPerConnection, 1, 10_000);
+  // Prefix syntax is checked where the lists are compiled (src/pipeline/access/admission.ts).
+  strings('access.allow', c.access.allow);
+  if (c.access.allow.length === 0) throw configError('access.allow', 'is empty, so no client could ever be answered');
+  strings('access.deny', c.access.deny);
+  oneOf('access.refuseAction', c.access.refuseAction, ['refuse', 'drop']);
+  const r = c.rateLimit;
+  int('rateLimit.perClientQps', r.perClientQps, 0, 1_000_000);
+  int('rateLimit.perClientBurst', r.perClientBurst, 1, 10_000_000);
+  int('rateLimit.ipv4PrefixBits', r.ipv4PrefixBits, 8, 32);
+  int('rateLimit.ipv6PrefixBits', r.ipv6PrefixBits, 16, 128);
+  int('rateLimit.globalQps', r.globalQps, 0, 10_000_000);
+  int('rateLimit.globalBurst', r.globalBurst, 1, 100_000_000);
+  oneOf('rateLimit.action', r.action, ['truncate', 'refuse', 'drop']);
+  strings('rateLimit.exempt', r.exempt);
+  int('rateLimit.maxTrackedClients', r.maxTrackedClients, 16, 10_000_000);
+  int('rateLimit.tcpConnectionsPerClient', r.tcpConnectionsPerClient, 0, 100_000);
   return c;
+}
+
+function strings(key: string, v: readonly unknown[]): void {
+  if (!Array.isArray(v)) throw configError(key, 'must be a list of prefixes');
+  v.forEach((s, i) => {
+    if (typeof s !== 'string' || s === '') throw configError(`${key}[${i}]`, 'must be a prefix such as 10.0.0.0/8');
+  });
+}
+
+function oneOf(key: string, v: string, allowed: readonly string[]): void {
+  if (!allowed.includes(v)) throw configError(key, `must be one of ${allowed.join(', ')} (got ${v})`);
 }

@@ -4,7 +4,7 @@
 import type { Answer, ClientInfo, Next } from './answer.ts';
 import type { Counters } from './counters.ts';
 import { HoldfastError, Rcode } from './errors.ts';
-import { Flag2 } from './wire/header.ts';
+import { Flag2, HEADER_BYTES, isResponse } from './wire/header.ts';
 import { QueryProblem, parseQuery } from './wire/query.ts';
 import { bareReply, headerOnlyReply, minimalAnyReply, renderStored, replyLimit } from './wire/reply.ts';
 import type { Query } from './wire/query.ts';
@@ -23,13 +23,28 @@ export interface HandledQuery {
   readonly reply: Uint8Array;
 }
 
+/** What to do with a client's message before it is parsed (src/pipeline/access decides). */
+export const Admit = {
+  answer: 0,
+  /** No reply at all. */
+  drop: 1,
+  /** REFUSED, echoing the question. */
+  refuse: 2,
+  /** TC=1 with no records, so the client asks again over TCP (UDP only). */
+  truncate: 3,
+} as const;
+export type AdmitAction = (typeof Admit)[keyof typeof Admit];
+
 export interface HandleOptions {
   /** Called once per answered query, after the reply is built: the top-level log hook. */
   readonly onAnswered?: (handled: HandledQuery) => void;
+  /** Access control and rate limits, asked once per message; absent means answer everyone. */
+  readonly admit?: (client: ClientInfo) => AdmitAction;
 }
 
 export function createHandle(chain: Next, counters: Counters, options: HandleOptions = {}): Handle {
   const onAnswered = options.onAnswered;
+  const admit = options.admit;
 
   function render(query: Query, client: ClientInfo, answer: Answer): Uint8Array {
     if (answer.minimalAny) return minimalAnyReply(query);
@@ -68,6 +83,20 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
   return (bytes, client) => {
     if (client.transport === 'udp') counters.queries_udp++;
     else counters.queries_tcp++;
+    // The header alone says whether this can be a query at all; only then does the client's
+    // address matter, and only an admitted client's message is parsed further.
+    if (bytes.length < HEADER_BYTES) {
+      counters.dropped_short++;
+      return null;
+    }
+    if (isResponse(bytes)) {
+      counters.dropped_response++;
+      return null;
+    }
+    if (admit !== undefined) {
+      const action = admit(client);
+      if (action !== Admit.answer) return turnedAway(bytes, action);
+    }
     const parsed = parseQuery(bytes);
     if (!parsed.ok) {
       switch (parsed.problem) {
@@ -102,6 +131,18 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     if (pending instanceof Promise) return pending.then((a) => answered(query, client, a), (e) => failed(query, client, e));
     return answered(query, client, pending);
   };
+
+  /**
+   * A refused or rate-limited client's reply: the question echoed (so the client can match it
+   * to its query, RFC 5452 §4) with REFUSED or TC=1, never larger than the query plus an OPT.
+   * A message that does not parse gets nothing: such a client is owed no diagnosis.
+   */
+  function turnedAway(bytes: Uint8Array, action: AdmitAction): Uint8Array | null {
+    if (action === Admit.drop) return null;
+    const parsed = parseQuery(bytes);
+    if (!parsed.ok) return null;
+    return action === Admit.truncate ? bareReply(parsed.query, Rcode.NOERROR, true) : bareReply(parsed.query, Rcode.REFUSED);
+  }
 
   function answered(query: Query, client: ClientInfo, answer: Answer): Uint8Array {
     let reply: Uint8Array;

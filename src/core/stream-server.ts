@@ -16,7 +16,15 @@ export interface StreamServerOptions {
   readonly maxInFlightPerConnection: number;
   /** A client's query is small; a declared length above this is an attack or garbage. */
   readonly maxQueryBytes: number;
+  /** Per-client admission of connections (src/pipeline/access); absent admits everyone. */
+  readonly admitConnection?: ConnectionGate;
 }
+
+/**
+ * Asked when a connection arrives: a function to call once when it closes, or null to close
+ * it at once (the client is over its connection cap, or not to be answered at all).
+ */
+export type ConnectionGate = (address: string) => (() => void) | null;
 
 export interface StreamServer {
   /** Handlers for a new connection, or null when it must be closed at once. */
@@ -34,6 +42,8 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
       counters.tcp_connections_refused++;
       return null;
     }
+    const release = options.admitConnection ? options.admitConnection(from.address) : null;
+    if (options.admitConnection && release === null) return null;
     const client = { address: from.address, port: from.port, transport: 'tcp' as const };
     let inFlight = 0;
     let closed = false;
@@ -45,6 +55,7 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
       if (closed) return;
       closed = true;
       open.delete(close);
+      if (release) release();
       if (timer !== null) timers.clearTimeout(timer);
       conn.close();
     };
@@ -116,6 +127,7 @@ export function createStreamServer(handle: Handle, options: StreamServerOptions,
         if (closed) return;
         closed = true;
         open.delete(close);
+        if (release) release();
         if (timer !== null) timers.clearTimeout(timer);
       },
     };

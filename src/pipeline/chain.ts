@@ -1,5 +1,6 @@
 // THE order of the pipeline. A query enters at the top and each stage either answers or
-// passes it down; the upstream stage at the bottom always answers or throws.
+// passes it down; the upstream stage at the bottom always answers or throws. Who may ask at
+// all is decided before this, from the address alone (access/, wired in server/start.ts).
 
 import type { Next, Stage } from '../core/answer.ts';
 import type { Counters } from '../core/counters.ts';

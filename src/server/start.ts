@@ -7,6 +7,7 @@ import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
+import { createAdmission, type Admission } from '../pipeline/access/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
 
@@ -23,6 +24,7 @@ export interface RunningServer {
   /** The cache's file, when `cache.file` is set. */
   readonly snapshot: SnapshotService | null;
   /** Closes the listeners, then writes the cache snapshot if there is one. */
+  readonly admission: Admission;
   stop(): Promise<void>;
 }
 
@@ -78,10 +80,13 @@ export async function startServer(
   // What the snapshot brought back is as popular as it was: the popular entries that expired
   // while we were down are refreshed first, as soon as an upstream answers.
   if (snapshot) pipeline.prefetcher.watchPopular();
-  const handle = createHandle(pipeline.chain, counters, handleOptions);
+  // Before the pipeline and before parsing: a refused or limited client costs an address
+  // lookup and a token count, nothing more (src/pipeline/access/README.md).
+  const admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  const handle = createHandle(pipeline.chain, counters, { ...handleOptions, admit: admission.admit });
   const streams = createStreamServer(
     handle,
-    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES },
+    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: admission.admitConnection },
     runtime.timers,
     counters,
   );
@@ -141,6 +146,7 @@ export async function startServer(
     listeners: bound,
     pipeline,
     snapshot,
+    admission,
     async stop() {
       pipeline.prefetcher.stop();
       streams.closeAll();

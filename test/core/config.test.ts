@@ -13,6 +13,8 @@ function rejects(c: ServerConfig, key: string): void {
 
 const withCache = (cache: Partial<ServerConfig['cache']>): ServerConfig => ({ ...DEFAULT_CONFIG, cache: { ...DEFAULT_CONFIG.cache, ...cache } });
 const withUpstream = (u: Partial<ServerConfig['upstream']>): ServerConfig => ({ ...DEFAULT_CONFIG, upstream: { ...DEFAULT_CONFIG.upstream, ...u } });
+const withAccess = (a: Partial<ServerConfig['access']>): ServerConfig => ({ ...DEFAULT_CONFIG, access: { ...DEFAULT_CONFIG.access, ...a } });
+const withLimits = (r: Partial<ServerConfig['rateLimit']>): ServerConfig => ({ ...DEFAULT_CONFIG, rateLimit: { ...DEFAULT_CONFIG.rateLimit, ...r } });
 const withTcp = (t: Partial<ServerConfig['tcp']>): ServerConfig => ({ ...DEFAULT_CONFIG, tcp: { ...DEFAULT_CONFIG.tcp, ...t } });
 
 describe('validateConfig', () => {
@@ -61,6 +63,22 @@ describe('validateConfig', () => {
     rejects(withTcp({ idleTimeoutMs: 99 }), 'tcp.idleTimeoutMs');
     rejects(withTcp({ maxConnections: 0 }), 'tcp.maxConnections');
     rejects(withTcp({ maxInFlightPerConnection: 10_001 }), 'tcp.maxInFlightPerConnection');
+  });
+
+  it('names the access and rateLimit keys at fault', () => {
+    rejects(withAccess({ allow: [] }), 'access.allow');
+    rejects(withAccess({ deny: ['10.0.0.0/8', ''] }), 'access.deny[1]');
+    rejects(withAccess({ refuseAction: 'ignore' as 'drop' }), 'access.refuseAction');
+    rejects(withLimits({ perClientQps: -1 }), 'rateLimit.perClientQps');
+    rejects(withLimits({ perClientBurst: 0 }), 'rateLimit.perClientBurst');
+    rejects(withLimits({ ipv4PrefixBits: 33 }), 'rateLimit.ipv4PrefixBits');
+    rejects(withLimits({ ipv6PrefixBits: 129 }), 'rateLimit.ipv6PrefixBits');
+    rejects(withLimits({ globalQps: 0.5 }), 'rateLimit.globalQps');
+    rejects(withLimits({ globalBurst: 0 }), 'rateLimit.globalBurst');
+    rejects(withLimits({ action: 'slip' as 'drop' }), 'rateLimit.action');
+    rejects(withLimits({ exempt: [7 as unknown as string] }), 'rateLimit.exempt[0]');
+    rejects(withLimits({ maxTrackedClients: 15 }), 'rateLimit.maxTrackedClients');
+    rejects(withLimits({ tcpConnectionsPerClient: -1 }), 'rateLimit.tcpConnectionsPerClient');
   });
 
   it('accepts the edges of every range', () => {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Answer, ClientInfo, Next, Request } from '../../src/core/answer.ts';
 import { createCounters } from '../../src/core/counters.ts';
 import { ErrorCode, HoldfastError, Rcode } from '../../src/core/errors.ts';
-import { createHandle, type HandledQuery } from '../../src/core/handle.ts';
+import { Admit, createHandle, type AdmitAction, type HandledQuery } from '../../src/core/handle.ts';
 import { scanMessage, toStored } from '../../src/core/wire/message.ts';
 import { decode } from '../helpers/packets.ts';
 import { concat, header, opt, question, rawQuery, rr } from '../helpers/wire-build.ts';
@@ -171,5 +171,68 @@ describe('handle: answers from the chain', () => {
     assert.equal(thrown.counters.answers_servfail, 1);
     assert.ok(thrown.handled[0].error instanceof TypeError);
     assert.equal(thrown.handled[0].answer, null);
+  });
+});
+
+describe('handle: clients turned away before parsing', () => {
+  function gated(action: AdmitAction, chain: Next = never) {
+    const counters = createCounters();
+    const seen: ClientInfo[] = [];
+    const handle = createHandle(chain, counters, {
+      admit: (c) => {
+        seen.push(c);
+        return action;
+      },
+    });
+    return { handle, counters, seen };
+  }
+
+  it('asks admission with the client and answers normally when admitted', async () => {
+    const { handle, seen } = gated(Admit.answer, async () => upstreamAnswer('a.example', [rr([0xc0, 12], 1, 60, [192, 0, 2, 1])]));
+    const d = decode((await handle(rawQuery('a.example'), UDP))!);
+    assert.equal(d.answers[0].data, '192.0.2.1');
+    assert.deepEqual(seen, [UDP]);
+  });
+
+  it('answers REFUSED echoing the ID, the question and an OPT, without reaching the chain', async () => {
+    const { handle } = gated(Admit.refuse);
+    const reply = (await handle(rawQuery('a.example', { id: 77 }), UDP))!;
+    const d = decode(reply);
+    assert.equal(d.rcode, 'REFUSED');
+    assert.equal(d.id, 77);
+    assert.equal(d.questions[0].name, 'a.example');
+    assert.equal(d.answers.length, 0);
+    assert.equal(d.additionals[0].type, 'OPT');
+    assert.ok(reply.length <= rawQuery('a.example').length, 'a refusal is never larger than the query');
+  });
+
+  it('answers TC=1 with no records for truncate, so the client retries over TCP', async () => {
+    const { handle } = gated(Admit.truncate);
+    const d = decode((await handle(rawQuery('a.example', { id: 78 }), UDP))!);
+    assert.equal(d.flag_tc, true);
+    assert.equal(d.rcode, 'NOERROR');
+    assert.equal(d.id, 78);
+    assert.equal(d.answers.length, 0);
+  });
+
+  it('sends nothing for drop', async () => {
+    const { handle, counters } = gated(Admit.drop);
+    assert.equal(await handle(rawQuery('a.example'), UDP), null);
+    assert.equal(counters.queries_udp, 1);
+  });
+
+  it('sends nothing to a turned-away client whose message does not parse', async () => {
+    const { handle } = gated(Admit.refuse);
+    assert.equal(await handle(rawQuery('a.example', { qd: 2 }), UDP), null);
+    assert.equal(await handle(rawQuery('a.example', { id: 1, flags2: (2 << 3) | 1 }), UDP), null);
+  });
+
+  it('drops short packets and responses before asking admission, so they use no tokens', async () => {
+    const { handle, seen, counters } = gated(Admit.answer);
+    assert.equal(await handle(new Uint8Array(5), UDP), null);
+    assert.equal(await handle(rawQuery('a.example', { flags2: 0x81 }), UDP), null);
+    assert.deepEqual(seen, []);
+    assert.equal(counters.dropped_short, 1);
+    assert.equal(counters.dropped_response, 1);
   });
 });

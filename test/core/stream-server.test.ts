@@ -305,4 +305,49 @@ describe('the TCP stream server (RFC 7766)', () => {
     assert.equal(server.openConnections, 0);
     assert.equal(time.pendingTimers, 0);
   });
+
+  it('asks the connection gate, closes a refused client at once, and releases a slot exactly once', async () => {
+    const asked: string[] = [];
+    let open = 0;
+    let released = 0;
+    const { counters, server } = setup({
+      admitConnection: (address) => {
+        asked.push(address);
+        if (open >= 1) return null;
+        open++;
+        return () => {
+          open--;
+          released++;
+        };
+      },
+    });
+    const first = fakeConn();
+    const s = server.accept(first.conn, PEER)!;
+    assert.ok(s);
+    assert.equal(server.accept(fakeConn().conn, PEER), null);
+    assert.deepEqual(asked, [PEER.address, PEER.address]);
+    assert.equal(counters.tcp_connections_refused, 0, 'the gate counts its own refusals');
+    s.onEnd!();
+    s.onClose();
+    assert.equal(released, 1);
+    assert.ok(server.accept(fakeConn().conn, PEER), 'the slot is free again');
+  });
+
+  it('releases the gate slot when the peer goes away and when the idle timer closes it', () => {
+    let released = 0;
+    const { time, server } = setup({ admitConnection: () => () => released++ });
+    server.accept(fakeConn().conn, PEER)!.onClose();
+    assert.equal(released, 1);
+    server.accept(fakeConn().conn, PEER);
+    time.advance(10_000);
+    assert.equal(released, 2);
+  });
+
+  it('does not ask the gate for a connection over the total cap', () => {
+    let asked = 0;
+    const { server } = setup({ maxConnections: 1, admitConnection: () => (asked++, () => {}) });
+    server.accept(fakeConn().conn, PEER);
+    assert.equal(server.accept(fakeConn().conn, PEER), null);
+    assert.equal(asked, 1);
+  });
 });

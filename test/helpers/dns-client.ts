@@ -5,9 +5,19 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 
-/** Sends raw bytes over UDP and returns the first datagram back, or null after `timeoutMs`. */
-export function udpExchange(port: number, bytes: Uint8Array, timeoutMs = 2000, address = '127.0.0.1'): Promise<Uint8Array | null> {
-  return new Promise((resolve) => {
+/**
+ * Sends raw bytes over UDP and returns the first datagram back, or null after `timeoutMs`.
+ * With `bindAddress` the query leaves from that address (any 127.x.y.z works on Linux's
+ * loopback), so one test can play several clients.
+ */
+export function udpExchange(
+  port: number,
+  bytes: Uint8Array,
+  timeoutMs = 2000,
+  address = '127.0.0.1',
+  bindAddress?: string,
+): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
     const s = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
       s.close();
@@ -18,7 +28,13 @@ export function udpExchange(port: number, bytes: Uint8Array, timeoutMs = 2000, a
       s.close();
       resolve(new Uint8Array(msg));
     });
-    s.send(bytes, port, address);
+    s.once('error', (e) => {
+      clearTimeout(timer);
+      s.close();
+      reject(e);
+    });
+    if (bindAddress === undefined) s.send(bytes, port, address);
+    else s.bind(0, bindAddress, () => s.send(bytes, port, address));
   });
 }
 
@@ -31,13 +47,13 @@ export function tcpExchange(
   port: number,
   chunks: Uint8Array[],
   expect: number,
-  opts: { gapMs?: number; timeoutMs?: number; address?: string; halfClose?: boolean } = {},
+  opts: { gapMs?: number; timeoutMs?: number; address?: string; halfClose?: boolean; bindAddress?: string } = {},
 ): Promise<{ replies: Uint8Array[]; closedByServer: boolean }> {
   return new Promise((resolve) => {
     const replies: Uint8Array[] = [];
     let closedByServer = false;
     let done = false;
-    const s = net.connect({ port, host: opts.address ?? '127.0.0.1' });
+    const s = net.connect({ port, host: opts.address ?? '127.0.0.1', localAddress: opts.bindAddress });
     const finish = () => {
       if (done) return;
       done = true;
@@ -114,9 +130,10 @@ export function runTool(cmd: string, args: string[], timeoutMs = 15_000): Promis
   });
 }
 
-/** dig with sane test defaults: one try, a short timeout. */
-export function dig(port: number, args: string[], address = '127.0.0.1'): Promise<ToolResult> {
-  return runTool('dig', [`@${address}`, '-p', String(port), '+tries=1', '+time=3', ...args]);
+/** dig with sane test defaults: one try, a short timeout; `bindAddress` is dig's -b. */
+export function dig(port: number, args: string[], address = '127.0.0.1', bindAddress?: string): Promise<ToolResult> {
+  const bind = bindAddress === undefined ? [] : ['-b', bindAddress];
+  return runTool('dig', [`@${address}`, '-p', String(port), ...bind, '+tries=1', '+time=3', ...args]);
 }
 
 export function kdig(port: number, args: string[], address = '127.0.0.1'): Promise<ToolResult> {

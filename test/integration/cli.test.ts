@@ -50,6 +50,12 @@ describe('holdfast CLI: mistakes', () => {
     assertOneLineError(await runHoldfast(['serve', '--upstream', 'udp://127.0.0.1:53', '--cache-size', 'lots']), /--cache-size/, /lots/);
   });
 
+  it('names a bad --allow prefix and exits 2', async () => {
+    const r = await runHoldfast(['serve', '--upstream', 'udp://127.0.0.1:53', '--allow', '192.168.1.0/33']);
+    assert.equal(r.code, 2);
+    assertOneLineError(r, /--allow/, /192\.168\.1\.0\/33/);
+  });
+
   for (const args of [
     ['serve', '--listen', '127.0.0.1:0', '--upstream'],
     ['serve', '--upstream', '--listen', '127.0.0.1:0'],

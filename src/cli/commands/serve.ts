@@ -7,6 +7,8 @@ import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import type { HandledQuery } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { nameToText } from '../../core/wire/names.ts';
+import { NONE_KEYWORD, PRIVATE_KEYWORD } from '../../pipeline/access/admission.ts';
+import { parseCidr } from '../../pipeline/access/cidr.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
@@ -62,6 +64,38 @@ export const serveArgs = {
   },
   'tcp-idle-timeout': { type: 'string', description: `Milliseconds an idle client TCP connection is kept open (default ${DEFAULT_CONFIG.tcp.idleTimeoutMs})`, valueHint: 'MS' },
   'tcp-max-connections': { type: 'string', description: `Most client TCP connections open at once (default ${DEFAULT_CONFIG.tcp.maxConnections})`, valueHint: 'N' },
+  allow: {
+    type: 'string',
+    description: 'Answer clients in this prefix (ADDR/BITS or ADDR); repeatable; replaces the default "private" (loopback, RFC 1918, link-local, fc00::/7), which may be listed too',
+    valueHint: 'CIDR',
+  },
+  deny: { type: 'string', description: 'Never answer clients in this prefix, even inside --allow; repeatable', valueHint: 'CIDR' },
+  'refuse-action': { type: 'string', description: `What a client not allowed gets: refuse (REFUSED) or drop (no reply) (default ${DEFAULT_CONFIG.access.refuseAction})`, valueHint: 'ACTION' },
+  'rate-limit': {
+    type: 'string',
+    description: `Queries per second per client (IPv4 address, IPv6 /64), per transport; 0 turns it off (default ${DEFAULT_CONFIG.rateLimit.perClientQps})`,
+    valueHint: 'QPS',
+  },
+  'rate-limit-burst': { type: 'string', description: `Queries a client may send at once before --rate-limit applies (default ${DEFAULT_CONFIG.rateLimit.perClientBurst})`, valueHint: 'N' },
+  'rate-limit-ipv4-prefix': { type: 'string', description: `Bits of an IPv4 address that make one client (default ${DEFAULT_CONFIG.rateLimit.ipv4PrefixBits})`, valueHint: 'BITS' },
+  'rate-limit-ipv6-prefix': { type: 'string', description: `Bits of an IPv6 address that make one client (default ${DEFAULT_CONFIG.rateLimit.ipv6PrefixBits})`, valueHint: 'BITS' },
+  'rate-limit-global': { type: 'string', description: 'Queries per second from all limited clients together; 0 turns it off (default 0)', valueHint: 'QPS' },
+  'rate-limit-global-burst': { type: 'string', description: `Queries at once before --rate-limit-global applies (default ${DEFAULT_CONFIG.rateLimit.globalBurst})`, valueHint: 'N' },
+  'rate-limit-action': {
+    type: 'string',
+    description: `What a client over a limit gets: truncate (TC=1 over UDP so it retries over TCP; REFUSED over TCP), refuse or drop (default ${DEFAULT_CONFIG.rateLimit.action})`,
+    valueHint: 'ACTION',
+  },
+  'rate-limit-exempt': {
+    type: 'string',
+    description: 'Clients in this prefix are never limited; repeatable; replaces the default (127.0.0.0/8 and ::1); "none" exempts nobody',
+    valueHint: 'CIDR',
+  },
+  'tcp-max-connections-per-client': {
+    type: 'string',
+    description: `Most TCP connections one client may hold open; 0 for no cap (default ${DEFAULT_CONFIG.rateLimit.tcpConnectionsPerClient})`,
+    valueHint: 'N',
+  },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
   'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
@@ -76,6 +110,26 @@ function cacheFileFlag(value: string | undefined): string | null {
   if (value === undefined) return DEFAULT_CONFIG.cache.file;
   if (value === '') throw new HoldfastError(ErrorCode.config, '--cache-file: needs a file path');
   return value;
+}
+
+/** A repeatable prefix flag's values, each checked, so a typo names the flag that has it. */
+function prefixFlag(rawArgs: readonly string[], name: string, keywords: readonly string[]): string[] {
+  const values = repeated(rawArgs, name);
+  for (const v of values) {
+    if (keywords.includes(v)) continue;
+    const c = parseCidr(v);
+    if (typeof c === 'string') {
+      const words = keywords.length ? ` or ${keywords.map((k) => `"${k}"`).join(', ')}` : '';
+      throw new HoldfastError(ErrorCode.config, `--${name}: "${v}" is not an address or ADDR/BITS${words} (${c})`);
+    }
+  }
+  return values;
+}
+
+function choiceFlag<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+  if (value === undefined || value === '') return fallback;
+  if (!(choices as readonly string[]).includes(value)) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not one of ${choices.join(', ')}`);
+  return value as T;
 }
 
 export function configFromFlags(rawArgs: readonly string[], args: Record<string, unknown>): ServerConfig {
@@ -103,6 +157,7 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
       idleTimeoutMs: intFlag('tcp-idle-timeout', args['tcp-idle-timeout'] as string | undefined, DEFAULT_CONFIG.tcp.idleTimeoutMs),
       maxConnections: intFlag('tcp-max-connections', args['tcp-max-connections'] as string | undefined, DEFAULT_CONFIG.tcp.maxConnections),
     },
+    ...accessFromFlags(rawArgs, args),
   };
   return validateConfig(c);
 }
@@ -139,6 +194,33 @@ function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
       log.warn(`cache snapshot not written (${e.reason}): ${e.error}`, { file: e.file, reason: e.reason, error: e.error });
       return;
   }
+}
+
+function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknown>): Pick<ServerConfig, 'access' | 'rateLimit'> {
+  const a = DEFAULT_CONFIG.access;
+  const r = DEFAULT_CONFIG.rateLimit;
+  const flag = (name: string) => args[name] as string | undefined;
+  const allow = prefixFlag(rawArgs, 'allow', [PRIVATE_KEYWORD]);
+  const exempt = prefixFlag(rawArgs, 'rate-limit-exempt', [PRIVATE_KEYWORD, NONE_KEYWORD]);
+  return {
+    access: {
+      allow: allow.length ? allow : a.allow,
+      deny: prefixFlag(rawArgs, 'deny', [PRIVATE_KEYWORD]),
+      refuseAction: choiceFlag('refuse-action', flag('refuse-action'), ['refuse', 'drop'], a.refuseAction),
+    },
+    rateLimit: {
+      ...r,
+      perClientQps: intFlag('rate-limit', flag('rate-limit'), r.perClientQps),
+      perClientBurst: intFlag('rate-limit-burst', flag('rate-limit-burst'), r.perClientBurst),
+      ipv4PrefixBits: intFlag('rate-limit-ipv4-prefix', flag('rate-limit-ipv4-prefix'), r.ipv4PrefixBits),
+      ipv6PrefixBits: intFlag('rate-limit-ipv6-prefix', flag('rate-limit-ipv6-prefix'), r.ipv6PrefixBits),
+      globalQps: intFlag('rate-limit-global', flag('rate-limit-global'), r.globalQps),
+      globalBurst: intFlag('rate-limit-global-burst', flag('rate-limit-global-burst'), r.globalBurst),
+      action: choiceFlag('rate-limit-action', flag('rate-limit-action'), ['truncate', 'refuse', 'drop'], r.action),
+      exempt: exempt.length ? exempt : r.exempt,
+      tcpConnectionsPerClient: intFlag('tcp-max-connections-per-client', flag('tcp-max-connections-per-client'), r.tcpConnectionsPerClient),
+    },
+  };
 }
 
 function queryLogLine(log: ConsolaInstance, h: HandledQuery): void {
@@ -185,6 +267,11 @@ export function serveCommand(runtime: Runtime) {
         });
       }
       log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });
+      const { access, rateLimit } = config;
+      log.info(
+        `answering clients in ${access.allow.map((a) => (a === PRIVATE_KEYWORD ? 'private (loopback, RFC 1918, link-local, fc00::/7)' : a)).join(', ')}${access.deny.length ? ` except ${access.deny.join(', ')}` : ''}; others get ${access.refuseAction === 'drop' ? 'no reply' : 'REFUSED'}`,
+        { allow: access.allow, deny: access.deny, refuseAction: access.refuseAction },
+      );
 
       let stopping = false;
       const stop = (signal: string) => {
