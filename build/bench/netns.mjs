@@ -62,6 +62,14 @@ const live = new Set();
 const liveProcesses = new Set();
 let exitHookInstalled = false;
 
+/** Keeps `child` on the list the exit hook kills, until it exits. */
+function track(child) {
+  if (child.pid === undefined) return;
+  liveProcesses.add(child.pid);
+  child.once('exit', () => liveProcesses.delete(child.pid));
+  cleanUpOnExit();
+}
+
 function cleanUpOnExit() {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -206,11 +214,7 @@ export function startTracked(argv, { readyLine, timeoutMs = 10_000, what }) {
     });
     child.once('exit', () => resolve());
   });
-  if (child.pid !== undefined) {
-    liveProcesses.add(child.pid);
-    exited.then(() => liveProcesses.delete(child.pid));
-    cleanUpOnExit();
-  }
+  track(child);
   const gone = () => child.exitCode !== null || child.signalCode !== null || child.pid === undefined;
   const started = {
     pid: child.pid ?? -1,
@@ -278,6 +282,7 @@ export function probeInNs(link, ns, server, name, limitMs = 10_000) {
   return new Promise((resolve) => {
     const argv = link.inNs(ns, [NODE, CLIENT, 'probe', server, name, String(limitMs)]);
     const child = spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+    track(child);
     const backstop = setTimeout(() => child.kill('SIGKILL'), limitMs + 5000);
     child.once('error', () => resolve(false));
     child.once('exit', (code) => {
@@ -314,6 +319,7 @@ export function sendQueries(link, { server, timeoutMs, queries, dir, label = 'cl
   const argv = link.inNs(link.hostNs, [NODE, CLIENT, 'run', jobFile, outFile]);
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    track(child);
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     const backstop = setTimeout(() => child.kill('SIGKILL'), lastAtMs + timeoutMs + 15_000);
