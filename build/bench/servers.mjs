@@ -34,7 +34,35 @@ export function zoneText(zone, ttlSeconds) {
   ].join('\n');
 }
 
-/** NSD on loopback, one server process, response rate limiting off (it looks like packet loss). */
+/** nsd.conf for one server process in `dir` on `address`@`port`, serving `zone` from `dir`/`zone`.zone. */
+export function nsdConf({ dir, address = '127.0.0.1', port, zone }) {
+  return [
+    'server:',
+    `  ip-address: ${address}@${port}`,
+    '  username: ""',
+    '  chroot: ""',
+    `  zonesdir: "${dir}"`,
+    `  pidfile: "${dir}/nsd.pid"`,
+    '  database: ""',
+    `  zonelistfile: "${dir}/zone.list"`,
+    `  xfrdfile: "${dir}/xfrd.state"`,
+    `  xfrdir: "${dir}"`,
+    `  logfile: "${dir}/nsd.log"`,
+    '  server-count: 1',
+    '  verbosity: 1',
+    // Response rate limiting off: under load it looks like packet loss.
+    '  rrl-ratelimit: 0',
+    '  rrl-whitelist-ratelimit: 0',
+    'remote-control:',
+    '  control-enable: no',
+    'zone:',
+    `  name: ${zone}`,
+    `  zonefile: ${zone}.zone`,
+    '',
+  ].join('\n');
+}
+
+/** NSD on loopback, one server process. */
 export function startNsd({ dir, zone, ttlSeconds, cpu }) {
   const d = join(dir, 'nsd');
   mkdirSync(d, { recursive: true });
@@ -43,32 +71,7 @@ export function startNsd({ dir, zone, ttlSeconds, cpu }) {
     'nsd',
     (port) => {
       const conf = join(d, 'nsd.conf');
-      writeFileSync(
-        conf,
-        [
-          'server:',
-          `  ip-address: 127.0.0.1@${port}`,
-          '  username: ""',
-          '  chroot: ""',
-          `  zonesdir: "${d}"`,
-          `  pidfile: "${d}/nsd.pid"`,
-          '  database: ""',
-          `  zonelistfile: "${d}/zone.list"`,
-          `  xfrdfile: "${d}/xfrd.state"`,
-          `  xfrdir: "${d}"`,
-          `  logfile: "${d}/nsd.log"`,
-          '  server-count: 1',
-          '  verbosity: 1',
-          '  rrl-ratelimit: 0',
-          '  rrl-whitelist-ratelimit: 0',
-          'remote-control:',
-          '  control-enable: no',
-          'zone:',
-          `  name: ${zone}`,
-          `  zonefile: ${zone}.zone`,
-          '',
-        ].join('\n'),
-      );
+      writeFileSync(conf, nsdConf({ dir: d, port, zone }));
       return ['nsd', '-d', '-c', conf];
     },
     `ns1.${zone}`,

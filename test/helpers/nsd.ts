@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { udpExchange } from './dns-client.ts';
+import { probeInNs, type LossyLink } from './netns.ts';
 import { query } from './packets.ts';
 import { freePort } from './ports.ts';
 
@@ -38,7 +39,25 @@ export function zoneText(z: Zone): string {
   ].join('\n');
 }
 
-export async function startNsd(zones: readonly Zone[], opts: { port?: number; address?: string } = {}): Promise<Nsd> {
+export interface NsdOptions {
+  port?: number;
+  address?: string;
+  /**
+   * Run NSD inside this network namespace (test/helpers/netns.ts); `port` is then required
+   * (a fresh namespace has every port free, and ours cannot be probed for one), and readiness
+   * is asked from inside the namespace.
+   */
+  netns?: { link: LossyLink; ns: string };
+}
+
+/** Whether NSD answers on `address`:`port` yet, asked from where it runs. */
+async function answers(zone: string, port: number, address: string, netns: NsdOptions['netns']): Promise<boolean> {
+  if (netns) return probeInNs(netns.link, netns.ns, `${address}:${port}`, zone, 200);
+  return (await udpExchange(port, query(zone, 'SOA', { edns: false }), 100, address)) !== null;
+}
+
+export async function startNsd(zones: readonly Zone[], opts: NsdOptions = {}): Promise<Nsd> {
+  if (opts.netns && opts.port === undefined) throw new Error('startNsd: a port is needed to run NSD in a network namespace');
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-nsd-'));
   const address = opts.address ?? '127.0.0.1';
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -66,12 +85,13 @@ export async function startNsd(zones: readonly Zone[], opts: { port?: number; ad
     ].join('\n');
     for (const z of zones) writeFileSync(join(dir, `${z.name}.zone`), zoneText(z));
     writeFileSync(join(dir, 'nsd.conf'), conf);
-    const child: ChildProcess = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
+    const argv = ['nsd', '-d', '-c', join(dir, 'nsd.conf')];
+    const [cmd, ...args] = opts.netns ? opts.netns.link.inNs(opts.netns.ns, argv) : argv;
+    const child: ChildProcess = spawn(cmd, args, { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     // Ready when it answers a question about the first zone.
     for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      const r = await udpExchange(port, query(zones[0].name, 'SOA', { edns: false }), 100, address);
-      if (r) {
+      if (await answers(zones[0].name, port, address, opts.netns)) {
         return {
           port,
           pid: child.pid!,
