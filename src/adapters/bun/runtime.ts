@@ -5,6 +5,7 @@
 import type { Runtime } from '../../core/ports.ts';
 import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
+import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -14,6 +15,6 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     name: 'bun',
     version: bun.version,
     net: { bindUdp, connectTcp },
-    listeners: { listenUdp, listenTcp },
+    listeners: { listenUdp, listenTcp, listenHttp },
   };
 }
