@@ -67,6 +67,12 @@ export interface ServerConfig {
     readonly maxConnections: number;
     readonly maxInFlightPerConnection: number;
   };
+  readonly http: {
+    /** Where /metrics, /healthz, /readyz and the status page are served; null: no HTTP at all. */
+    readonly listen: ListenAddress | null;
+    /** A bearer token every path but /healthz requires; null: none. */
+    readonly token: string | null;
+  };
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -123,6 +129,10 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxConnections: 256,
     maxInFlightPerConnection: 64,
   },
+  http: {
+    listen: null,
+    token: null,
+  },
 };
 
 export function configError(key: string, problem: string): HoldfastError {
@@ -172,5 +182,14 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('tcp.idleTimeoutMs', c.tcp.idleTimeoutMs, 100, 3_600_000);
   int('tcp.maxConnections', c.tcp.maxConnections, 1, 100_000);
   int('tcp.maxInFlightPerConnection', c.tcp.maxInFlightPerConnection, 1, 10_000);
+  if (c.http.listen) {
+    if (c.http.listen.address === '') throw configError('http.listen', 'needs an address');
+    int('http.listen.port', c.http.listen.port, 0, 65535);
+  }
+  // Visible ASCII only: it travels in an Authorization header, and a stray space or newline
+  // from a copied file would make a token nobody can send.
+  if (c.http.token !== null && !/^[\x21-\x7e]{1,1024}$/.test(c.http.token)) {
+    throw configError('http.token', 'must be 1 to 1024 visible ASCII characters, without spaces');
+  }
   return c;
 }

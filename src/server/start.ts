@@ -1,13 +1,18 @@
 // Assembling a running server from a configuration and a runtime: the pipeline, the handle,
-// and a UDP and a TCP listener on every address. Returns a handle to stop it.
+// a UDP and a TCP listener on every address, and the HTTP endpoint when configured. Returns a
+// handle to stop it.
 
 import { createCounters, type Counters } from '../core/counters.ts';
 import type { ServerConfig, ListenAddress } from '../core/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
+import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
+import { VERSION } from '../core/version.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import { createHttpHandler } from './http/handler.ts';
+import { createStaleWatch } from './http/health.ts';
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -16,9 +21,18 @@ export interface BoundListener {
 }
 
 export interface RunningServer {
+  readonly config: ServerConfig;
   readonly counters: Counters;
+  readonly latency: LatencyHistograms;
   readonly listeners: readonly BoundListener[];
+  /** True once every DNS listener is bound, false again once stop() begins: what /readyz reports. */
+  readonly listenersBound: boolean;
+  /** Where the HTTP endpoint listens, or null when it is off. */
+  readonly http: ListenAddress | null;
   readonly pipeline: ReturnType<typeof createPipeline>;
+  readonly startedAtMs: number;
+  readonly version: string;
+  readonly runtime: string;
   stop(): Promise<void>;
 }
 
@@ -26,7 +40,7 @@ const MAX_TCP_QUERY_BYTES = 16_384;
 /** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
 const SAME_PORT_TRIES = 8;
 
-function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
+function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): HoldfastError {
   const code = (e as { code?: string }).code ?? '';
   const where = l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
   const why =
@@ -37,13 +51,18 @@ function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
         : code === 'EADDRNOTAVAIL' || /not available|cannot assign/i.test(String(e))
           ? 'is not an address of this machine'
           : `cannot be bound (${(e as Error).message ?? e})`;
-  return new HoldfastError(ErrorCode.config, `listen: ${where} ${why}`);
+  return new HoldfastError(ErrorCode.config, `${what}: ${where} ${why}`);
 }
 
 export async function startServer(config: ServerConfig, runtime: Runtime, handleOptions: HandleOptions = {}): Promise<RunningServer> {
   const counters = createCounters();
   const pipeline = createPipeline(config, runtime, counters);
-  const handle = createHandle(pipeline.chain, counters, handleOptions);
+  const latency = createLatencyHistograms();
+  const clock = runtime.clock;
+  const handle = createHandle(pipeline.chain, counters, {
+    ...handleOptions,
+    latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
+  });
   const streams = createStreamServer(
     handle,
     { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES },
@@ -52,6 +71,32 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
   );
   const closables: Closable[] = [];
   const bound: BoundListener[] = [];
+  let listenersBound = false;
+  let http: ListenAddress | null = null;
+  const staleWatch = config.http.listen ? createStaleWatch(counters, clock, runtime.timers) : null;
+  const server: RunningServer = {
+    config,
+    counters,
+    latency,
+    listeners: bound,
+    get listenersBound() {
+      return listenersBound;
+    },
+    get http() {
+      return http;
+    },
+    pipeline,
+    startedAtMs: clock.now(),
+    version: VERSION,
+    runtime: runtime.name,
+    async stop() {
+      listenersBound = false;
+      staleWatch?.stop();
+      pipeline.prefetcher.stop();
+      streams.closeAll();
+      await Promise.all(closables.map((c) => c.close()));
+    },
+  };
 
   const openUdp = (address: string, port: number): Promise<UdpSocket> => {
     let socket: UdpSocket | null = null;
@@ -76,6 +121,16 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
   };
 
   try {
+    // HTTP first, so that /readyz can say "not ready" while the DNS listeners are being bound.
+    if (config.http.listen && staleWatch) {
+      const l = config.http.listen;
+      const handler = createHttpHandler(server, { token: config.http.token, clock, staleWatch });
+      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch((e) => {
+        throw describeBindError(l, e, 'http');
+      });
+      closables.push(h);
+      http = { address: l.address, port: h.port };
+    }
     for (const l of config.listen) {
       let udp: UdpSocket | null = null;
       let tcp: Closable | null = null;
@@ -94,19 +149,12 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
       bound.push({ transport: 'udp', address: l.address, port: udp!.port }, { transport: 'tcp', address: l.address, port: udp!.port });
     }
   } catch (e) {
+    staleWatch?.stop();
     for (const c of closables) await c.close();
     throw e;
   }
 
+  listenersBound = true;
   pipeline.prefetcher.start();
-  return {
-    counters,
-    listeners: bound,
-    pipeline,
-    async stop() {
-      pipeline.prefetcher.stop();
-      streams.closeAll();
-      await Promise.all(closables.map((c) => c.close()));
-    },
-  };
+  return server;
 }

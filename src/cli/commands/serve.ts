@@ -18,6 +18,8 @@ const RESOLV_CONF = '/etc/resolv.conf';
 const RESOLV_CONF_ENV = 'HOLDFAST_RESOLV_CONF';
 /** After SIGTERM, how long in-flight work may take before we exit anyway. */
 const STOP_GRACE_MS = 1_500;
+/** The HTTP token from the environment, so it need not appear in `ps` output. */
+const HTTP_TOKEN_ENV = 'HOLDFAST_HTTP_TOKEN';
 
 export const serveArgs = {
   listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
@@ -41,6 +43,16 @@ export const serveArgs = {
   },
   'tcp-idle-timeout': { type: 'string', description: `Milliseconds an idle client TCP connection is kept open (default ${DEFAULT_CONFIG.tcp.idleTimeoutMs})`, valueHint: 'MS' },
   'tcp-max-connections': { type: 'string', description: `Most client TCP connections open at once (default ${DEFAULT_CONFIG.tcp.maxConnections})`, valueHint: 'N' },
+  http: {
+    type: 'string',
+    description: 'Serve /metrics, /healthz and /readyz over HTTP on ADDR:PORT; PORT or :PORT alone listens on loopback only (default: off)',
+    valueHint: '[ADDR:]PORT',
+  },
+  'http-token': {
+    type: 'string',
+    description: `Bearer token required for every HTTP path but /healthz (or set ${HTTP_TOKEN_ENV}; default: none)`,
+    valueHint: 'TOKEN',
+  },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
   'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
@@ -51,7 +63,28 @@ export function parseListen(text: string): ListenAddress {
   return { address: hp.host, port: hp.port };
 }
 
-export function configFromFlags(rawArgs: readonly string[], args: Record<string, unknown>): ServerConfig {
+/** `--http`: ADDR:PORT or [V6]:PORT as given; PORT or :PORT alone on loopback only. */
+export function parseHttpListen(text: string): ListenAddress {
+  const bad = () => new HoldfastError(ErrorCode.config, `--http: "${text}" is not [ADDR:]PORT (IPv6 as [ADDR]:PORT)`);
+  const portOnly = /^:?(\d{1,5})$/.exec(text);
+  if (portOnly) {
+    const port = Number(portOnly[1]);
+    if (port > 65535) throw bad();
+    // A metrics page tells a lot about a network: reachable beyond this machine only when asked.
+    return { address: '127.0.0.1', port };
+  }
+  const hp = splitHostPort(text);
+  if (!hp || hp.port === null || hp.host === '') throw bad();
+  return { address: hp.host, port: hp.port };
+}
+
+export function configFromFlags(
+  rawArgs: readonly string[],
+  args: Record<string, unknown>,
+  env: (name: string) => string | undefined = () => undefined,
+): ServerConfig {
+  const httpFlag = args.http as string | undefined;
+  const tokenFlag = args['http-token'] as string | undefined;
   const listens = repeated(rawArgs, 'listen');
   const c: ServerConfig = {
     ...DEFAULT_CONFIG,
@@ -72,6 +105,11 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
       ...DEFAULT_CONFIG.tcp,
       idleTimeoutMs: intFlag('tcp-idle-timeout', args['tcp-idle-timeout'] as string | undefined, DEFAULT_CONFIG.tcp.idleTimeoutMs),
       maxConnections: intFlag('tcp-max-connections', args['tcp-max-connections'] as string | undefined, DEFAULT_CONFIG.tcp.maxConnections),
+    },
+    http: {
+      listen: httpFlag === undefined || httpFlag === '' ? DEFAULT_CONFIG.http.listen : parseHttpListen(httpFlag),
+      // The flag wins over the environment; an empty variable counts as unset.
+      token: tokenFlag || env(HTTP_TOKEN_ENV) || DEFAULT_CONFIG.http.token,
     },
   };
   return validateConfig(c);
@@ -95,7 +133,7 @@ export function serveCommand(runtime: Runtime) {
     async run({ rawArgs, args }) {
       rejectUnknownFlags(rawArgs, serveArgs);
       const log = createLogger(String(args['log-level']), String(args['log-format']), runtime.stderr);
-      let config = configFromFlags(rawArgs, args);
+      let config = configFromFlags(rawArgs, args, (name) => runtime.env(name));
       if (config.upstreams.length === 0) {
         const resolvConf = runtime.env(RESOLV_CONF_ENV) || RESOLV_CONF;
         const text = await runtime.fs.readText(resolvConf);
@@ -111,6 +149,16 @@ export function serveCommand(runtime: Runtime) {
       }
       const debug = log.level >= 4;
       const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {});
+      // Before the DNS listeners: whoever waits for those (a test, a supervisor) has this too.
+      if (server.http) {
+        const h = server.http;
+        log.info(`http listening on ${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port}`, {
+          transport: 'http',
+          address: h.address,
+          port: h.port,
+          token: config.http.token !== null,
+        });
+      }
       for (const l of server.listeners) {
         log.info(`listening on ${l.transport} ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`, {
           transport: l.transport,
