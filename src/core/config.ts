@@ -73,6 +73,10 @@ export interface ServerConfig {
     /** A bearer token every path but /healthz requires; null: none. */
     readonly token: string | null;
   };
+  readonly queryLog: {
+    /** The last this many queries are kept in memory for /api/queries; 0: no query log. */
+    readonly maxEntries: number;
+  };
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -133,6 +137,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
     listen: null,
     token: null,
   },
+  queryLog: {
+    maxEntries: 0,
+  },
 };
 
 export function configError(key: string, problem: string): HoldfastError {
@@ -191,5 +198,6 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (c.http.token !== null && !/^[\x21-\x7e]{1,1024}$/.test(c.http.token)) {
     throw configError('http.token', 'must be 1 to 1024 visible ASCII characters, without spaces');
   }
+  int('queryLog.maxEntries', c.queryLog.maxEntries, 0, 1_000_000);
   return c;
 }

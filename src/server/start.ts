@@ -13,6 +13,7 @@ import { VERSION } from '../core/version.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createHttpHandler } from './http/handler.ts';
 import { createStaleWatch } from './http/health.ts';
+import { createQueryLog, type QueryLog } from './query-log.ts';
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -30,6 +31,8 @@ export interface RunningServer {
   /** Where the HTTP endpoint listens, or null when it is off. */
   readonly http: ListenAddress | null;
   readonly pipeline: ReturnType<typeof createPipeline>;
+  /** The last queries, when --query-log is on. */
+  readonly queryLog: QueryLog | null;
   readonly startedAtMs: number;
   readonly version: string;
   readonly runtime: string;
@@ -59,8 +62,16 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
   const pipeline = createPipeline(config, runtime, counters);
   const latency = createLatencyHistograms();
   const clock = runtime.clock;
+  const queryLog = config.queryLog.maxEntries > 0 ? createQueryLog(config.queryLog.maxEntries) : null;
+  const logHook = handleOptions.onAnswered;
   const handle = createHandle(pipeline.chain, counters, {
     ...handleOptions,
+    onAnswered: queryLog
+      ? (h) => {
+          queryLog.record(h, clock.now());
+          logHook?.(h);
+        }
+      : logHook,
     latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
   });
   const streams = createStreamServer(
@@ -86,6 +97,7 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
       return http;
     },
     pipeline,
+    queryLog,
     startedAtMs: clock.now(),
     version: VERSION,
     runtime: runtime.name,

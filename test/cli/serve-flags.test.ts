@@ -44,3 +44,11 @@ describe('serve flags: the HTTP token', () => {
     assert.throws(() => configFromFlags([], { http: '9153', 'http-token': 'a b' }), (e: unknown) => configError(e) && /http\.token/.test((e as Error).message));
   });
 });
+
+describe('serve flags: --query-log', () => {
+  it('sets how many queries are kept, 0 by default', () => {
+    assert.equal(configFromFlags([], {}).queryLog.maxEntries, 0);
+    assert.equal(configFromFlags([], { 'query-log': '500' }).queryLog.maxEntries, 500);
+    assert.throws(() => configFromFlags([], { 'query-log': 'lots' }), (e: unknown) => configError(e) && /--query-log/.test((e as Error).message));
+  });
+});

@@ -37,6 +37,11 @@ describe('validateConfig', () => {
     assert.equal(DEFAULT_CONFIG.http.listen, null, 'off unless asked for');
   });
 
+  it('names queryLog.maxEntries when it is negative, fractional or too large', () => {
+    for (const maxEntries of [-1, 1.5, 1_000_001]) rejects({ ...DEFAULT_CONFIG, queryLog: { maxEntries } }, 'queryLog.maxEntries');
+    assert.equal(DEFAULT_CONFIG.queryLog.maxEntries, 0, 'off unless asked for');
+  });
+
   it('names the cache key at fault', () => {
     rejects(withCache({ maxEntries: 0 }), 'cache.maxEntries');
     rejects(withCache({ maxEntries: 1.5 }), 'cache.maxEntries');

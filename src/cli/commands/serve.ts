@@ -53,6 +53,11 @@ export const serveArgs = {
     description: `Bearer token required for every HTTP path but /healthz (or set ${HTTP_TOKEN_ENV}; default: none)`,
     valueHint: 'TOKEN',
   },
+  'query-log': {
+    type: 'string',
+    description: 'Keep the last N queries in memory for the status page and /api/queries (default 0: off)',
+    valueHint: 'N',
+  },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
   'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
@@ -111,6 +116,7 @@ export function configFromFlags(
       // The flag wins over the environment; an empty variable counts as unset.
       token: tokenFlag || env(HTTP_TOKEN_ENV) || DEFAULT_CONFIG.http.token,
     },
+    queryLog: { maxEntries: intFlag('query-log', args['query-log'] as string | undefined, DEFAULT_CONFIG.queryLog.maxEntries) },
   };
   return validateConfig(c);
 }

@@ -3,15 +3,27 @@
 //   /healthz   200 "ok" while the process runs; never needs the token
 //   /readyz    200 once the DNS listeners are bound, 503 before; JSON saying how degraded
 //   /metrics   Prometheus text format 0.0.4
-// Only GET and HEAD; with a token configured, every path but /healthz needs it.
+//   /          the status page: static HTML that holds no data, so it is served without the
+//              token (a browser cannot send one when opening a page); its script asks for
+//              the token and sends it with every request for data
+//   /api/stats, /api/queries   JSON for the status page
+// Only GET and HEAD; with a token configured, every path but /healthz and / needs it.
 
 import type { Clock, HttpHandler } from '../../core/ports.ts';
+import type { QueryLog } from '../query-log.ts';
 import { createBearerCheck } from './auth.ts';
 import { EXPOSITION_CONTENT_TYPE, formatExposition } from './exposition.ts';
-import { readiness, type ReadinessView, type StaleWatch } from './health.ts';
-import { createMetricsCollector, type MetricsView } from './metrics.ts';
+import { readiness, type StaleWatch } from './health.ts';
+import { createMetricsCollector } from './metrics.ts';
+import { stats, type StatsView } from './stats.ts';
+import { STATUS_PAGE_HTML } from './status-page.ts';
 
-export type HttpView = MetricsView & ReadinessView;
+export type HttpView = StatsView & { readonly queryLog: QueryLog | null };
+
+/** The page may run its own inline script and style and talk to this server, nothing else. */
+const STATUS_PAGE_CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+const QUERIES_DEFAULT_LIMIT = 100;
 
 export interface HttpOptions {
   /** Bearer token for every path but /healthz; null for none. */
@@ -57,6 +69,29 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
     [
       '/metrics',
       { respond: () => new Response(formatExposition(collect(options.clock.now())), { headers: { ...COMMON_HEADERS, 'content-type': EXPOSITION_CONTENT_TYPE } }) },
+    ],
+    [
+      '/',
+      {
+        open: true,
+        respond: () =>
+          new Response(STATUS_PAGE_HTML, {
+            headers: { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': STATUS_PAGE_CSP, 'referrer-policy': 'no-referrer' },
+          }),
+      },
+    ],
+    ['/api/stats', { respond: () => json(200, stats(view, options.staleWatch, options.clock.now())) }],
+    [
+      '/api/queries',
+      {
+        respond: (request) => {
+          const log = view.queryLog;
+          const asked = Number(new URL(request.url).searchParams.get('limit') ?? QUERIES_DEFAULT_LIMIT);
+          const limit = Number.isInteger(asked) && asked > 0 ? asked : QUERIES_DEFAULT_LIMIT;
+          // Always 200, so the status page's request never shows up as an error when the log is off.
+          return json(200, { enabled: log !== null, capacity: log?.capacity ?? 0, queries: log ? log.recent(limit) : [] });
+        },
+      },
     ],
   ]);
 

@@ -9,12 +9,13 @@ import { createBearerCheck, sameSecret } from '../../../src/server/http/auth.ts'
 import { EXPOSITION_CONTENT_TYPE } from '../../../src/server/http/exposition.ts';
 import { createHttpHandler, type HttpView } from '../../../src/server/http/handler.ts';
 import { createStaleWatch } from '../../../src/server/http/health.ts';
+import { createQueryLog, type QueryLog } from '../../../src/server/query-log.ts';
 import { createFakeTime } from '../../helpers/fake-clock.ts';
 import { createFakeNet } from '../../helpers/fake-net.ts';
 
 const PEER = { address: '127.0.0.1', port: 40000 };
 
-function setup(token: string | null = null) {
+function setup(token: string | null = null, queryLog: QueryLog | null = null) {
   const time = createFakeTime();
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 1 }, net: createFakeNet({}).net };
   const config: ServerConfig = { ...DEFAULT_CONFIG, upstreams: ['udp://192.0.2.1', 'udp://192.0.2.2'] };
@@ -33,6 +34,7 @@ function setup(token: string | null = null) {
       return state.bound;
     },
     listeners: [{ transport: 'udp', address: '127.0.0.1', port: 5353 }],
+    queryLog,
   };
   const staleWatch = createStaleWatch(counters, time, time);
   const handler = createHttpHandler(view, { token, clock: time, staleWatch });
@@ -153,5 +155,51 @@ describe('http: constant-time comparison', () => {
   it('lets everything through when no token is configured', () => {
     assert.equal(createBearerCheck(null)(null), true);
     assert.equal(createBearerCheck('t')(null), false);
+  });
+});
+
+describe('http: the status page and its API', () => {
+  it('/ serves one self-contained HTML page under a strict CSP, without the token', async () => {
+    const r = await setup('tok').get('/');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/html; charset=utf-8');
+    const csp = r.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /connect-src 'self'/);
+    const html = await r.text();
+    assert.match(html, /^<!doctype html>/);
+    // No external assets: nothing fetched from elsewhere, not even a favicon.
+    assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//);
+    assert.match(html, /<link rel="icon" href="data:,">/);
+  });
+
+  it('/api/stats needs the token and gives counts, hit ratio, cache, upstreams and top names', async () => {
+    const s = setup('tok');
+    assert.equal((await s.get('/api/stats')).status, 401);
+    s.counters.queries_udp = 10;
+    s.counters.answers_cache_fresh = 6;
+    s.counters.answers_negative = 1;
+    s.counters.answers_upstream = 3;
+    const body = await (await s.get('/api/stats', bearer('tok'))).json();
+    assert.deepEqual(body.queries, { udp: 10, tcp: 0 });
+    assert.equal(body.hitRatio, 0.7);
+    assert.deepEqual(body.cache, { entries: 0, maxEntries: DEFAULT_CONFIG.cache.maxEntries });
+    assert.deepEqual(body.upstreams.map((u: { label: string }) => u.label), ['udp://192.0.2.1', 'udp://192.0.2.2']);
+    assert.deepEqual(body.topNames, []);
+    assert.equal(body.reachable, true);
+  });
+
+  it('/api/queries says the log is off when it is, and gives the newest first, up to limit, when on', async () => {
+    const off = await (await setup().get('/api/queries')).json();
+    assert.deepEqual(off, { enabled: false, capacity: 0, queries: [] });
+    const log = createQueryLog(10);
+    const entry = (n: number) => ({ timeMs: n }) as never;
+    // Recorded through the log's own API in query-log.test.ts; here only the route's shape matters.
+    const fake: QueryLog = { capacity: 10, record: () => {}, recent: (limit = 10) => [entry(3), entry(2), entry(1)].slice(0, limit) };
+    const on = await (await setup(null, fake).get('/api/queries?limit=2')).json();
+    assert.equal(on.enabled, true);
+    assert.equal(on.capacity, 10);
+    assert.deepEqual(on.queries.map((q: { timeMs: number }) => q.timeMs), [3, 2]);
+    assert.equal((await (await setup(null, log).get('/api/queries?limit=x')).json()).enabled, true);
   });
 });
