@@ -13,15 +13,17 @@ function plain(res: http.ServerResponse, status: number, text: string): void {
 }
 
 export function listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer> {
-  const server = http.createServer(async (req, res) => {
+  // Every answer is small and made at once: a client slower than this is stuck or hostile.
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, async (req, res) => {
     res.on('error', () => {});
     let request: Request;
     try {
       const headers = new Headers();
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-      // Bodies are not read (every endpoint only reads); the path is resolved against a fixed
-      // origin so that a strange Host header cannot make the URL invalid.
-      request = new Request(new URL(req.url ?? '/', 'http://localhost'), { method: req.method, headers });
+      // Bodies are not read (every endpoint only reads). The path goes after a fixed origin, so
+      // that a strange Host header cannot make the URL invalid and "//x" stays a path.
+      const target = req.url ?? '/';
+      request = new Request(target.startsWith('/') ? `http://localhost${target}` : target, { method: req.method, headers });
     } catch {
       plain(res, 400, 'bad request\n');
       return;
