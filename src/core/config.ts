@@ -106,6 +106,16 @@ export interface ServerConfig {
     /** Most TCP connections one client prefix may hold open; 0 turns the cap off. */
     readonly tcpConnectionsPerClient: number;
   };
+  readonly http: {
+    /** Where /metrics, /healthz, /readyz and the status page are served; null: no HTTP at all. */
+    readonly listen: ListenAddress | null;
+    /** A bearer token every path but /healthz requires; null: none. */
+    readonly token: string | null;
+  };
+  readonly queryLog: {
+    /** The last this many queries are kept in memory for /api/queries; 0: no query log. */
+    readonly maxEntries: number;
+  };
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -188,6 +198,13 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxTrackedClients: 8_192,
     tcpConnectionsPerClient: 64,
   },
+  http: {
+    listen: null,
+    token: null,
+  },
+  queryLog: {
+    maxEntries: 0,
+  },
 };
 
 export function configError(key: string, problem: string): HoldfastError {
@@ -260,6 +277,16 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   strings('rateLimit.exempt', r.exempt);
   int('rateLimit.maxTrackedClients', r.maxTrackedClients, 16, 10_000_000);
   int('rateLimit.tcpConnectionsPerClient', r.tcpConnectionsPerClient, 0, 100_000);
+  if (c.http.listen) {
+    if (c.http.listen.address === '') throw configError('http.listen', 'needs an address');
+    int('http.listen.port', c.http.listen.port, 0, 65535);
+  }
+  // Visible ASCII only: it travels in an Authorization header, and a stray space or newline
+  // from a copied file would make a token nobody can send.
+  if (c.http.token !== null && !/^[\x21-\x7e]{1,1024}$/.test(c.http.token)) {
+    throw configError('http.token', 'must be 1 to 1024 visible ASCII characters, without spaces');
+  }
+  int('queryLog.maxEntries', c.queryLog.maxEntries, 0, 1_000_000);
   return c;
 }
 

@@ -1,9 +1,10 @@
 // The one contract between adapters and the pipeline: bytes in, bytes (or silence) out.
 // Parsing and every rcode decision live here; stages only answer or throw.
 
-import type { Answer, ClientInfo, Next } from './answer.ts';
+import { Source, type Answer, type ClientInfo, type Next } from './answer.ts';
 import type { Counters } from './counters.ts';
 import { HoldfastError, Rcode } from './errors.ts';
+import type { LatencyHistograms } from './latency.ts';
 import { Flag2, HEADER_BYTES, isResponse } from './wire/header.ts';
 import { QueryProblem, parseQuery } from './wire/query.ts';
 import { bareReply, headerOnlyReply, minimalAnyReply, renderStored, replyLimit } from './wire/reply.ts';
@@ -40,11 +41,15 @@ export interface HandleOptions {
   readonly onAnswered?: (handled: HandledQuery) => void;
   /** Access control and rate limits, asked once per message; absent means answer everyone. */
   readonly admit?: (client: ClientInfo) => AdmitAction;
+  /** Records how long each answer took, by source, read from `now` (ms, sub-ms resolution). */
+  readonly latency?: { readonly histograms: LatencyHistograms; readonly now: () => number };
 }
 
 export function createHandle(chain: Next, counters: Counters, options: HandleOptions = {}): Handle {
   const onAnswered = options.onAnswered;
   const admit = options.admit;
+  const histograms = options.latency?.histograms ?? null;
+  const now = options.latency?.now ?? (() => 0);
 
   function render(query: Query, client: ClientInfo, answer: Answer): Uint8Array {
     if (answer.minimalAny) return minimalAnyReply(query);
@@ -122,14 +127,16 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     }
     const query = parsed.query;
     const req = { query, client };
+    // Timed from a parsed query to a rendered reply: what the pipeline costs, not the socket.
+    const startedMs = histograms ? now() : 0;
     let pending: Answer | Promise<Answer>;
     try {
       pending = chain(req);
     } catch (e) {
-      return failed(query, client, e);
+      return failed(query, client, e, startedMs);
     }
-    if (pending instanceof Promise) return pending.then((a) => answered(query, client, a), (e) => failed(query, client, e));
-    return answered(query, client, pending);
+    if (pending instanceof Promise) return pending.then((a) => answered(query, client, a, startedMs), (e) => failed(query, client, e, startedMs));
+    return answered(query, client, pending, startedMs);
   };
 
   /**
@@ -144,21 +151,23 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     return action === Admit.truncate ? bareReply(parsed.query, Rcode.NOERROR, true) : bareReply(parsed.query, Rcode.REFUSED);
   }
 
-  function answered(query: Query, client: ClientInfo, answer: Answer): Uint8Array {
+  function answered(query: Query, client: ClientInfo, answer: Answer, startedMs: number): Uint8Array {
     let reply: Uint8Array;
     try {
       count(answer);
       reply = render(query, client, answer);
     } catch (e) {
-      return failed(query, client, e);
+      return failed(query, client, e, startedMs);
     }
+    if (histograms) histograms.observe(answer.source, now() - startedMs);
     if (onAnswered) onAnswered({ query, client, answer, error: null, reply });
     return reply;
   }
 
-  function failed(query: Query, client: ClientInfo, error: unknown): Uint8Array {
+  function failed(query: Query, client: ClientInfo, error: unknown, startedMs: number): Uint8Array {
     counters.answers_servfail++;
     const reply = bareReply(query, error instanceof HoldfastError ? error.rcode : Rcode.SERVFAIL);
+    if (histograms) histograms.observe(Source.failure, now() - startedMs);
     if (onAnswered) onAnswered({ query, client, answer: null, error, reply });
     return reply;
   }

@@ -4,6 +4,12 @@
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /**
+   * Milliseconds with sub-millisecond resolution from an arbitrary origin, never stepping back
+   * with the wall clock: for measuring durations (answer latency). Optional so that a test
+   * clock can leave it out; whoever measures falls back to now().
+   */
+  monotonicMs?(): number;
 }
 
 export type TimerHandle = unknown;
@@ -55,10 +61,24 @@ export interface Network {
   connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream>;
 }
 
+/**
+ * An HTTP handler in the Fetch API's shape (as Hono's `app.fetch`): Deno.serve and Bun.serve
+ * take it as it is and Node's adapter converts to and from node:http. `from` is the client.
+ * Request bodies are not passed on: every endpoint only reads.
+ */
+export type HttpHandler = (request: Request, from: Peer) => Response | Promise<Response>;
+
+export interface HttpServer extends Closable {
+  /** The bound port (the kernel's choice when asked for port 0). */
+  readonly port: number;
+}
+
 /** Inbound sockets, for the LAN side. */
 export interface Listeners {
   listenUdp(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket>;
   listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable>;
+  /** Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. */
+  listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer>;
 }
 
 export interface Closable {

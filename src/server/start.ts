@@ -1,15 +1,21 @@
 // Assembling a running server from a configuration and a runtime: the pipeline, the handle,
-// and a UDP and a TCP listener on every address. Returns a handle to stop it.
+// a UDP and a TCP listener on every address, and the HTTP endpoint when configured. Returns a
+// handle to stop it.
 
 import { createCounters, type Counters } from '../core/counters.ts';
 import type { ServerConfig, ListenAddress } from '../core/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
+import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
+import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../pipeline/access/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
+import { createHttpHandler } from './http/handler.ts';
+import { createStaleWatch } from './http/health.ts';
+import { createQueryLog, type QueryLog } from './query-log.ts';
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -18,13 +24,23 @@ export interface BoundListener {
 }
 
 export interface RunningServer {
+  readonly config: ServerConfig;
   readonly counters: Counters;
+  readonly latency: LatencyHistograms;
   readonly listeners: readonly BoundListener[];
+  /** True once every DNS listener is bound, false again once stop() begins: what /readyz reports. */
+  readonly listenersBound: boolean;
+  /** Where the HTTP endpoint listens, or null when it is off. */
+  readonly http: ListenAddress | null;
   readonly pipeline: ReturnType<typeof createPipeline>;
   /** The cache's file, when `cache.file` is set. */
   readonly snapshot: SnapshotService | null;
-  /** Closes the listeners, then writes the cache snapshot if there is one. */
   readonly admission: Admission;
+  /** The last queries, when --query-log is on. */
+  readonly queryLog: QueryLog | null;
+  readonly startedAtMs: number;
+  readonly version: string;
+  readonly runtime: string;
   stop(): Promise<void>;
 }
 
@@ -37,7 +53,7 @@ const MAX_TCP_QUERY_BYTES = 16_384;
 /** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
 const SAME_PORT_TRIES = 8;
 
-function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
+function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): HoldfastError {
   const code = (e as { code?: string }).code ?? '';
   const where = l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
   const why =
@@ -48,7 +64,7 @@ function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
         : code === 'EADDRNOTAVAIL' || /not available|cannot assign/i.test(String(e))
           ? 'is not an address of this machine'
           : `cannot be bound (${(e as Error).message ?? e})`;
-  return new HoldfastError(ErrorCode.config, `listen: ${where} ${why}`);
+  return new HoldfastError(ErrorCode.config, `${what}: ${where} ${why}`);
 }
 
 export async function startServer(
@@ -83,7 +99,21 @@ export async function startServer(
   // Before the pipeline and before parsing: a refused or limited client costs an address
   // lookup and a token count, nothing more (src/pipeline/access/README.md).
   const admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
-  const handle = createHandle(pipeline.chain, counters, { ...handleOptions, admit: admission.admit });
+  const latency = createLatencyHistograms();
+  const clock = runtime.clock;
+  const queryLog = config.queryLog.maxEntries > 0 ? createQueryLog(config.queryLog.maxEntries) : null;
+  const logHook = handleOptions.onAnswered;
+  const handle = createHandle(pipeline.chain, counters, {
+    ...handleOptions,
+    onAnswered: queryLog
+      ? (h) => {
+          queryLog.record(h, clock.now());
+          logHook?.(h);
+        }
+      : logHook,
+    latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
+    admit: admission.admit,
+  });
   const streams = createStreamServer(
     handle,
     { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: admission.admitConnection },
@@ -92,6 +122,37 @@ export async function startServer(
   );
   const closables: Closable[] = [];
   const bound: BoundListener[] = [];
+  let listenersBound = false;
+  let http: ListenAddress | null = null;
+  const staleWatch = config.http.listen ? createStaleWatch(counters, clock, runtime.timers) : null;
+  const server: RunningServer = {
+    config,
+    counters,
+    latency,
+    listeners: bound,
+    get listenersBound() {
+      return listenersBound;
+    },
+    get http() {
+      return http;
+    },
+    pipeline,
+    snapshot,
+    admission,
+    queryLog,
+    startedAtMs: clock.now(),
+    version: VERSION,
+    runtime: runtime.name,
+    async stop() {
+      listenersBound = false;
+      staleWatch?.stop();
+      pipeline.prefetcher.stop();
+      streams.closeAll();
+      await Promise.all(closables.map((c) => c.close()));
+      // After the listeners: nothing more can change the cache while it is written.
+      await snapshot?.shutdown();
+    },
+  };
 
   const openUdp = (address: string, port: number): Promise<UdpSocket> => {
     let socket: UdpSocket | null = null;
@@ -116,6 +177,16 @@ export async function startServer(
   };
 
   try {
+    // HTTP first, so that /readyz can say "not ready" while the DNS listeners are being bound.
+    if (config.http.listen && staleWatch) {
+      const l = config.http.listen;
+      const handler = createHttpHandler(server, { token: config.http.token, clock, staleWatch });
+      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch((e) => {
+        throw describeBindError(l, e, 'http');
+      });
+      closables.push(h);
+      http = { address: l.address, port: h.port };
+    }
     for (const l of config.listen) {
       let udp: UdpSocket | null = null;
       let tcp: Closable | null = null;
@@ -134,25 +205,13 @@ export async function startServer(
       bound.push({ transport: 'udp', address: l.address, port: udp!.port }, { transport: 'tcp', address: l.address, port: udp!.port });
     }
   } catch (e) {
+    staleWatch?.stop();
     for (const c of closables) await c.close();
     throw e;
   }
 
+  listenersBound = true;
   pipeline.prefetcher.start();
   snapshot?.start();
-
-  return {
-    counters,
-    listeners: bound,
-    pipeline,
-    snapshot,
-    admission,
-    async stop() {
-      pipeline.prefetcher.stop();
-      streams.closeAll();
-      await Promise.all(closables.map((c) => c.close()));
-      // After the listeners: nothing more can change the cache while it is written.
-      await snapshot?.shutdown();
-    },
-  };
+  return server;
 }

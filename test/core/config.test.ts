@@ -28,6 +28,22 @@ describe('validateConfig', () => {
     assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG, listen: [{ address: '127.0.0.1', port: 0 }] }));
   });
 
+  it('names the http key at fault: a port out of range, an empty address, a token nobody can send', () => {
+    const withHttp = (h: Partial<ServerConfig['http']>): ServerConfig => ({ ...DEFAULT_CONFIG, http: { ...DEFAULT_CONFIG.http, ...h } });
+    rejects(withHttp({ listen: { address: '127.0.0.1', port: 70_000 } }), 'http.listen.port');
+    rejects(withHttp({ listen: { address: '', port: 9153 } }), 'http.listen');
+    rejects(withHttp({ token: '' }), 'http.token');
+    rejects(withHttp({ token: 'has space' }), 'http.token');
+    rejects(withHttp({ token: 'line\nfeed' }), 'http.token');
+    assert.doesNotThrow(() => validateConfig(withHttp({ listen: { address: '::1', port: 0 }, token: 'A-b_c.d~e+f/g=' })));
+    assert.equal(DEFAULT_CONFIG.http.listen, null, 'off unless asked for');
+  });
+
+  it('names queryLog.maxEntries when it is negative, fractional or too large', () => {
+    for (const maxEntries of [-1, 1.5, 1_000_001]) rejects({ ...DEFAULT_CONFIG, queryLog: { maxEntries } }, 'queryLog.maxEntries');
+    assert.equal(DEFAULT_CONFIG.queryLog.maxEntries, 0, 'off unless asked for');
+  });
+
   it('names the cache key at fault', () => {
     rejects(withCache({ maxEntries: 0 }), 'cache.maxEntries');
     rejects(withCache({ maxEntries: 1.5 }), 'cache.maxEntries');

@@ -4,6 +4,7 @@ import type { Answer, ClientInfo, Next, Request } from '../../src/core/answer.ts
 import { createCounters } from '../../src/core/counters.ts';
 import { ErrorCode, HoldfastError, Rcode } from '../../src/core/errors.ts';
 import { Admit, createHandle, type AdmitAction, type HandledQuery } from '../../src/core/handle.ts';
+import { createLatencyHistograms, LATENCY_BUCKETS_MS, LATENCY_SOURCES } from '../../src/core/latency.ts';
 import { scanMessage, toStored } from '../../src/core/wire/message.ts';
 import { decode } from '../helpers/packets.ts';
 import { concat, header, opt, question, rawQuery, rr } from '../helpers/wire-build.ts';
@@ -234,5 +235,55 @@ describe('handle: clients turned away before parsing', () => {
     assert.deepEqual(seen, []);
     assert.equal(counters.dropped_short, 1);
     assert.equal(counters.dropped_response, 1);
+  });
+});
+
+describe('handle: answer latency', () => {
+  function timed(chain: Next) {
+    const counters = createCounters();
+    const histograms = createLatencyHistograms();
+    let nowMs = 1_000;
+    const handle = createHandle(chain, counters, { latency: { histograms, now: () => nowMs } });
+    return { handle, histograms, advance: (ms: number) => (nowMs += ms) };
+  }
+
+  it('times a synchronous answer under its source', () => {
+    const answer = upstreamAnswer('a.example', [rr([0xc0, 12], 1, 60, [192, 0, 2, 1])]);
+    const t = timed(() => ({ ...answer, source: 'cache-fresh' }));
+    const reply = t.handle(rawQuery('a.example'), UDP);
+    assert.ok(reply instanceof Uint8Array, 'a synchronous chain still answers synchronously');
+    const h = t.histograms.read('cache-fresh');
+    assert.equal(h.count, 1);
+    assert.equal(h.counts[0], 1, 'no time passed: the first bucket');
+    assert.equal(t.histograms.read('upstream').count, 0);
+  });
+
+  it('times an asynchronous answer from the query to its reply', async () => {
+    let t!: ReturnType<typeof timed>;
+    t = timed(async () => {
+      await Promise.resolve();
+      t.advance(30);
+      return upstreamAnswer('a.example', []);
+    });
+    await t.handle(rawQuery('a.example'), UDP);
+    const h = t.histograms.read('upstream');
+    assert.equal(h.count, 1);
+    assert.equal(h.sumMs, 30);
+    assert.equal(h.counts[LATENCY_BUCKETS_MS.indexOf(50)], 1, '30 ms falls in the 50 ms bucket');
+  });
+
+  it('times a failed query as failure', async () => {
+    const t = timed(async () => {
+      throw new HoldfastError(ErrorCode.upstreamsExhausted, 'x');
+    });
+    await t.handle(rawQuery('a.example'), UDP);
+    assert.equal(t.histograms.read('failure').count, 1);
+  });
+
+  it('does not time what never reaches the chain (dropped or malformed)', async () => {
+    const t = timed(never);
+    await t.handle(new Uint8Array(5), UDP);
+    await t.handle(rawQuery('a.example', { flags2: 0x81 }), UDP);
+    for (const s of LATENCY_SOURCES) assert.equal(t.histograms.read(s).count, 0);
   });
 });

@@ -8,6 +8,8 @@ export interface HoldfastProcess {
   readonly pid: number;
   /** The UDP and TCP port of its first listener. */
   readonly port: number;
+  /** The HTTP port, when started with --http; null otherwise. */
+  readonly httpPort: number | null;
   /** Every JSON log line so far, parsed. */
   readonly logs: Array<Record<string, unknown>>;
   readonly stderr: () => string;
@@ -70,12 +72,15 @@ export function startHoldfast(args: string[], opts: StartOptions = {}): Promise<
     const poll = setInterval(() => {
       const line = logs.find((l) => l.transport === 'udp' && typeof l.port === 'number');
       if (!line) return;
+      // Logged before the DNS listeners, so it is here by now if there is one.
+      const http = logs.find((l) => l.transport === 'http' && typeof l.port === 'number');
       clearInterval(poll);
       clearTimeout(deadline);
       resolve({
         child,
         pid: child.pid!,
         port: line.port as number,
+        httpPort: http ? (http.port as number) : null,
         logs,
         stderr: () => err,
         async stop(signal = 'SIGTERM', timeoutMs = 5000) {

@@ -28,6 +28,12 @@ export interface BunSocketHandlers<T> {
   connectError?(s: BunSocket<T>, error: Error): void;
 }
 
+export interface BunServer {
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void | Promise<void>;
+  requestIP(request: Request): { readonly address: string; readonly port: number } | null;
+}
+
 export interface BunApi {
   udpSocket(options: {
     hostname?: string;
@@ -36,6 +42,14 @@ export interface BunApi {
   }): Promise<BunUdpSocket>;
   listen<T>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
   connect<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): Promise<BunSocket<T>>;
+  serve(options: {
+    hostname: string;
+    port: number;
+    development?: boolean;
+    reusePort?: boolean;
+    fetch(request: Request, server: BunServer): Response | Promise<Response>;
+    error?(error: Error): Response;
+  }): BunServer;
   readonly version: string;
 }
 

@@ -6,6 +6,7 @@ import type { Runtime } from '../../core/ports.ts';
 import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -15,7 +16,7 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     name: 'bun',
     version: bun.version,
     net: { bindUdp, connectTcp },
-    listeners: { listenUdp, listenTcp },
+    listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
   };
 }

@@ -3,6 +3,7 @@
 import type { Runtime } from '../../core/ports.ts';
 import { createId16 } from '../shared/entropy.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -19,14 +20,14 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
     name: 'deno',
     version: Deno.version.deno,
     args,
-    clock: { now: () => Date.now() },
+    clock: { now: () => Date.now(), monotonicMs: () => performance.now() },
     timers: {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as number),
     },
     entropy: { random: Math.random, id16: createId16() },
     net: { bindUdp, connectTcp },
-    listeners: { listenUdp, listenTcp },
+    listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
     env: (name) => Deno.env.get(name),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),

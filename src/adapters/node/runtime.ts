@@ -2,6 +2,7 @@
 
 import type { Runtime } from '../../core/ports.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 import { createId16 } from '../shared/entropy.ts';
@@ -11,14 +12,14 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
     name: 'node',
     version: process.versions.node,
     args,
-    clock: { now: () => Date.now() },
+    clock: { now: () => Date.now(), monotonicMs: () => performance.now() },
     timers: {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
     entropy: { random: Math.random, id16: createId16() },
     net: { bindUdp, connectTcp },
-    listeners: { listenUdp, listenTcp },
+    listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
     env: (name) => process.env[name],
     onSignal: (signal, handler) => {

@@ -26,6 +26,8 @@ const STOP_GRACE_MS = 1_500;
  * short by the exit leaves the previous file whole (the write is atomic), so the bound is safe.
  */
 const STOP_GRACE_WITH_SNAPSHOT_MS = 4_000;
+/** The HTTP token from the environment, so it need not appear in `ps` output. */
+const HTTP_TOKEN_ENV = 'HOLDFAST_HTTP_TOKEN';
 
 export const serveArgs = {
   listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
@@ -96,6 +98,21 @@ export const serveArgs = {
     description: `Most TCP connections one client may hold open; 0 for no cap (default ${DEFAULT_CONFIG.rateLimit.tcpConnectionsPerClient})`,
     valueHint: 'N',
   },
+  http: {
+    type: 'string',
+    description: 'Serve /metrics, /healthz and /readyz over HTTP on ADDR:PORT; PORT or :PORT alone listens on loopback only (default: off)',
+    valueHint: '[ADDR:]PORT',
+  },
+  'http-token': {
+    type: 'string',
+    description: `Bearer token required for every HTTP path but /healthz (or set ${HTTP_TOKEN_ENV}; default: none)`,
+    valueHint: 'TOKEN',
+  },
+  'query-log': {
+    type: 'string',
+    description: 'Keep the last N queries in memory for the status page and /api/queries (default 0: off)',
+    valueHint: 'N',
+  },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
   'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
@@ -132,7 +149,28 @@ function choiceFlag<T extends string>(name: string, value: string | undefined, c
   return value as T;
 }
 
-export function configFromFlags(rawArgs: readonly string[], args: Record<string, unknown>): ServerConfig {
+/** `--http`: ADDR:PORT or [V6]:PORT as given; PORT or :PORT alone on loopback only. */
+export function parseHttpListen(text: string): ListenAddress {
+  const bad = () => new HoldfastError(ErrorCode.config, `--http: "${text}" is not [ADDR:]PORT (IPv6 as [ADDR]:PORT)`);
+  const portOnly = /^:?(\d{1,5})$/.exec(text);
+  if (portOnly) {
+    const port = Number(portOnly[1]);
+    if (port > 65535) throw bad();
+    // A metrics page tells a lot about a network: reachable beyond this machine only when asked.
+    return { address: '127.0.0.1', port };
+  }
+  const hp = splitHostPort(text);
+  if (!hp || hp.port === null || hp.host === '') throw bad();
+  return { address: hp.host, port: hp.port };
+}
+
+export function configFromFlags(
+  rawArgs: readonly string[],
+  args: Record<string, unknown>,
+  env: (name: string) => string | undefined = () => undefined,
+): ServerConfig {
+  const httpFlag = args.http as string | undefined;
+  const tokenFlag = args['http-token'] as string | undefined;
   const listens = repeated(rawArgs, 'listen');
   const c: ServerConfig = {
     ...DEFAULT_CONFIG,
@@ -158,6 +196,12 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
       maxConnections: intFlag('tcp-max-connections', args['tcp-max-connections'] as string | undefined, DEFAULT_CONFIG.tcp.maxConnections),
     },
     ...accessFromFlags(rawArgs, args),
+    http: {
+      listen: httpFlag === undefined || httpFlag === '' ? DEFAULT_CONFIG.http.listen : parseHttpListen(httpFlag),
+      // The flag wins over the environment; an empty variable counts as unset.
+      token: tokenFlag || env(HTTP_TOKEN_ENV) || DEFAULT_CONFIG.http.token,
+    },
+    queryLog: { maxEntries: intFlag('query-log', args['query-log'] as string | undefined, DEFAULT_CONFIG.queryLog.maxEntries) },
   };
   return validateConfig(c);
 }
@@ -241,7 +285,7 @@ export function serveCommand(runtime: Runtime) {
     async run({ rawArgs, args }) {
       rejectUnknownFlags(rawArgs, serveArgs);
       const log = createLogger(String(args['log-level']), String(args['log-format']), runtime.stderr);
-      let config = configFromFlags(rawArgs, args);
+      let config = configFromFlags(rawArgs, args, (name) => runtime.env(name));
       if (config.upstreams.length === 0) {
         const resolvConf = runtime.env(RESOLV_CONF_ENV) || RESOLV_CONF;
         const text = await runtime.fs.readText(resolvConf);
@@ -259,6 +303,16 @@ export function serveCommand(runtime: Runtime) {
       const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {}, {
         onSnapshot: (e) => snapshotLogLine(log, e),
       });
+      // Before the DNS listeners: whoever waits for those (a test, a supervisor) has this too.
+      if (server.http) {
+        const h = server.http;
+        log.info(`http listening on ${h.address.includes(':') ? `[${h.address}]` : h.address}:${h.port}`, {
+          transport: 'http',
+          address: h.address,
+          port: h.port,
+          token: config.http.token !== null,
+        });
+      }
       for (const l of server.listeners) {
         log.info(`listening on ${l.transport} ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`, {
           transport: l.transport,

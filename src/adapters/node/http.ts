@@ -1,0 +1,61 @@
+// HTTP on node:http, converted to and from the Fetch API's Request and Response, which the
+// handler speaks (Deno and Bun serve those natively).
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HttpHandler, HttpServer } from '../../core/ports.ts';
+
+/** A request whose head cannot be made into a Request (a bad header, a forbidden method). */
+function plain(res: http.ServerResponse, status: number, text: string): void {
+  const body = new TextEncoder().encode(text);
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });
+  res.end(body);
+}
+
+export function listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer> {
+  // Every answer is small and made at once: a client slower than this is stuck or hostile.
+  const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 10_000 }, async (req, res) => {
+    res.on('error', () => {});
+    let request: Request;
+    try {
+      const headers = new Headers();
+      for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
+      // Bodies are not read (every endpoint only reads). The path goes after a fixed origin, so
+      // that a strange Host header cannot make the URL invalid and "//x" stays a path.
+      const target = req.url ?? '/';
+      request = new Request(target.startsWith('/') ? `http://localhost${target}` : target, { method: req.method, headers });
+    } catch {
+      plain(res, 400, 'bad request\n');
+      return;
+    }
+    req.resume();
+    try {
+      const response = await handler(request, { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 });
+      const body = new Uint8Array(await response.arrayBuffer());
+      const headers: Record<string, string> = {};
+      response.headers.forEach((value, name) => (headers[name] = value));
+      if (req.method !== 'HEAD') headers['content-length'] = String(body.length);
+      res.writeHead(response.status, headers);
+      res.end(body);
+    } catch {
+      if (!res.headersSent) plain(res, 500, 'internal error\n');
+      else res.destroy();
+    }
+  });
+  server.on('clientError', (_e, socket) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: address, port, ipv6Only: address.includes(':') }, () => {
+      server.off('error', reject);
+      resolve({
+        port: (server.address() as AddressInfo).port,
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            // A scraper's keep-alive connection would otherwise hold close() open.
+            server.closeAllConnections();
+          }),
+      });
+    });
+  });
+}

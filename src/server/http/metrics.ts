@@ -1,0 +1,226 @@
+// What /metrics shows: the counters (core/counters.ts) as named Prometheus families with labels,
+// the pipeline's live state (upstream health, cache size, prefetch budget) as gauges, and the
+// answer latency histograms. Every family is present from the start, at zero.
+//
+// COUNTER_METRICS maps every counter to its family and labels. It is typed over every counter
+// name, so a new counter does not compile until it has its one line here (and its line in
+// docs/metrics.md).
+
+import type { ServerConfig } from '../../core/config.ts';
+import type { CounterName, Counters } from '../../core/counters.ts';
+import { LATENCY_BUCKETS_MS, LATENCY_SOURCES, type LatencyHistograms } from '../../core/latency.ts';
+import { BreakerState } from '../../pipeline/upstream/health/breaker.ts';
+import type { UpstreamHealth } from '../../pipeline/upstream/pool.ts';
+import type { HistogramSample, Labels, MetricFamily, Sample } from './exposition.ts';
+
+/** The parts of a running server that metrics read; RunningServer has them all. */
+export interface MetricsView {
+  readonly config: ServerConfig;
+  readonly counters: Readonly<Counters>;
+  readonly latency: LatencyHistograms;
+  readonly startedAtMs: number;
+  readonly version: string;
+  readonly runtime: string;
+  readonly pipeline: {
+    readonly cache: { readonly size: number };
+    readonly upstreams: { readonly health: readonly UpstreamHealth[]; inFlight(): number };
+    readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
+  };
+}
+
+/** Families whose samples come from counters, with their help text, in the order shown. */
+const COUNTER_FAMILIES = {
+  holdfast_queries_total: 'DNS messages received from clients, by transport.',
+  holdfast_answers_total:
+    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), servfail (no answer could be had).',
+  holdfast_dropped_queries_total: 'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected).',
+  holdfast_rejected_queries_total: 'Queries answered with an error rcode before reaching the cache, by rcode and reason.',
+  holdfast_truncated_answers_total: 'UDP answers sent with TC=1 because they did not fit the client\'s size.',
+  holdfast_coalesced_queries_total: 'Misses that waited for an identical query already in flight instead of asking upstreams again.',
+  holdfast_tcp_connections_closed_total:
+    'Client TCP connections closed by us, by reason: over_limit (refused at the connection cap), idle, oversized_frame, pipeline_overflow.',
+  holdfast_access_denied_total: 'Queries from clients outside the allow list or inside the deny list, by action: refused (REFUSED), dropped (no reply).',
+  holdfast_rate_limited_total: 'Queries over a rate limit, by action: truncated (TC=1 over UDP), refused, dropped.',
+  holdfast_rate_limited_global_total: 'Of the rate-limited queries, those over the global limit rather than their client\'s own.',
+  holdfast_rate_limit_evictions_total: 'Client rate states forgotten because the table of tracked clients was full.',
+  holdfast_upstream_retries_total: 'Copies of a query sent after the first (hedges and retransmissions), paid from the retry budget.',
+  holdfast_upstream_retries_refused_total: 'Retries not sent because the retry budget was spent.',
+  holdfast_upstream_probes_total: 'Probe copies sent to an upstream whose circuit breaker is half-open.',
+  holdfast_upstream_timeouts_total: 'Copies that went past their retransmit timeout or the deadline unanswered.',
+  holdfast_upstream_errors_total: 'Copies that ended in an error: no socket, refused connection, garbled reply.',
+  holdfast_upstream_tcp_fallbacks_total: 'Truncated UDP replies asked again over TCP.',
+  holdfast_upstream_rejected_replies_total:
+    'Replies from upstreams not accepted, by reason: mismatched (wrong source, ID or question, RFC 5452), malformed.',
+  holdfast_upstream_fast_failures_total:
+    'Queries failed at once without asking upstreams, by reason: unavailable (every breaker open or every upstream busy), overloaded (the in-flight limit reached).',
+  holdfast_prefetch_queries_total: 'Refreshes of popular entries sent before they expired.',
+  holdfast_prefetch_failures_total: 'Prefetch refreshes that brought no answer.',
+  holdfast_prefetch_skipped_rounds_total:
+    'Once-a-second prefetch rounds cut short, by reason: over_budget (queries or bytes budget spent), paused (no healthy upstream).',
+  holdfast_cache_inserts_total: 'Answers stored in the cache.',
+  holdfast_snapshot_writes_total: 'Cache snapshot writes, by result: written, skipped (too little changed), failed.',
+  holdfast_snapshot_restored_entries_total: 'Entries restored from the cache snapshot at start.',
+  holdfast_snapshot_set_aside_total: 'Damaged or unreadable cache snapshots renamed aside at start.',
+  holdfast_cache_evictions_total: 'Entries evicted to make room, by reason: expired (past even their stale lifetime), lru (least recently used).',
+} as const;
+type CounterFamily = keyof typeof COUNTER_FAMILIES;
+
+/**
+ * Each counter's family and labels. `null` only for a counter shown another way, with the why.
+ * Other branches add outcomes here: answers_blocked → ['holdfast_answers_total', { outcome: 'blocked' }],
+ * a rate-limit drop → ['holdfast_dropped_queries_total', { reason: 'rate_limited' }].
+ */
+export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Labels] | null> = {
+  queries_udp: ['holdfast_queries_total', { transport: 'udp' }],
+  queries_tcp: ['holdfast_queries_total', { transport: 'tcp' }],
+  answers_cache_fresh: ['holdfast_answers_total', { outcome: 'fresh_hit' }],
+  answers_stale: ['holdfast_answers_total', { outcome: 'stale' }],
+  answers_stale_revalidating: ['holdfast_answers_total', { outcome: 'stale_revalidating' }],
+  answers_negative: ['holdfast_answers_total', { outcome: 'negative_hit' }],
+  answers_upstream: ['holdfast_answers_total', { outcome: 'upstream' }],
+  answers_synthetic: ['holdfast_answers_total', { outcome: 'synthetic' }],
+  answers_servfail: ['holdfast_answers_total', { outcome: 'servfail' }],
+  coalesced: ['holdfast_coalesced_queries_total', {}],
+  dropped_short: ['holdfast_dropped_queries_total', { reason: 'short' }],
+  dropped_response: ['holdfast_dropped_queries_total', { reason: 'response' }],
+  formerr_malformed: ['holdfast_rejected_queries_total', { rcode: 'FORMERR', reason: 'malformed' }],
+  formerr_qdcount: ['holdfast_rejected_queries_total', { rcode: 'FORMERR', reason: 'qdcount' }],
+  notimp_opcode: ['holdfast_rejected_queries_total', { rcode: 'NOTIMP', reason: 'opcode' }],
+  badvers: ['holdfast_rejected_queries_total', { rcode: 'BADVERS', reason: 'edns_version' }],
+  truncated_udp: ['holdfast_truncated_answers_total', {}],
+  tcp_connections_refused: ['holdfast_tcp_connections_closed_total', { reason: 'over_limit' }],
+  tcp_idle_closed: ['holdfast_tcp_connections_closed_total', { reason: 'idle' }],
+  tcp_oversized_frames: ['holdfast_tcp_connections_closed_total', { reason: 'oversized_frame' }],
+  tcp_pipeline_overflows: ['holdfast_tcp_connections_closed_total', { reason: 'pipeline_overflow' }],
+  tcp_client_connections_refused: ['holdfast_tcp_connections_closed_total', { reason: 'per_client_limit' }],
+  acl_refused: ['holdfast_access_denied_total', { action: 'refused' }],
+  acl_dropped: ['holdfast_access_denied_total', { action: 'dropped' }],
+  rate_limited_dropped: ['holdfast_rate_limited_total', { action: 'dropped' }],
+  rate_limited_refused: ['holdfast_rate_limited_total', { action: 'refused' }],
+  rate_limited_truncated: ['holdfast_rate_limited_total', { action: 'truncated' }],
+  rate_limited_global: ['holdfast_rate_limited_global_total', {}],
+  rate_limit_evictions: ['holdfast_rate_limit_evictions_total', {}],
+  // Every copy sent is also counted on its upstream; holdfast_upstream_queries_total{upstream} is
+  // the same number split by upstream, so the total is not shown twice.
+  upstream_queries: null,
+  upstream_retries: ['holdfast_upstream_retries_total', {}],
+  upstream_retries_refused: ['holdfast_upstream_retries_refused_total', {}],
+  upstream_probes: ['holdfast_upstream_probes_total', {}],
+  upstream_timeouts: ['holdfast_upstream_timeouts_total', {}],
+  upstream_errors: ['holdfast_upstream_errors_total', {}],
+  upstream_tcp_fallbacks: ['holdfast_upstream_tcp_fallbacks_total', {}],
+  upstream_mismatched_replies: ['holdfast_upstream_rejected_replies_total', { reason: 'mismatched' }],
+  upstream_bad_replies: ['holdfast_upstream_rejected_replies_total', { reason: 'malformed' }],
+  upstream_unavailable: ['holdfast_upstream_fast_failures_total', { reason: 'unavailable' }],
+  upstream_overloaded: ['holdfast_upstream_fast_failures_total', { reason: 'overloaded' }],
+  prefetch_queries: ['holdfast_prefetch_queries_total', {}],
+  prefetch_failures: ['holdfast_prefetch_failures_total', {}],
+  prefetch_over_budget: ['holdfast_prefetch_skipped_rounds_total', { reason: 'over_budget' }],
+  prefetch_paused: ['holdfast_prefetch_skipped_rounds_total', { reason: 'paused' }],
+  cache_inserts: ['holdfast_cache_inserts_total', {}],
+  cache_evicted_expired: ['holdfast_cache_evictions_total', { reason: 'expired' }],
+  cache_evicted_lru: ['holdfast_cache_evictions_total', { reason: 'lru' }],
+  snapshot_writes: ['holdfast_snapshot_writes_total', { result: 'written' }],
+  snapshot_writes_skipped: ['holdfast_snapshot_writes_total', { result: 'skipped' }],
+  snapshot_write_failures: ['holdfast_snapshot_writes_total', { result: 'failed' }],
+  snapshot_restored_entries: ['holdfast_snapshot_restored_entries_total', {}],
+  snapshot_set_aside: ['holdfast_snapshot_set_aside_total', {}],
+};
+
+const BY_FAMILY = new Map<CounterFamily, Array<[CounterName, Labels]>>();
+for (const [counter, target] of Object.entries(COUNTER_METRICS) as Array<[CounterName, readonly [CounterFamily, Labels] | null]>) {
+  if (!target) continue;
+  const list = BY_FAMILY.get(target[0]) ?? [];
+  list.push([counter, target[1]]);
+  BY_FAMILY.set(target[0], list);
+}
+
+/** Breaker states as numbers, so a graph or an alert can compare them. */
+export const BREAKER_GAUGE: Record<BreakerState, number> = {
+  [BreakerState.closed]: 0,
+  [BreakerState.halfOpen]: 1,
+  [BreakerState.open]: 2,
+};
+
+/** Upstream labels as the user wrote them, made unique should the same one be given twice. */
+function upstreamLabels(health: readonly UpstreamHealth[]): string[] {
+  const seen = new Map<string, number>();
+  return health.map((h) => {
+    const n = (seen.get(h.spec.label) ?? 0) + 1;
+    seen.set(h.spec.label, n);
+    return n === 1 ? h.spec.label : `${h.spec.label}#${n}`;
+  });
+}
+
+/** Reads the server's state into families; `nowMs` judges breaker states. */
+export function createMetricsCollector(view: MetricsView): (nowMs: number) => MetricFamily[] {
+  // Prefetch bytes are an estimate corrected when the reply's size is known, so the raw figure
+  // can dip; a counter must not, so it is shown as the highest value reached.
+  let prefetchBytesShown = 0;
+
+  return (nowMs) => {
+    const c = view.counters;
+    const families: MetricFamily[] = [];
+    const counter = (name: string, help: string, samples: Sample[]) => families.push({ name, help, type: 'counter', samples });
+    const gauge = (name: string, help: string, samples: Sample[]) => families.push({ name, help, type: 'gauge', samples });
+
+    for (const [name, help] of Object.entries(COUNTER_FAMILIES) as Array<[CounterFamily, string]>) {
+      counter(name, help, (BY_FAMILY.get(name) ?? []).map(([counterName, labels]) => ({ labels, value: c[counterName] })));
+    }
+
+    const health = view.pipeline.upstreams.health;
+    const labels = upstreamLabels(health);
+    const perUpstream = (value: (h: UpstreamHealth) => number): Sample[] => health.map((h, i) => ({ labels: { upstream: labels[i] }, value: value(h) }));
+    counter('holdfast_upstream_queries_total', 'Copies of queries sent to each upstream, first sends, retries and probes together.', perUpstream((h) => h.queries));
+    counter('holdfast_upstream_replies_total', 'Replies received from each upstream, any rcode.', perUpstream((h) => h.replies));
+    counter(
+      'holdfast_upstream_failures_total',
+      'Copies to each upstream that timed out, failed, or were answered SERVFAIL or REFUSED.',
+      perUpstream((h) => h.failures),
+    );
+    gauge(
+      'holdfast_upstream_breaker_state',
+      'Circuit breaker state of each upstream: 0 closed (in use), 1 half-open (probing), 2 open (skipped).',
+      perUpstream((h) => BREAKER_GAUGE[h.breaker.state(nowMs)]),
+    );
+    gauge('holdfast_upstream_srtt_seconds', 'Smoothed round-trip time of each upstream (RFC 6298); 0 until a reply is measured.', perUpstream((h) => Math.max(0, h.srttMs) / 1000));
+    gauge('holdfast_upstream_rto_seconds', 'Retransmit timeout of each upstream: how long a copy waits before another is sent.', perUpstream((h) => h.rto.rtoMs / 1000));
+    gauge('holdfast_upstream_in_flight', 'Copies sent to each upstream and not yet ended.', perUpstream((h) => h.inFlight));
+    gauge('holdfast_upstream_exchanges_in_flight', 'Queries waiting for upstreams now (each may have several copies out).', [
+      { labels: {}, value: view.pipeline.upstreams.inFlight() },
+    ]);
+
+    gauge('holdfast_cache_entries', 'Entries in the cache, fresh and stale.', [{ labels: {}, value: view.pipeline.cache.size }]);
+    gauge('holdfast_cache_max_entries', 'The cache size bound (--cache-size).', [{ labels: {}, value: view.config.cache.maxEntries }]);
+    // Hook for the memory work: gauge('holdfast_cache_bytes', 'Bytes the cache entries hold.', [{ labels: {}, value: view.pipeline.cache.bytes }]);
+
+    prefetchBytesShown = Math.max(prefetchBytesShown, view.pipeline.prefetcher.budget.spentBytes);
+    counter('holdfast_prefetch_bytes_total', 'Bytes prefetch has spent on the wire, queries and replies with UDP/IP headers.', [
+      { labels: {}, value: prefetchBytesShown },
+    ]);
+    gauge('holdfast_prefetch_budget_queries_per_minute', 'Refreshes per minute prefetch may send (--prefetch); 0 when prefetch is off.', [
+      { labels: {}, value: view.config.prefetch.queriesPerMinute },
+    ]);
+    gauge('holdfast_prefetch_budget_bytes_per_hour', 'Bytes per hour prefetch may spend (--prefetch-bytes-per-hour); 0 for no limit.', [
+      { labels: {}, value: view.config.prefetch.bytesPerHour },
+    ]);
+    gauge('holdfast_prefetch_watched_entries', 'Popular entries prefetch keeps fresh.', [{ labels: {}, value: view.pipeline.prefetcher.watched }]);
+
+    const bounds = LATENCY_BUCKETS_MS.map((ms) => ms / 1000);
+    families.push({
+      name: 'holdfast_answer_duration_seconds',
+      help: 'Time from a parsed query to its rendered answer, by the answer\'s source (failure: SERVFAIL).',
+      type: 'histogram',
+      samples: LATENCY_SOURCES.map((source): HistogramSample => {
+        const h = view.latency.read(source);
+        return { labels: { source }, bounds, counts: h.counts, sum: h.sumMs / 1000 };
+      }),
+    });
+
+    gauge('holdfast_build_info', 'Always 1; the labels say which build and runtime are running.', [
+      { labels: { version: view.version, runtime: view.runtime }, value: 1 },
+    ]);
+    gauge('holdfast_start_time_seconds', 'When the server started, in seconds since the Unix epoch.', [{ labels: {}, value: view.startedAtMs / 1000 }]);
+    return families;
+  };
+}

@@ -1,0 +1,54 @@
+// The query log: the last N queries and how each was answered, kept in memory as a ring (so
+// it is bounded, and nothing is written to a router's flash). Off unless --query-log N is
+// given; the status page and /api/queries read it.
+
+import type { HandledQuery } from '../core/handle.ts';
+import { Rcode } from '../core/errors.ts';
+import { nameToText } from '../core/wire/names.ts';
+import { rcodeName, typeName } from '../core/wire/type-names.ts';
+
+export interface QueryLogEntry {
+  readonly timeMs: number;
+  readonly client: string;
+  readonly transport: 'udp' | 'tcp';
+  readonly name: string;
+  readonly type: string;
+  /** Where the answer came from (cache-fresh, upstream, ...), or failure. */
+  readonly source: string;
+  readonly rcode: string;
+}
+
+export interface QueryLog {
+  record(handled: HandledQuery, nowMs: number): void;
+  /** Newest first, at most `limit`. */
+  recent(limit?: number): QueryLogEntry[];
+  readonly capacity: number;
+}
+
+export function createQueryLog(capacity: number): QueryLog {
+  const ring: Array<QueryLogEntry | undefined> = new Array(capacity);
+  let next = 0;
+  let size = 0;
+  return {
+    capacity,
+    record(h, nowMs) {
+      const rcode = h.reply.length >= 4 ? h.reply[3] & 0x0f : Rcode.SERVFAIL;
+      ring[next] = {
+        timeMs: nowMs,
+        client: h.client.address,
+        transport: h.client.transport,
+        name: nameToText(h.query.bytes, 12),
+        type: typeName(h.query.qtype),
+        source: h.answer?.source ?? 'failure',
+        rcode: rcodeName(rcode),
+      };
+      next = (next + 1) % capacity;
+      if (size < capacity) size++;
+    },
+    recent(limit = capacity) {
+      const out: QueryLogEntry[] = [];
+      for (let i = 1; i <= Math.min(size, limit); i++) out.push(ring[(next - i + capacity) % capacity]!);
+      return out;
+    },
+  };
+}
