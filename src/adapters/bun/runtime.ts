@@ -6,6 +6,7 @@ import type { Runtime } from '../../core/ports.ts';
 import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
+import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
 export function createBunRuntime(args: readonly string[]): Runtime {
@@ -13,7 +14,7 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     ...createNodeRuntime(args),
     name: 'bun',
     version: bun.version,
-    net: { bindUdp, connectTcp },
+    net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp },
   };
 }

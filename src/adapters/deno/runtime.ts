@@ -3,6 +3,7 @@
 import type { Runtime } from '../../core/ports.ts';
 import { createId16 } from '../shared/entropy.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
+import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
 const encoder = new TextEncoder();
@@ -24,7 +25,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
       clearTimeout: (h) => clearTimeout(h as number),
     },
     entropy: { random: Math.random, id16: createId16() },
-    net: { bindUdp, connectTcp },
+    net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp },
     fs: {
       readText: (path) =>

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Runtime } from '../../core/ports.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
+import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 import { createId16 } from '../shared/entropy.ts';
 
@@ -17,7 +18,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
     entropy: { random: Math.random, id16: createId16() },
-    net: { bindUdp, connectTcp },
+    net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp },
     fs: {
       readText: (path) =>
