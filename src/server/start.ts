@@ -8,6 +8,12 @@ import { createHandle, type HandleOptions } from '../core/handle.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import type { UpstreamEvent } from '../pipeline/upstream/transport.ts';
+
+export interface ServerHooks {
+  /** A TLS upstream failed to connect (once per reason), or works again: for one log line each. */
+  readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
+}
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -40,9 +46,24 @@ function describeBindError(l: ListenAddress, e: unknown): HoldfastError {
   return new HoldfastError(ErrorCode.config, `listen: ${where} ${why}`);
 }
 
-export async function startServer(config: ServerConfig, runtime: Runtime, handleOptions: HandleOptions = {}): Promise<RunningServer> {
+/** The CA file's text, checked to hold at least one certificate. */
+async function readCaFile(runtime: Runtime, path: string): Promise<string> {
+  let text: string | null;
+  try {
+    text = await runtime.fs.readText(path);
+  } catch (e) {
+    throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} cannot be read (${(e as Error).message})`);
+  }
+  if (text === null) throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} does not exist`);
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} holds no PEM certificate`);
+  return text;
+}
+
+export async function startServer(config: ServerConfig, runtime: Runtime, handleOptions: HandleOptions = {}, hooks: ServerHooks = {}): Promise<RunningServer> {
   const counters = createCounters();
-  const pipeline = createPipeline(config, runtime, counters);
+  const caFile = config.encryptedUpstream.caFile;
+  const caPem = caFile === null ? undefined : await readCaFile(runtime, caFile);
+  const pipeline = createPipeline(config, runtime, counters, { caPem, onUpstreamEvent: hooks.onUpstreamEvent });
   const handle = createHandle(pipeline.chain, counters, handleOptions);
   const streams = createStreamServer(
     handle,
@@ -95,6 +116,7 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
     }
   } catch (e) {
     for (const c of closables) await c.close();
+    pipeline.upstreams.close();
     throw e;
   }
 
@@ -105,6 +127,7 @@ export async function startServer(config: ServerConfig, runtime: Runtime, handle
     pipeline,
     async stop() {
       pipeline.prefetcher.stop();
+      pipeline.upstreams.close();
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
     },
