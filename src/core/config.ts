@@ -116,6 +116,23 @@ export interface ServerConfig {
     /** The last this many queries are kept in memory for /api/queries; 0: no query log. */
     readonly maxEntries: number;
   };
+  /** tls:// (DoT) and https:// (DoH) upstreams. */
+  readonly encryptedUpstream: {
+    /** PEM file of CAs trusted instead of the system store; null: the system store. */
+    readonly caFile: string | null;
+    /** Plain upstreams (udp://IP, tcp://IP) that resolve upstreams given by host name; empty: the plain ones among `upstreams`. */
+    readonly bootstrap: readonly string[];
+    /** RFC 8467: queries padded to a multiple of this many bytes; 0 turns padding off. */
+    readonly paddingBlockBytes: number;
+    /** An upstream connection with nothing in flight is closed after this long. */
+    readonly idleTimeoutMs: number;
+    /** TCP and TLS handshakes together may take this long. */
+    readonly connectTimeoutMs: number;
+    /** A connection with a query unanswered this long and nothing received since is taken as dead and replaced. */
+    readonly silentConnectionMs: number;
+    /** DoH: HTTP/1.1 connections per upstream, one request at a time on each. */
+    readonly httpConnections: number;
+  };
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -205,6 +222,17 @@ export const DEFAULT_CONFIG: ServerConfig = {
   queryLog: {
     maxEntries: 0,
   },
+  encryptedUpstream: {
+    caFile: null,
+    bootstrap: [],
+    // RFC 8467 §4.1's recommendation for queries.
+    paddingBlockBytes: 128,
+    // RFC 7858 §3.4 asks clients to reuse connections and leave idle ones alone briefly.
+    idleTimeoutMs: 30_000,
+    connectTimeoutMs: 5_000,
+    silentConnectionMs: 2_000,
+    httpConnections: 4,
+  },
 };
 
 export function configError(key: string, problem: string): HoldfastError {
@@ -287,6 +315,13 @@ export function validateConfig(c: ServerConfig): ServerConfig {
     throw configError('http.token', 'must be 1 to 1024 visible ASCII characters, without spaces');
   }
   int('queryLog.maxEntries', c.queryLog.maxEntries, 0, 1_000_000);
+  const e = c.encryptedUpstream;
+  if (e.caFile !== null && e.caFile.trim() === '') throw configError('encryptedUpstream.caFile', 'is empty');
+  int('encryptedUpstream.paddingBlockBytes', e.paddingBlockBytes, 0, 512);
+  int('encryptedUpstream.idleTimeoutMs', e.idleTimeoutMs, 100, 3_600_000);
+  int('encryptedUpstream.connectTimeoutMs', e.connectTimeoutMs, 100, 120_000);
+  int('encryptedUpstream.silentConnectionMs', e.silentConnectionMs, 100, 120_000);
+  int('encryptedUpstream.httpConnections', e.httpConnections, 1, 64);
   return c;
 }
 

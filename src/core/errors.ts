@@ -18,6 +18,10 @@ export const ErrorCode = {
   upstreamTimeout: 'HF_UPSTREAM_TIMEOUT',
   upstreamNetwork: 'HF_UPSTREAM_NETWORK',
   upstreamBadReply: 'HF_UPSTREAM_BAD_REPLY',
+  /** A TLS connection could not be made or was refused: handshake, certificate, name, pin. */
+  upstreamTls: 'HF_UPSTREAM_TLS',
+  /** A DoH server answered with an HTTP status other than 200, or not in HTTP/1.1. */
+  upstreamHttp: 'HF_UPSTREAM_HTTP',
   upstreamsExhausted: 'HF_UPSTREAMS_EXHAUSTED',
   /** Every upstream's breaker is open, or the in-flight limits are reached: failing fast. */
   upstreamsUnavailable: 'HF_UPSTREAMS_UNAVAILABLE',

@@ -54,11 +54,38 @@ export interface StreamHandlers {
   onClose(error?: Error): void;
 }
 
+export interface TlsOptions {
+  /**
+   * The name the server's certificate must be valid for, also sent as SNI; an IP address
+   * here means the certificate must name that IP (and no SNI is sent, RFC 6066 §3).
+   */
+  readonly serverName: string;
+  /** PEM certificates to trust instead of the system store (Deno: as well as it). */
+  readonly caPem?: string;
+  /** ALPN protocols to offer, e.g. ["http/1.1"]; none when absent. */
+  readonly alpn?: readonly string[];
+  /** Report the peer's key (TlsStream.peerKeySha256), for pinning. */
+  readonly peerKey?: boolean;
+}
+
+export interface TlsStream extends ByteStream {
+  /**
+   * Base64 SHA-256 of the peer certificate's SubjectPublicKeyInfo (RFC 7469 §2.4), when
+   * `peerKey` was asked for; null when it was not, or the runtime could not tell.
+   */
+  readonly peerKeySha256: string | null;
+}
+
 /** Outbound sockets, for talking to upstreams. */
 export interface Network {
   /** Binds a UDP socket; port 0 lets the kernel pick a random ephemeral port (RFC 5452 §9.2). */
   bindUdp(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket>;
   connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream>;
+  /**
+   * A TCP connection with a completed TLS handshake whose certificate chain and name were
+   * verified; rejects with the reason (expired, wrong name, unknown issuer) otherwise.
+   */
+  connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream>;
 }
 
 /**

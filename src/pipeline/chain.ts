@@ -10,16 +10,63 @@ import { createCacheStage } from './cache/stage.ts';
 import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
 import { createPrefetcher, type Prefetcher } from './prefetch/prefetcher.ts';
-import { parseUpstream } from './upstream/spec.ts';
+import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import { createBootstrap } from './upstream/bootstrap.ts';
+import { parseUpstream, type UpstreamSpec } from './upstream/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
+import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from './upstream/transport.ts';
+
+/** What the pipeline gets from outside the configuration: files read, and where events go. */
+export interface PipelineExtras {
+  /** The text of encryptedUpstream.caFile. */
+  readonly caPem?: string;
+  readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
+}
+
+/**
+ * The resolver for upstreams given by host name: the --bootstrap upstreams, else the plain
+ * ones configured, never Holdfast itself. Null when no upstream needs one.
+ */
+function bootstrapFor(config: ServerConfig, specs: readonly UpstreamSpec[], ports: CorePorts, counters: Counters): HostResolver | null {
+  const named = specs.filter((s) => s.family === 0);
+  if (named.length === 0) return null;
+  const given = config.encryptedUpstream.bootstrap.map((text) => {
+    const spec = parseUpstream(text);
+    if (spec.protocol !== 'udp' && spec.protocol !== 'tcp') {
+      throw new HoldfastError(ErrorCode.config, `bootstrap: "${text}" must be plain DNS, udp://IP or tcp://IP: it is what finds the encrypted upstreams`);
+    }
+    return spec;
+  });
+  const plain = given.length > 0 ? given : specs.filter((s) => s.protocol === 'udp' || s.protocol === 'tcp');
+  if (plain.length === 0) {
+    throw new HoldfastError(
+      ErrorCode.config,
+      `upstream: "${named[0].label}" names a host, and nothing can resolve it: give its IP with the certificate name after # (like tls://1.1.1.1#cloudflare-dns.com), or a plain upstream to look it up with --bootstrap udp://IP`,
+    );
+  }
+  return createBootstrap(plain, ports, counters);
+}
 
 export function compose(stages: readonly Stage[], last: Next): Next {
   return stages.reduceRight<Next>((next, stage) => (req) => stage(req, next), last);
 }
 
-export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters) {
+export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras = {}) {
+  const specs = config.upstreams.map(parseUpstream);
+  const bootstrap = bootstrapFor(config, specs, ports, counters);
+  const e = config.encryptedUpstream;
+  const encrypted: EncryptedTransportSettings = {
+    caPem: extras.caPem,
+    paddingBlockBytes: e.paddingBlockBytes,
+    idleTimeoutMs: e.idleTimeoutMs,
+    connectTimeoutMs: e.connectTimeoutMs,
+    silentConnectionMs: e.silentConnectionMs,
+    httpConnections: e.httpConnections,
+    resolveHost: bootstrap ?? undefined,
+    onEvent: extras.onUpstreamEvent,
+  };
   const upstream = createUpstreamStage(
-    { ...config.upstream, upstreams: config.upstreams.map(parseUpstream), maxTtlSeconds: config.cache.maxTtlSeconds },
+    { ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted },
     ports,
     counters,
   );
@@ -57,5 +104,5 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     counters,
     recheckMs: config.cache.staleRecheckSeconds * 1000,
   });
-  return { chain, cache: cache.store, upstreams: upstream.pool, inFlight: coalesce.inFlight, prefetcher };
+  return { chain, cache: cache.store, upstreams: upstream.pool, inFlight: coalesce.inFlight, prefetcher, bootstrap };
 }

@@ -16,6 +16,7 @@ import { createSnapshotService, type SnapshotEvent, type SnapshotService } from 
 import { createHttpHandler } from './http/handler.ts';
 import { createStaleWatch } from './http/health.ts';
 import { createQueryLog, type QueryLog } from './query-log.ts';
+import type { UpstreamEvent } from '../pipeline/upstream/transport.ts';
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -47,6 +48,8 @@ export interface RunningServer {
 export interface ServerOptions {
   /** What happened to the cache snapshot (restored, set aside, written...), for the log. */
   onSnapshot?(event: SnapshotEvent): void;
+  /** A TLS upstream failed to connect (once per reason), or works again: for one log line each. */
+  readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
 }
 
 const MAX_TCP_QUERY_BYTES = 16_384;
@@ -67,6 +70,19 @@ function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): Holdf
   return new HoldfastError(ErrorCode.config, `${what}: ${where} ${why}`);
 }
 
+/** The CA file's text, checked to hold at least one certificate. */
+async function readCaFile(runtime: Runtime, path: string): Promise<string> {
+  let text: string | null;
+  try {
+    text = await runtime.fs.readText(path);
+  } catch (e) {
+    throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} cannot be read (${(e as Error).message})`);
+  }
+  if (text === null) throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} does not exist`);
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} holds no PEM certificate`);
+  return text;
+}
+
 export async function startServer(
   config: ServerConfig,
   runtime: Runtime,
@@ -74,7 +90,9 @@ export async function startServer(
   serverOptions: ServerOptions = {},
 ): Promise<RunningServer> {
   const counters = createCounters();
-  const pipeline = createPipeline(config, runtime, counters);
+  const caFile = config.encryptedUpstream.caFile;
+  const caPem = caFile === null ? undefined : await readCaFile(runtime, caFile);
+  const pipeline = createPipeline(config, runtime, counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
   const snapshot = config.cache.file
     ? createSnapshotService(
         {
@@ -147,6 +165,7 @@ export async function startServer(
       listenersBound = false;
       staleWatch?.stop();
       pipeline.prefetcher.stop();
+      pipeline.upstreams.close();
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.
@@ -207,6 +226,7 @@ export async function startServer(
   } catch (e) {
     staleWatch?.stop();
     for (const c of closables) await c.close();
+    pipeline.upstreams.close();
     throw e;
   }
 

@@ -17,7 +17,19 @@ const withAccess = (a: Partial<ServerConfig['access']>): ServerConfig => ({ ...D
 const withLimits = (r: Partial<ServerConfig['rateLimit']>): ServerConfig => ({ ...DEFAULT_CONFIG, rateLimit: { ...DEFAULT_CONFIG.rateLimit, ...r } });
 const withTcp = (t: Partial<ServerConfig['tcp']>): ServerConfig => ({ ...DEFAULT_CONFIG, tcp: { ...DEFAULT_CONFIG.tcp, ...t } });
 
+const withEncrypted = (e: Partial<ServerConfig['encryptedUpstream']>): ServerConfig => ({ ...DEFAULT_CONFIG, encryptedUpstream: { ...DEFAULT_CONFIG.encryptedUpstream, ...e } });
+
 describe('validateConfig', () => {
+  it('names the encryptedUpstream key at fault', () => {
+    rejects(withEncrypted({ caFile: ' ' }), 'encryptedUpstream.caFile');
+    rejects(withEncrypted({ paddingBlockBytes: 513 }), 'encryptedUpstream.paddingBlockBytes');
+    rejects(withEncrypted({ idleTimeoutMs: 0 }), 'encryptedUpstream.idleTimeoutMs');
+    rejects(withEncrypted({ connectTimeoutMs: 10 }), 'encryptedUpstream.connectTimeoutMs');
+    rejects(withEncrypted({ silentConnectionMs: 1.5 }), 'encryptedUpstream.silentConnectionMs');
+    rejects(withEncrypted({ httpConnections: 0 }), 'encryptedUpstream.httpConnections');
+    assert.doesNotThrow(() => validateConfig(withEncrypted({ paddingBlockBytes: 0, caFile: '/etc/ssl/ca.pem' })));
+  });
+
   it('accepts the defaults and returns the same object', () => {
     assert.equal(validateConfig(DEFAULT_CONFIG), DEFAULT_CONFIG);
   });

@@ -2,7 +2,7 @@
 // queries sent to their "address:port", over UDP and TCP. Replies arrive in a later microtask,
 // as from a real socket, and time only moves when the test moves a fake clock.
 
-import type { ByteStream, Network, Peer, StreamHandlers, UdpReceiver } from '../../src/core/ports.ts';
+import type { ByteStream, Network, Peer, StreamHandlers, TlsOptions, TlsStream, UdpReceiver } from '../../src/core/ports.ts';
 import { createFrameReader, frame } from '../../src/core/stream-framer.ts';
 
 /** Answers one query; `send` may be called any number of times, now or later. */
@@ -12,6 +12,39 @@ export interface FakeUpstream {
   readonly udp?: Responder;
   /** Absent: the connection is refused. */
   readonly tcp?: Responder;
+  /** Absent: TLS connections are refused. */
+  readonly tls?: FakeTlsServer;
+}
+
+/** The server's end of one fake TLS connection. */
+export interface FakeTlsPeer {
+  readonly options: TlsOptions;
+  /** Bytes to the client, delivered in a later microtask. */
+  write(bytes: Uint8Array): void;
+  /** Closes the connection from the server's side. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+export interface FakeTlsServer {
+  /** The SPKI hash the handshake shows, when the client asks for it. */
+  readonly keySha256?: string;
+  /**
+   * Called for each handshake; throw to fail it (the error is the client's rejection).
+   * Returns what happens to the client's bytes and to a close by the client.
+   */
+  accept(peer: FakeTlsPeer): { onData(bytes: Uint8Array): void; onClose?(): void };
+}
+
+/** A DoT server: DNS messages framed as over TCP, each answered by `respond`. */
+export function dnsOverTls(respond: Responder, keySha256?: string): FakeTlsServer {
+  return {
+    keySha256,
+    accept(peer) {
+      const reader = createFrameReader(65535, (m) => respond(m, (b) => peer.write(frame(b))), () => peer.close());
+      return { onData: (b) => reader.push(b) };
+    },
+  };
 }
 
 export interface SentQuery {
@@ -27,6 +60,8 @@ export interface FakeNet {
   readonly sent: SentQuery[];
   /** UDP sockets and TCP streams not yet closed. */
   readonly open: () => number;
+  /** TLS handshakes attempted, in order, with what the client asked for. */
+  readonly tlsConnects: Array<{ readonly to: string; readonly options: TlsOptions }>;
 }
 
 export function peerKey(address: string, port: number): string {
@@ -35,6 +70,7 @@ export function peerKey(address: string, port: number): string {
 
 export function createFakeNet(upstreams: Readonly<Record<string, FakeUpstream>>): FakeNet {
   const sent: SentQuery[] = [];
+  const tlsConnects: Array<{ to: string; options: TlsOptions }> = [];
   let open = 0;
   const peerOf = (key: string): Peer => {
     const colon = key.lastIndexOf(':');
@@ -94,8 +130,53 @@ export function createFakeNet(upstreams: Readonly<Record<string, FakeUpstream>>)
         },
       });
     },
+    connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream> {
+      const to = peerKey(address, port);
+      tlsConnects.push({ to, options });
+      const server = upstreams[to]?.tls;
+      if (!server) return Promise.reject(new Error(`connect ECONNREFUSED ${to}`));
+      let closed = false;
+      const closeBoth = (byServer: boolean) => {
+        if (closed) return;
+        closed = true;
+        open--;
+        if (byServer) queueMicrotask(() => handlers.onClose());
+        else side.onClose?.();
+      };
+      const peer: FakeTlsPeer = {
+        options,
+        write(bytes) {
+          const copy = bytes.slice();
+          queueMicrotask(() => {
+            if (!closed) handlers.onData(copy);
+          });
+        },
+        close: () => closeBoth(true),
+        get closed() {
+          return closed;
+        },
+      };
+      let side: ReturnType<FakeTlsServer['accept']>;
+      try {
+        side = server.accept(peer);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      open++;
+      return Promise.resolve({
+        peerKeySha256: options.peerKey ? (server.keySha256 ?? null) : null,
+        write(bytes: Uint8Array) {
+          if (closed) return;
+          const copy = bytes.slice();
+          queueMicrotask(() => {
+            if (!closed) side.onData(copy);
+          });
+        },
+        close: () => closeBoth(false),
+      });
+    },
   };
-  return { net, sent, open: () => open };
+  return { net, sent, open: () => open, tlsConnects };
 }
 
 /** Lets queued microtasks (fake replies, promise chains) run, without moving any clock. */

@@ -8,6 +8,7 @@ import { bun } from './bun-api.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
+import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
 export function createBunRuntime(args: readonly string[]): Runtime {
@@ -15,7 +16,7 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     ...createNodeRuntime(args),
     name: 'bun',
     version: bun.version,
-    net: { bindUdp, connectTcp },
+    net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
   };

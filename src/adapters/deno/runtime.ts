@@ -5,6 +5,7 @@ import { createId16 } from '../shared/entropy.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
+import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
 const encoder = new TextEncoder();
@@ -26,7 +27,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
       clearTimeout: (h) => clearTimeout(h as number),
     },
     entropy: { random: Math.random, id16: createId16() },
-    net: { bindUdp, connectTcp },
+    net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
     env: (name) => Deno.env.get(name),

@@ -5,7 +5,7 @@ import type { ByteStream, Closable, Peer, StreamHandlers } from '../../core/port
 
 const READ_BYTES = 16 * 1024;
 
-function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
+export function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
   (async () => {
     const buf = new Uint8Array(READ_BYTES);
     try {
@@ -27,7 +27,7 @@ function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
 /** How long close() waits for queued writes to reach a peer that is slow to read. */
 const CLOSE_FLUSH_MS = 1_000;
 
-function wrap(conn: Deno.Conn): ByteStream {
+export function wrap(conn: Deno.Conn): ByteStream {
   let closed = false;
   let gone = false;
   let chain = Promise.resolve();

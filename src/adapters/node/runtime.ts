@@ -4,6 +4,7 @@ import type { Runtime } from '../../core/ports.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
+import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 import { createId16 } from '../shared/entropy.ts';
 
@@ -18,7 +19,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
     entropy: { random: Math.random, id16: createId16() },
-    net: { bindUdp, connectTcp },
+    net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
     env: (name) => process.env[name],

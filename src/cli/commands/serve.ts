@@ -31,7 +31,18 @@ const HTTP_TOKEN_ENV = 'HOLDFAST_HTTP_TOKEN';
 
 export const serveArgs = {
   listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
-  upstream: { type: 'string', description: 'Upstream server, udp://IP[:PORT] or tcp://IP[:PORT]; repeatable (default: /etc/resolv.conf)', valueHint: 'URL' },
+  upstream: {
+    type: 'string',
+    description:
+      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) or https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS); repeatable (default: /etc/resolv.conf)',
+    valueHint: 'URL',
+  },
+  'ca-file': { type: 'string', description: 'PEM file of CAs to trust for tls:// and https:// upstreams instead of the system store', valueHint: 'PATH' },
+  bootstrap: {
+    type: 'string',
+    description: 'Plain upstream (udp://IP or tcp://IP) that resolves tls:// and https:// upstreams given by name; repeatable (default: the plain --upstream ones)',
+    valueHint: 'URL',
+  },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
   'stale-if-error': {
     type: 'string',
@@ -176,6 +187,11 @@ export function configFromFlags(
     ...DEFAULT_CONFIG,
     listen: listens.length ? listens.map(parseListen) : DEFAULT_CONFIG.listen,
     upstreams: repeated(rawArgs, 'upstream'),
+    encryptedUpstream: {
+      ...DEFAULT_CONFIG.encryptedUpstream,
+      caFile: (args['ca-file'] as string | undefined) ?? null,
+      bootstrap: repeated(rawArgs, 'bootstrap'),
+    },
     cache: {
       ...DEFAULT_CONFIG.cache,
       maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries),
@@ -278,6 +294,19 @@ function queryLogLine(log: ConsolaInstance, h: HandledQuery): void {
   });
 }
 
+/** Looks up upstreams given by host name now, so a bad name shows at start rather than at the first query. */
+function resolveNamedUpstreams(server: Awaited<ReturnType<typeof startServer>>, log: ConsolaInstance): void {
+  const bootstrap = server.pipeline.bootstrap;
+  if (!bootstrap) return;
+  for (const h of server.pipeline.upstreams.health) {
+    if (h.spec.family !== 0) continue;
+    bootstrap.resolve(h.spec.address).then(
+      (address) => log.info(`${h.spec.label}: ${h.spec.address} is ${address}`, { upstream: h.spec.label, address }),
+      (e: Error) => log.warn(`${h.spec.label}: cannot resolve ${h.spec.address} yet (${e.message})`, { upstream: h.spec.label }),
+    );
+  }
+}
+
 export function serveCommand(runtime: Runtime) {
   return defineCommand({
     meta: { name: 'serve', description: 'Serve DNS to the LAN, forwarding misses to upstreams' },
@@ -302,6 +331,11 @@ export function serveCommand(runtime: Runtime) {
       const debug = log.level >= 4;
       const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {}, {
         onSnapshot: (e) => snapshotLogLine(log, e),
+        // Once per change, never per query: a broken certificate is one line, not thousands.
+        onUpstreamEvent: (e) =>
+          e.kind === 'connect-failed'
+            ? log.warn(e.message, { upstream: e.upstream, code: e.code })
+            : log.info(e.message, { upstream: e.upstream }),
       });
       // Before the DNS listeners: whoever waits for those (a test, a supervisor) has this too.
       if (server.http) {
@@ -326,6 +360,7 @@ export function serveCommand(runtime: Runtime) {
         `answering clients in ${access.allow.map((a) => (a === PRIVATE_KEYWORD ? 'private (loopback, RFC 1918, link-local, fc00::/7)' : a)).join(', ')}${access.deny.length ? ` except ${access.deny.join(', ')}` : ''}; others get ${access.refuseAction === 'drop' ? 'no reply' : 'REFUSED'}`,
         { allow: access.allow, deny: access.deny, refuseAction: access.refuseAction },
       );
+      resolveNamedUpstreams(server, log);
 
       let stopping = false;
       const stop = (signal: string) => {

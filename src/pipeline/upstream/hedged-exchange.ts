@@ -16,7 +16,6 @@ import { scanMessage } from '../../core/wire/message.ts';
 import type { RetryBudget } from './health/retry-budget.ts';
 import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool.ts';
 import { exchangeTcp } from './transport-tcp.ts';
-import { exchangeUdp } from './transport-udp.ts';
 
 /** Each further copy to the same upstream waits this much longer than the one before. */
 const BACKOFF = 1.5;
@@ -48,10 +47,9 @@ async function sendOne(
   signal: AbortSignal,
 ): Promise<UpstreamReply> {
   const started = ports.clock.now();
-  let bytes =
-    h.spec.protocol === 'tcp'
-      ? await exchangeTcp(ports, h.spec, query, timeoutMs, counters, signal)
-      : await exchangeUdp(ports, h.spec, query, timeoutMs, counters, signal);
+  // Every kind of upstream behind one interface: over TLS and HTTPS this copy is one query on
+  // a shared connection, never a connection of its own.
+  let bytes = await h.transport.exchange(query, timeoutMs, signal);
   let scan = scanMessage(bytes);
   if (typeof scan !== 'string' && scan.truncated && h.spec.protocol === 'udp') {
     // RFC 7766 §5: a truncated UDP reply means "ask again over TCP".

@@ -19,6 +19,7 @@ import { createRetryBudget, type RetryBudget } from './health/retry-budget.ts';
 import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
 import { hedgedExchange } from './hedged-exchange.ts';
 import type { UpstreamSpec } from './spec.ts';
+import { createTransport, DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type Transport } from './transport.ts';
 
 export type PoolOptions = ServerConfig['upstream'];
 
@@ -28,6 +29,8 @@ const RETRY_WINDOW_MS = 10_000;
 
 export interface UpstreamHealth {
   readonly spec: UpstreamSpec;
+  /** How copies reach it: a socket per copy (UDP, TCP) or a shared connection (TLS, HTTPS). */
+  readonly transport: Transport;
   readonly rto: RtoEstimator;
   readonly breaker: Breaker;
   /** Smoothed RTT in ms, or -1 before the first reply. */
@@ -67,6 +70,8 @@ export interface UpstreamPool {
   /** Queries in flight to upstreams now. */
   inFlight(): number;
   readonly retryBudget: RetryBudget;
+  /** Closes the connections kept open to upstreams. */
+  close(): void;
 }
 
 /** The pool's side of one exchange: where the next copy goes, and what each outcome means for health. */
@@ -88,13 +93,20 @@ export interface PoolForExchange {
   abandoned(h: UpstreamHealth): void;
 }
 
-export function createUpstreamPool(specs: readonly UpstreamSpec[], options: PoolOptions, ports: CorePorts, counters: Counters): UpstreamPool {
+export function createUpstreamPool(
+  specs: readonly UpstreamSpec[],
+  options: PoolOptions,
+  ports: CorePorts,
+  counters: Counters,
+  encrypted: EncryptedTransportSettings = DEFAULT_ENCRYPTED_SETTINGS,
+): UpstreamPool {
   if (specs.length === 0) throw new HoldfastError(ErrorCode.config, 'upstream: at least one upstream is needed');
   const random = () => ports.entropy.random();
   const health: UpstreamHealth[] = specs.map((spec) => {
     const rto = createRtoEstimator({ minMs: options.rtoMinMs, maxMs: options.rtoMaxMs, initialMs: options.rtoInitialMs, granularityMs: RTO_GRANULARITY_MS });
     return {
       spec,
+      transport: createTransport(spec, encrypted, ports, counters),
       rto,
       breaker: createBreaker(
         { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
@@ -150,8 +162,9 @@ export function createUpstreamPool(specs: readonly UpstreamSpec[], options: Pool
       h.replies++;
       h.lastReplyAtMs = now;
       if (rttMs !== null) {
-        // Each copy has its own socket and ID, so a reply says which copy it answers: RTT
-        // samples stay valid under retransmission, without Karn's ambiguity.
+        // Each copy has its own ID (and over UDP and TCP its own socket; over HTTPS its own
+        // request), so a reply says which copy it answers: RTT samples stay valid under
+        // retransmission, without Karn's ambiguity.
         h.rto.sample(rttMs);
         h.consecutiveFailures = 0;
       }
@@ -187,6 +200,9 @@ export function createUpstreamPool(specs: readonly UpstreamSpec[], options: Pool
     retryBudget,
     healthy,
     inFlight: () => inFlight,
+    close() {
+      for (const h of health) h.transport.close();
+    },
     exchange(query, exchangeOptions = {}) {
       const background = exchangeOptions.background === true;
       if (inFlight >= (background ? options.maxInFlight / 2 : options.maxInFlight)) {

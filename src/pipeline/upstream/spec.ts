@@ -1,17 +1,46 @@
-// Upstream addresses as a user writes them: udp://IP[:PORT], tcp://IP[:PORT].
+// Upstream addresses as a user writes them:
+//   udp://IP[:PORT]  tcp://IP[:PORT]
+//   tls://HOST[:PORT][?pin=sha256/BASE64...][#TLS-NAME]          DNS over TLS, RFC 7858 (853)
+//   https://HOST[:PORT]/PATH[?method=get&pin=...][#TLS-NAME]     DNS over HTTPS, RFC 8484 (443)
+// HOST may be a name for tls:// and https://; it is then resolved through a bootstrap upstream.
 
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 
-export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp' } as const;
+export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp', tls: 'tls', https: 'https' } as const;
 export type UpstreamProtocol = (typeof UpstreamProtocol)[keyof typeof UpstreamProtocol];
+
+export interface TlsSpec {
+  /** The name the certificate must be valid for: `#TLS-NAME`, else HOST. */
+  readonly serverName: string;
+  /** Base64 SHA-256 SPKI pins (RFC 7469 §2.4); the key must match one. Empty: no pinning. */
+  readonly pins: readonly string[];
+}
+
+export interface HttpSpec {
+  /** Path and any query string of the DoH endpoint, e.g. "/dns-query". */
+  readonly path: string;
+  readonly method: 'POST' | 'GET';
+  /** The Host header. */
+  readonly authority: string;
+}
 
 export interface UpstreamSpec {
   readonly protocol: UpstreamProtocol;
+  /** An IP address; for tls:// and https:// also a host name (family 0) to resolve at start. */
   readonly address: string;
   readonly port: number;
-  readonly family: 4 | 6;
+  readonly family: 4 | 6 | 0;
   /** As given by the user, for logs and metrics labels. */
   readonly label: string;
+  /** tls:// and https:// only. */
+  readonly tls?: TlsSpec;
+  /** https:// only. */
+  readonly http?: HttpSpec;
+}
+
+/** Is this upstream spoken to over TLS (DoT or DoH)? */
+export function isEncrypted(spec: UpstreamSpec): boolean {
+  return spec.tls !== undefined;
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -50,18 +79,85 @@ export function splitHostPort(s: string): { host: string; port: number | null } 
   return { host, port: Number(portText) };
 }
 
+const EXPECTED = 'expected udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:PORT][#TLS-NAME] or https://HOST[:PORT]/PATH';
+const DEFAULT_PORT: Record<UpstreamProtocol, number> = { udp: 53, tcp: 53, tls: 853, https: 443 };
+/** A host name as RFC 1123 §2.1 allows: letters, digits and hyphens, dot-separated. */
+const HOST_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*\.?$/;
+/** A SHA-256 digest in base64: 32 bytes are 43 characters and one "=". */
+const PIN = /^sha256\/([A-Za-z0-9+/]{43}=)$/;
+
 export function parseUpstream(text: string): UpstreamSpec {
-  const bad = (why: string) =>
-    new HoldfastError(ErrorCode.config, `upstream: "${text}" ${why} (expected udp://IP[:PORT] or tcp://IP[:PORT])`);
+  const bad = (why: string) => new HoldfastError(ErrorCode.config, `upstream: "${text}" ${why} (${EXPECTED})`);
   const m = /^([a-z+]+):\/\/(.+)$/.exec(text);
   if (!m) throw bad('has no scheme');
   const protocol = m[1];
-  if (protocol !== 'udp' && protocol !== 'tcp') throw bad(`uses scheme "${protocol}", which is not supported`);
-  const hp = splitHostPort(m[2].replace(/\/$/, ''));
+  if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'tls' && protocol !== 'https') throw bad(`uses scheme "${protocol}", which is not supported`);
+  const encrypted = protocol === 'tls' || protocol === 'https';
+
+  // Split off, in order: #TLS-NAME, ?OPTIONS, /PATH.
+  let rest = m[2];
+  let fragment: string | null = null;
+  const hash = rest.indexOf('#');
+  if (hash >= 0) {
+    fragment = rest.slice(hash + 1);
+    rest = rest.slice(0, hash);
+  }
+  let queryText: string | null = null;
+  const question = rest.indexOf('?');
+  if (question >= 0) {
+    queryText = rest.slice(question + 1);
+    rest = rest.slice(0, question);
+  }
+  let path = '';
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    path = rest.slice(slash);
+    rest = rest.slice(0, slash);
+  }
+  if (!encrypted && (fragment !== null || queryText !== null)) throw bad('has options, which only tls:// and https:// take');
+  if (protocol === 'tls' && path !== '' && path !== '/') throw bad('has a path, which only https:// takes');
+  if (protocol === 'https' && (path === '' || path === '/')) throw bad('has no path (DoH servers commonly use /dns-query)');
+
+  const hp = splitHostPort(rest);
   if (!hp) throw bad('has a malformed address or port');
   const family = isIpv4(hp.host) ? 4 : isIpv6(hp.host) ? 6 : 0;
-  if (family === 0) throw bad(`names host "${hp.host}", which is not an IP address`);
-  const port = hp.port ?? 53;
+  if (family === 0 && !(encrypted && HOST_NAME.test(hp.host))) {
+    throw bad(encrypted ? `names host "${hp.host}", which is neither an IP address nor a host name` : `names host "${hp.host}", which is not an IP address`);
+  }
+  const port = hp.port ?? DEFAULT_PORT[protocol];
   if (port === 0) throw bad('has port 0');
-  return { protocol, address: hp.host, port, family, label: text };
+  if (!encrypted) return { protocol, address: hp.host, port, family, label: text };
+
+  if (fragment !== null && !HOST_NAME.test(fragment)) throw bad(`gives "#${fragment}" as the certificate name, which is not a host name`);
+  const serverName = fragment ?? hp.host.replace(/\.$/, '');
+  const pins: string[] = [];
+  let method: 'POST' | 'GET' = 'POST';
+  const kept: string[] = [];
+  for (const part of queryText ? queryText.split('&') : []) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    let value: string;
+    try {
+      value = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+    } catch {
+      throw bad(`has a malformed option "${part}"`);
+    }
+    if (key === 'pin') {
+      const pin = PIN.exec(value);
+      if (!pin) throw bad(`has pin "${value}", which is not sha256/ and 44 characters of base64`);
+      pins.push(pin[1]);
+    } else if (key === 'method' && protocol === 'https') {
+      if (value !== 'get' && value !== 'post') throw bad(`has method "${value}" (get or post)`);
+      method = value === 'get' ? 'GET' : 'POST';
+    } else if (protocol === 'https') {
+      kept.push(part); // the endpoint's own query string
+    } else {
+      throw bad(`has option "${key}" (tls:// takes pin=sha256/BASE64)`);
+    }
+  }
+  const spec: UpstreamSpec = { protocol, address: hp.host.replace(/\.$/, ''), port, family, label: text, tls: { serverName, pins } };
+  if (protocol === 'tls') return spec;
+  const hostPart = fragment ?? (family === 6 ? `[${hp.host}]` : hp.host);
+  const authority = port === 443 ? hostPart : `${hostPart}:${port}`;
+  return { ...spec, http: { path: kept.length ? `${path}?${kept.join('&')}` : path, method, authority } };
 }

@@ -8,14 +8,17 @@ import { upstreamQuery } from '../../core/wire/reply.ts';
 import { Source, type Next } from '../../core/answer.ts';
 import { createUpstreamPool, type PoolOptions, type UpstreamPool } from './pool.ts';
 import type { UpstreamSpec } from './spec.ts';
+import type { EncryptedTransportSettings } from './transport.ts';
 
 export interface UpstreamStageOptions extends PoolOptions {
   readonly upstreams: readonly UpstreamSpec[];
   readonly maxTtlSeconds: number;
+  /** For tls:// and https:// upstreams. */
+  readonly encrypted?: EncryptedTransportSettings;
 }
 
 export function createUpstreamStage(options: UpstreamStageOptions, ports: CorePorts, counters: Counters): { next: Next; pool: UpstreamPool } {
-  const pool = createUpstreamPool(options.upstreams, options, ports, counters);
+  const pool = createUpstreamPool(options.upstreams, options, ports, counters, options.encrypted);
   const next: Next = async ({ query, background }) => {
     const reply = await pool.exchange(upstreamQuery(query, ports.entropy.id16()), { background });
     const message = toStored(reply.bytes, reply.scan, options.maxTtlSeconds);

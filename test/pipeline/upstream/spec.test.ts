@@ -34,7 +34,7 @@ describe('parseUpstream', () => {
 
   it('rejects a missing or unsupported scheme, host names, port 0 and bad ports, naming the input', () => {
     rejected('192.0.2.1', /no scheme/);
-    rejected('https://192.0.2.1', /scheme "https"/);
+    rejected('quic://192.0.2.1', /scheme "quic"/);
     rejected('udp://dns.example', /not an IP address/);
     rejected('udp://192.0.2.1:0', /port 0/);
     rejected('udp://192.0.2.1:65536', /malformed/);
@@ -44,6 +44,77 @@ describe('parseUpstream', () => {
     rejected('udp://256.0.0.1', /not an IP address/);
     rejected('udp://1::2::3', /not an IP address/);
     rejected('udp://fe80::1%', /not an IP address/);
+  });
+});
+
+const PIN_A = 'O+ldeIfgHsEhT/e3YGbP0BKeTyhDz9pZS41VtX9mTyc=';
+const PIN_B = 'wtuNtsmzytAUbhfpKOCwRdSodJS4yW0pudwskg/QKiQ=';
+
+describe('parseUpstream: DNS over TLS', () => {
+  it('reads tls://IP with the certificate name after #, defaulting the port to 853', () => {
+    assert.deepEqual(parseUpstream('tls://1.1.1.1#cloudflare-dns.com'), {
+      protocol: 'tls',
+      address: '1.1.1.1',
+      port: 853,
+      family: 4,
+      label: 'tls://1.1.1.1#cloudflare-dns.com',
+      tls: { serverName: 'cloudflare-dns.com', pins: [] },
+    });
+    const v6 = parseUpstream('tls://[2606:4700::1111]:8853#one.one.one.one');
+    assert.equal(v6.address, '2606:4700::1111');
+    assert.equal(v6.port, 8853);
+    assert.equal(v6.tls?.serverName, 'one.one.one.one');
+  });
+
+  it('verifies against the IP itself when no name is given, and takes a host name to resolve', () => {
+    assert.equal(parseUpstream('tls://9.9.9.9').tls?.serverName, '9.9.9.9');
+    const named = parseUpstream('tls://dns.quad9.net');
+    assert.equal(named.family, 0, 'a name, resolved through the bootstrap');
+    assert.equal(named.address, 'dns.quad9.net');
+    assert.equal(named.tls?.serverName, 'dns.quad9.net');
+  });
+
+  it('reads repeated SPKI pins, percent-encoded or not', () => {
+    const u = parseUpstream(`tls://192.0.2.1?pin=sha256/${PIN_A}&pin=sha256/${encodeURIComponent(PIN_B)}#dns.example`);
+    assert.deepEqual(u.tls, { serverName: 'dns.example', pins: [PIN_A, PIN_B] });
+  });
+
+  it('rejects bad pins, unknown options, paths and bad names, naming the input', () => {
+    rejected('tls://192.0.2.1?pin=sha256/short=', /pin "sha256\/short="/);
+    rejected(`tls://192.0.2.1?pin=sha1/${PIN_A}`, /pin/);
+    rejected('tls://192.0.2.1?method=get', /option "method"/);
+    rejected('tls://192.0.2.1/dns-query', /path/);
+    rejected('tls://192.0.2.1#bad_name!', /certificate name/);
+    rejected('tls://under score!', /neither an IP address nor a host name/);
+    rejected('tls://192.0.2.1:0', /port 0/);
+    rejected('udp://192.0.2.1#dns.example', /options/);
+  });
+});
+
+describe('parseUpstream: DNS over HTTPS', () => {
+  it('reads https://HOST/PATH as POST with the Host header, defaulting the port to 443', () => {
+    assert.deepEqual(parseUpstream('https://dns.example/dns-query'), {
+      protocol: 'https',
+      address: 'dns.example',
+      port: 443,
+      family: 0,
+      label: 'https://dns.example/dns-query',
+      tls: { serverName: 'dns.example', pins: [] },
+      http: { path: '/dns-query', method: 'POST', authority: 'dns.example' },
+    });
+  });
+
+  it('takes method=get and pins out of the query string and keeps the rest for the server', () => {
+    const u = parseUpstream(`https://192.0.2.1:8443/q?method=get&pin=sha256/${PIN_A}&x=1#dns.example`);
+    assert.deepEqual(u.http, { path: '/q?x=1', method: 'GET', authority: 'dns.example:8443' });
+    assert.deepEqual(u.tls, { serverName: 'dns.example', pins: [PIN_A] });
+    assert.equal(parseUpstream('https://[::1]:8443/dns-query').http?.authority, '[::1]:8443');
+  });
+
+  it('rejects a missing path and unknown methods', () => {
+    rejected('https://192.0.2.1', /no path/);
+    rejected('https://192.0.2.1/', /no path/);
+    rejected('https://192.0.2.1/dns-query?method=put', /method "put"/);
   });
 });
 
