@@ -159,20 +159,23 @@ export const DEFAULT_CONFIG: ServerConfig = {
   },
   upstream: {
     totalTimeoutMs: 4_000,
-    maxAttempts: 8,
+    // At 30% loss each way a copy is lost half the time: 12 copies leave 1 query in 3000 unanswered.
+    maxAttempts: 12,
     // Before any reply is measured; unbound starts its unknown servers near 376 ms.
     rtoInitialMs: 400,
     rtoMinMs: 50,
     rtoMaxMs: 2_000,
     // At 30% loss each way half of all copies go unanswered, so a query needs about one retry
-    // on average: a ratio of 1 covers that while capping upstream traffic at twice the queries.
-    retryRatio: 1,
+    // on average: 1.5 covers that with room for bursts, while capping upstream traffic at 2.5
+    // times the queries however bad the link.
+    retryRatio: 1.5,
     retryMinPerSecond: 5,
     breakerFailures: 5,
     breakerSilenceMs: 3_000,
     breakerCooldownMs: 1_000,
-    // A recovered upstream is back in use within this (jittered) time, never "dead until restart".
-    breakerMaxCooldownMs: 10_000,
+    // A recovered upstream is back in use within this (jittered) time, never "dead until restart";
+    // a probe every few seconds costs a dead upstream next to nothing.
+    breakerMaxCooldownMs: 3_000,
     maxInFlightPerUpstream: 256,
     maxInFlight: 1_024,
   },

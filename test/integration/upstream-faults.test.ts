@@ -178,7 +178,7 @@ describe('an upstream that goes silent, then comes back', () => {
 
   it('is back in use within seconds of answering again, never "dead until restart"', async () => {
     fake.setDefault(plans.answer());
-    // The breaker's longest cooldown is 10 s (jittered); poll once a second, for at most 20 s.
+    // The breaker's longest cooldown is 3 s (jittered); poll once a second, for at most 20 s.
     let d: Decoded | null = null;
     for (let i = 0; i < 20 && d?.rcode !== 'NOERROR'; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 1000));

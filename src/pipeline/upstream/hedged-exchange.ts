@@ -17,8 +17,14 @@ import type { RetryBudget } from './health/retry-budget.ts';
 import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool.ts';
 import { exchangeTcp } from './transport-tcp.ts';
 
-/** Each further copy to the same upstream waits this much longer than the one before. */
+/** Each further copy to the same upstream waits this much longer than the one before... */
 const BACKOFF = 1.5;
+/**
+ * ...up to this many RTOs. Past a few RTOs a copy's silence says the packet was lost, not that
+ * the upstream is slow; waiting longer only spends the client's time, and the breaker, not the
+ * backoff, is what stops us asking a dead upstream.
+ */
+const MAX_WAIT_RTOS = 4;
 
 interface Copy {
   readonly h: UpstreamHealth;
@@ -247,7 +253,8 @@ export function hedgedExchange(
         });
       if (hedgeTimer !== null) timers.clearTimeout(hedgeTimer);
       hedgeTimer = null;
-      const waitMs = Math.min(options.rtoMaxMs, h.rto.rtoMs * BACKOFF ** n);
+      const rto = h.rto.rtoMs;
+      const waitMs = Math.min(options.rtoMaxMs, rto * Math.min(BACKOFF ** n, MAX_WAIT_RTOS));
       if (waitMs < deadline - now) {
         hedgeTimer = timers.setTimeout(() => {
           hedgeTimer = null;
