@@ -8,6 +8,7 @@ import { createHandle, type HandleOptions } from '../core/handle.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { createAdmission, type Admission } from '../pipeline/access/admission.ts';
+import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../pipeline/access/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
 
@@ -23,14 +24,18 @@ export interface RunningServer {
   readonly pipeline: ReturnType<typeof createPipeline>;
   /** The cache's file, when `cache.file` is set. */
   readonly snapshot: SnapshotService | null;
-  /** Closes the listeners, then writes the cache snapshot if there is one. */
   readonly admission: Admission;
+  /** The subnets of this machine's interfaces, kept current, when the allow list says `local`. */
+  readonly localSubnets: LocalSubnetsWatcher | null;
+  /** Closes the listeners, then writes the cache snapshot if there is one. */
   stop(): Promise<void>;
 }
 
 export interface ServerOptions {
   /** What happened to the cache snapshot (restored, set aside, written...), for the log. */
   onSnapshot?(event: SnapshotEvent): void;
+  /** The interfaces' subnets changed, or could not be read (for `local` in the allow list). */
+  onLocalSubnets?(event: LocalSubnetsEvent): void;
 }
 
 const MAX_TCP_QUERY_BYTES = 16_384;
@@ -83,6 +88,17 @@ export async function startServer(
   // Before the pipeline and before parsing: a refused or limited client costs an address
   // lookup and a token count, nothing more (src/pipeline/access/README.md).
   const admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  // Read once now, before any listener opens, so the first LAN client is already known.
+  const localSubnets = admission.usesLocal
+    ? createLocalSubnetsWatcher(
+        { intervalMs: config.access.localRefreshSeconds * 1000 },
+        () => runtime.interfaces.subnets(),
+        runtime.timers,
+        admission.setLocalSubnets,
+        serverOptions.onLocalSubnets,
+      )
+    : null;
+  localSubnets?.refresh();
   const handle = createHandle(pipeline.chain, counters, { ...handleOptions, admit: admission.admit });
   const streams = createStreamServer(
     handle,
@@ -140,6 +156,7 @@ export async function startServer(
 
   pipeline.prefetcher.start();
   snapshot?.start();
+  localSubnets?.start();
 
   return {
     counters,
@@ -147,8 +164,10 @@ export async function startServer(
     pipeline,
     snapshot,
     admission,
+    localSubnets,
     async stop() {
       pipeline.prefetcher.stop();
+      localSubnets?.stop();
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.

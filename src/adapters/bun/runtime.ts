@@ -6,6 +6,7 @@ import type { Runtime } from '../../core/ports.ts';
 import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -17,5 +18,6 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     net: { bindUdp, connectTcp },
     listeners: { listenUdp, listenTcp },
     fs: { readText, readBytes, writeFileAtomic, rename },
+    interfaces: { subnets: interfaceSubnets },
   };
 }

@@ -3,6 +3,7 @@
 import type { Runtime } from '../../core/ports.ts';
 import { createId16 } from '../shared/entropy.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 
@@ -28,6 +29,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
     net: { bindUdp, connectTcp },
     listeners: { listenUdp, listenTcp },
     fs: { readText, readBytes, writeFileAtomic, rename },
+    interfaces: { subnets: interfaceSubnets },
     env: (name) => Deno.env.get(name),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
     exit: (code) => Deno.exit(code),

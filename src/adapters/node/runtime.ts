@@ -2,6 +2,7 @@
 
 import type { Runtime } from '../../core/ports.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { bindUdp, listenUdp } from './udp.ts';
 import { createId16 } from '../shared/entropy.ts';
@@ -20,6 +21,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
     net: { bindUdp, connectTcp },
     listeners: { listenUdp, listenTcp },
     fs: { readText, readBytes, writeFileAtomic, rename },
+    interfaces: { subnets: interfaceSubnets },
     env: (name) => process.env[name],
     onSignal: (signal, handler) => {
       process.on(signal, handler);
