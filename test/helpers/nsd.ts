@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { udpExchange } from './dns-client.ts';
+import { runTool, udpExchange } from './dns-client.ts';
 import { query } from './packets.ts';
 import { freePort } from './ports.ts';
 
@@ -38,7 +38,25 @@ export function zoneText(z: Zone): string {
   ].join('\n');
 }
 
-export async function startNsd(zones: readonly Zone[], opts: { port?: number; address?: string } = {}): Promise<Nsd> {
+export interface NsdOptions {
+  port?: number;
+  address?: string;
+  /**
+   * A command NSD runs under, e.g. ["ip", "netns", "exec", "NS"] to start it inside a network
+   * namespace; the readiness check (dig) then runs under it too. It must exec its command, so
+   * the PID stays NSD's.
+   */
+  exec?: readonly string[];
+}
+
+/** Whether the server at address:port answers a question about `zone`, asked under `exec`. */
+async function answers(zone: string, address: string, port: number, exec: readonly string[] | undefined): Promise<boolean> {
+  if (!exec) return (await udpExchange(port, query(zone, 'SOA', { edns: false }), 100, address)) !== null;
+  const r = await runTool(exec[0], [...exec.slice(1), 'dig', `@${address}`, '-p', String(port), '+tries=1', '+time=1', '+noedns', zone, 'SOA'], 5_000);
+  return /status: NOERROR/.test(r.stdout);
+}
+
+export async function startNsd(zones: readonly Zone[], opts: NsdOptions = {}): Promise<Nsd> {
   const dir = mkdtempSync(join(tmpdir(), 'holdfast-nsd-'));
   const address = opts.address ?? '127.0.0.1';
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -66,12 +84,13 @@ export async function startNsd(zones: readonly Zone[], opts: { port?: number; ad
     ].join('\n');
     for (const z of zones) writeFileSync(join(dir, `${z.name}.zone`), zoneText(z));
     writeFileSync(join(dir, 'nsd.conf'), conf);
-    const child: ChildProcess = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
+    const nsdArgv = ['nsd', '-d', '-c', join(dir, 'nsd.conf')];
+    const [cmd, ...args] = opts.exec ? [...opts.exec, ...nsdArgv] : nsdArgv;
+    const child: ChildProcess = spawn(cmd, args, { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     // Ready when it answers a question about the first zone.
     for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      const r = await udpExchange(port, query(zones[0].name, 'SOA', { edns: false }), 100, address);
-      if (r) {
+      if (await answers(zones[0].name, address, port, opts.exec)) {
         return {
           port,
           pid: child.pid!,
