@@ -233,7 +233,8 @@ function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknow
 
 function localSubnetsLogLine(log: ConsolaInstance, e: LocalSubnetsEvent): void {
   if (e.kind === 'failed') {
-    log.warn(`cannot read this machine's interfaces (${e.error}); clients are checked against ${e.subnets.length ? e.subnets.join(', ') : 'no local subnet'} until they can be`, {
+    const kept = e.subnets.length ? `still answering the local subnets read before: ${e.subnets.join(', ')}` : 'no local subnet is answered until they can be read';
+    log.warn(`cannot read this machine's interfaces (${e.error}); ${kept}`, {
       error: e.error,
       localSubnets: e.subnets,
     });
