@@ -93,7 +93,10 @@ export interface InterfaceSubnet {
 
 /** This machine's interfaces, read fresh on each call (addresses come and go). */
 export interface Interfaces {
-  /** Every address of every interface that is up; throws when the system will not say. */
+  /**
+   * The addresses of the interfaces (Node and Bun list only interfaces that are up; Deno lists
+   * addresses on interfaces that are down too); throws when the system will not say.
+   */
   subnets(): InterfaceSubnet[];
 }
 
