@@ -77,12 +77,17 @@ export interface ServerConfig {
   };
   /** Which clients are answered at all (src/pipeline/access/README.md). */
   readonly access: {
-    /** Prefixes ("10.0.0.0/8", "fd00::/8", a bare address) or "private" for PRIVATE_RANGES. */
+    /**
+     * Prefixes ("10.0.0.0/8", "fd00::/8", a bare address), "private" for PRIVATE_RANGES, or
+     * "local" for the subnets of this machine's interfaces, read live.
+     */
     readonly allow: readonly string[];
     /** Prefixes never answered, even when inside `allow`. */
     readonly deny: readonly string[];
     /** What a client outside `allow` or inside `deny` gets: REFUSED, or no reply at all. */
     readonly refuseAction: 'refuse' | 'drop';
+    /** How often the interfaces are read again for "local" (a renumbered ISP prefix). */
+    readonly localRefreshSeconds: number;
   };
   /** Abuse limits per client prefix and in total (src/pipeline/access/README.md). */
   readonly rateLimit: {
@@ -197,10 +202,13 @@ export const DEFAULT_CONFIG: ServerConfig = {
     maxInFlightPerConnection: 64,
   },
   access: {
-    // Like dnsmasq's local-service: a resolver on a router must never answer the Internet.
-    allow: ['private'],
+    // Like dnsmasq's local-service: a resolver on a router must never answer the Internet,
+    // but must answer its LAN, whose IPv6 clients mostly use global addresses.
+    allow: ['private', 'local'],
     deny: [],
     refuseAction: 'refuse',
+    // A renumbered prefix is picked up within a minute; a reading costs well under a millisecond.
+    localRefreshSeconds: 60,
   },
   rateLimit: {
     // Far above what a household sends (IPv6 clients of one LAN share a /64, so one bucket):
@@ -297,6 +305,7 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (c.access.allow.length === 0) throw configError('access.allow', 'is empty, so no client could ever be answered');
   strings('access.deny', c.access.deny);
   oneOf('access.refuseAction', c.access.refuseAction, ['refuse', 'drop']);
+  int('access.localRefreshSeconds', c.access.localRefreshSeconds, 1, 86_400);
   const r = c.rateLimit;
   int('rateLimit.perClientQps', r.perClientQps, 0, 1_000_000);
   int('rateLimit.perClientBurst', r.perClientBurst, 1, 10_000_000);

@@ -127,6 +127,26 @@ export interface FileSystem {
   rename(from: string, to: string): Promise<void>;
 }
 
+/** One address of one of this machine's network interfaces, with its on-link prefix length. */
+export interface InterfaceSubnet {
+  /** Interface name (eth0, br-lan), for logs. */
+  readonly name: string;
+  /** As the system reports it, without a zone. */
+  readonly address: string;
+  /** Length of the on-link prefix: 24 for 192.168.1.1/24, 64 for most IPv6 LANs. */
+  readonly prefixBits: number;
+  readonly family: 4 | 6;
+}
+
+/** This machine's interfaces, read fresh on each call (addresses come and go). */
+export interface Interfaces {
+  /**
+   * The addresses of the interfaces (Node and Bun list only interfaces that are up; Deno lists
+   * addresses on interfaces that are down too); throws when the system will not say.
+   */
+  subnets(): InterfaceSubnet[];
+}
+
 /** SIGUSR1 asks for a cache snapshot now. */
 export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1';
 
@@ -141,6 +161,8 @@ export interface Runtime {
   readonly net: Network;
   readonly listeners: Listeners;
   readonly fs: FileSystem;
+  /** For `--allow local`: the subnets of this machine's interfaces. */
+  readonly interfaces: Interfaces;
   /** An environment variable, or undefined when unset. */
   env(name: string): string | undefined;
   onSignal(signal: SignalName, handler: () => void): void;

@@ -11,6 +11,7 @@ import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../pipeline/access/admission.ts';
+import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../pipeline/access/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
 import { createHttpHandler } from './http/handler.ts';
@@ -42,6 +43,8 @@ export interface RunningServer {
   readonly startedAtMs: number;
   readonly version: string;
   readonly runtime: string;
+  /** The subnets of this machine's interfaces, kept current, when the allow list says `local`. */
+  readonly localSubnets: LocalSubnetsWatcher | null;
   stop(): Promise<void>;
 }
 
@@ -50,6 +53,8 @@ export interface ServerOptions {
   onSnapshot?(event: SnapshotEvent): void;
   /** A TLS upstream failed to connect (once per reason), or works again: for one log line each. */
   readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
+  /** The interfaces' subnets changed, or could not be read (for `local` in the allow list). */
+  onLocalSubnets?(event: LocalSubnetsEvent): void;
 }
 
 const MAX_TCP_QUERY_BYTES = 16_384;
@@ -117,6 +122,17 @@ export async function startServer(
   // Before the pipeline and before parsing: a refused or limited client costs an address
   // lookup and a token count, nothing more (src/pipeline/access/README.md).
   const admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  // Read once now, before any listener opens, so the first LAN client is already known.
+  const localSubnets = admission.usesLocal
+    ? createLocalSubnetsWatcher(
+        { intervalMs: config.access.localRefreshSeconds * 1000 },
+        () => runtime.interfaces.subnets(),
+        runtime.timers,
+        admission.setLocalSubnets,
+        serverOptions.onLocalSubnets,
+      )
+    : null;
+  localSubnets?.refresh();
   const latency = createLatencyHistograms();
   const clock = runtime.clock;
   const queryLog = config.queryLog.maxEntries > 0 ? createQueryLog(config.queryLog.maxEntries) : null;
@@ -157,6 +173,7 @@ export async function startServer(
     pipeline,
     snapshot,
     admission,
+    localSubnets,
     queryLog,
     startedAtMs: clock.now(),
     version: VERSION,
@@ -165,6 +182,7 @@ export async function startServer(
       listenersBound = false;
       staleWatch?.stop();
       pipeline.prefetcher.stop();
+      localSubnets?.stop();
       pipeline.upstreams.close();
       streams.closeAll();
       await Promise.all(closables.map((c) => c.close()));
@@ -233,5 +251,6 @@ export async function startServer(
   listenersBound = true;
   pipeline.prefetcher.start();
   snapshot?.start();
+  localSubnets?.start();
   return server;
 }

@@ -97,6 +97,8 @@ describe('validateConfig', () => {
     rejects(withAccess({ allow: [] }), 'access.allow');
     rejects(withAccess({ deny: ['10.0.0.0/8', ''] }), 'access.deny[1]');
     rejects(withAccess({ refuseAction: 'ignore' as 'drop' }), 'access.refuseAction');
+    rejects(withAccess({ localRefreshSeconds: 0 }), 'access.localRefreshSeconds');
+    rejects(withAccess({ localRefreshSeconds: 1.5 }), 'access.localRefreshSeconds');
     rejects(withLimits({ perClientQps: -1 }), 'rateLimit.perClientQps');
     rejects(withLimits({ perClientBurst: 0 }), 'rateLimit.perClientBurst');
     rejects(withLimits({ ipv4PrefixBits: 33 }), 'rateLimit.ipv4PrefixBits');

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { udpExchange } from './dns-client.ts';
+import { runTool, udpExchange } from './dns-client.ts';
 import { probeInNs, type LossyLink } from './netns.ts';
 import { query } from './packets.ts';
 import { freePort } from './ports.ts';
@@ -48,11 +48,22 @@ export interface NsdOptions {
    * is asked from inside the namespace.
    */
   netns?: { link: LossyLink; ns: string };
+  /**
+   * A command NSD runs under, e.g. ["ip", "netns", "exec", "NS"] to start it inside a network
+   * namespace; the readiness check (dig) then runs under it too. It must exec its command, so
+   * the PID stays NSD's.
+   */
+  exec?: readonly string[];
 }
 
 /** Whether NSD answers on `address`:`port` yet, asked from where it runs. */
-async function answers(zone: string, port: number, address: string, netns: NsdOptions['netns']): Promise<boolean> {
-  if (netns) return probeInNs(netns.link, netns.ns, `${address}:${port}`, zone, 200);
+async function answers(zone: string, port: number, address: string, opts: NsdOptions): Promise<boolean> {
+  if (opts.netns) return probeInNs(opts.netns.link, opts.netns.ns, `${address}:${port}`, zone, 200);
+  if (opts.exec) {
+    const exec = opts.exec;
+    const r = await runTool(exec[0], [...exec.slice(1), 'dig', `@${address}`, '-p', String(port), '+tries=1', '+time=1', '+noedns', zone, 'SOA'], 5_000);
+    return /status: NOERROR/.test(r.stdout);
+  }
   return (await udpExchange(port, query(zone, 'SOA', { edns: false }), 100, address)) !== null;
 }
 
@@ -86,12 +97,12 @@ export async function startNsd(zones: readonly Zone[], opts: NsdOptions = {}): P
     for (const z of zones) writeFileSync(join(dir, `${z.name}.zone`), zoneText(z));
     writeFileSync(join(dir, 'nsd.conf'), conf);
     const argv = ['nsd', '-d', '-c', join(dir, 'nsd.conf')];
-    const [cmd, ...args] = opts.netns ? opts.netns.link.inNs(opts.netns.ns, argv) : argv;
+    const [cmd, ...args] = opts.netns ? opts.netns.link.inNs(opts.netns.ns, argv) : opts.exec ? [...opts.exec, ...argv] : argv;
     const child: ChildProcess = spawn(cmd, args, { stdio: 'ignore' });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     // Ready when it answers a question about the first zone.
     for (let i = 0; i < 100 && child.exitCode === null; i++) {
-      if (await answers(zones[0].name, port, address, opts.netns)) {
+      if (await answers(zones[0].name, port, address, opts)) {
         return {
           port,
           pid: child.pid!,

@@ -7,6 +7,7 @@ import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
+import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
@@ -19,5 +20,6 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
+    interfaces: { subnets: interfaceSubnets },
   };
 }

@@ -4,6 +4,7 @@ import type { Runtime } from '../../core/ports.ts';
 import { createId16 } from '../shared/entropy.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
+import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
@@ -30,6 +31,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
     net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
+    interfaces: { subnets: interfaceSubnets },
     env: (name) => Deno.env.get(name),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),
     exit: (code) => Deno.exit(code),

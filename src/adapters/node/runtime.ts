@@ -3,6 +3,7 @@
 import type { Runtime } from '../../core/ports.ts';
 import { readBytes, readText, rename, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
+import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { connectTls } from './tls.ts';
 import { bindUdp, listenUdp } from './udp.ts';
@@ -22,6 +23,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
     net: { bindUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename },
+    interfaces: { subnets: interfaceSubnets },
     env: (name) => process.env[name],
     onSignal: (signal, handler) => {
       process.on(signal, handler);

@@ -7,10 +7,11 @@ import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import type { HandledQuery } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { nameToText } from '../../core/wire/names.ts';
-import { NONE_KEYWORD, PRIVATE_KEYWORD } from '../../pipeline/access/admission.ts';
+import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../../pipeline/access/admission.ts';
 import { parseCidr } from '../../pipeline/access/cidr.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
+import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, rejectUnknownFlags, repeated } from '../args.ts';
@@ -79,8 +80,14 @@ export const serveArgs = {
   'tcp-max-connections': { type: 'string', description: `Most client TCP connections open at once (default ${DEFAULT_CONFIG.tcp.maxConnections})`, valueHint: 'N' },
   allow: {
     type: 'string',
-    description: 'Answer clients in this prefix (ADDR/BITS or ADDR); repeatable; replaces the default "private" (loopback, RFC 1918, link-local, fc00::/7), which may be listed too',
+    description:
+      'Answer clients in this prefix (ADDR/BITS or ADDR); repeatable; replaces the default, "private" (loopback, RFC 1918, link-local, fc00::/7) and "local" (the subnets of this machine\'s interfaces), which may be listed too',
     valueHint: 'CIDR',
+  },
+  'local-refresh': {
+    type: 'string',
+    description: `Seconds between readings of this machine's interfaces for --allow local, so a renumbered ISP prefix is picked up (default ${DEFAULT_CONFIG.access.localRefreshSeconds})`,
+    valueHint: 'SECONDS',
   },
   deny: { type: 'string', description: 'Never answer clients in this prefix, even inside --allow; repeatable', valueHint: 'CIDR' },
   'refuse-action': { type: 'string', description: `What a client not allowed gets: refuse (REFUSED) or drop (no reply) (default ${DEFAULT_CONFIG.access.refuseAction})`, valueHint: 'ACTION' },
@@ -260,13 +267,14 @@ function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknow
   const a = DEFAULT_CONFIG.access;
   const r = DEFAULT_CONFIG.rateLimit;
   const flag = (name: string) => args[name] as string | undefined;
-  const allow = prefixFlag(rawArgs, 'allow', [PRIVATE_KEYWORD]);
+  const allow = prefixFlag(rawArgs, 'allow', [PRIVATE_KEYWORD, LOCAL_KEYWORD]);
   const exempt = prefixFlag(rawArgs, 'rate-limit-exempt', [PRIVATE_KEYWORD, NONE_KEYWORD]);
   return {
     access: {
       allow: allow.length ? allow : a.allow,
       deny: prefixFlag(rawArgs, 'deny', [PRIVATE_KEYWORD]),
       refuseAction: choiceFlag('refuse-action', flag('refuse-action'), ['refuse', 'drop'], a.refuseAction),
+      localRefreshSeconds: intFlag('local-refresh', flag('local-refresh'), a.localRefreshSeconds),
     },
     rateLimit: {
       ...r,
@@ -281,6 +289,43 @@ function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknow
       tcpConnectionsPerClient: intFlag('tcp-max-connections-per-client', flag('tcp-max-connections-per-client'), r.tcpConnectionsPerClient),
     },
   };
+}
+
+function localSubnetsLogLine(log: ConsolaInstance, e: LocalSubnetsEvent): void {
+  if (e.kind === 'failed') {
+    const kept = e.subnets.length ? `still answering the local subnets read before: ${e.subnets.join(', ')}` : 'no local subnet is answered until they can be read';
+    log.warn(`cannot read this machine's interfaces (${e.error}); ${kept}`, {
+      error: e.error,
+      localSubnets: e.subnets,
+    });
+    return;
+  }
+  log.info(`local subnets now ${e.subnets.length ? e.subnets.join(', ') : 'none'}`, {
+    localSubnets: e.subnets,
+    added: e.added,
+    removed: e.removed,
+    ...(e.ignored.length ? { ignored: e.ignored } : {}),
+  });
+}
+
+/** Who is answered, in words: the allow list with its keywords spelt out. */
+function accessLogLine(log: ConsolaInstance, config: ServerConfig, local: { texts: readonly string[]; ignored: readonly string[] } | null): void {
+  const { access } = config;
+  const words = access.allow.map((a) => {
+    if (a === PRIVATE_KEYWORD) return 'private (loopback, RFC 1918, link-local, fc00::/7)';
+    if (a !== LOCAL_KEYWORD || !local) return a;
+    const ignored = local.ignored.length ? `; ignoring ${local.ignored.join(', ')} as too broad` : '';
+    return `local subnets (${local.texts.length ? local.texts.join(', ') : 'none yet'}; read every ${access.localRefreshSeconds} s${ignored})`;
+  });
+  log.info(
+    `answering clients in ${words.join(', ')}${access.deny.length ? ` except ${access.deny.join(', ')}` : ''}; others get ${access.refuseAction === 'drop' ? 'no reply' : 'REFUSED'}`,
+    {
+      allow: access.allow,
+      ...(local ? { localSubnets: local.texts, ...(local.ignored.length ? { ignored: local.ignored } : {}) } : {}),
+      deny: access.deny,
+      refuseAction: access.refuseAction,
+    },
+  );
 }
 
 function queryLogLine(log: ConsolaInstance, h: HandledQuery): void {
@@ -336,6 +381,7 @@ export function serveCommand(runtime: Runtime) {
           e.kind === 'connect-failed'
             ? log.warn(e.message, { upstream: e.upstream, code: e.code })
             : log.info(e.message, { upstream: e.upstream }),
+        onLocalSubnets: (e) => localSubnetsLogLine(log, e),
       });
       // Before the DNS listeners: whoever waits for those (a test, a supervisor) has this too.
       if (server.http) {
@@ -355,11 +401,7 @@ export function serveCommand(runtime: Runtime) {
         });
       }
       log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });
-      const { access, rateLimit } = config;
-      log.info(
-        `answering clients in ${access.allow.map((a) => (a === PRIVATE_KEYWORD ? 'private (loopback, RFC 1918, link-local, fc00::/7)' : a)).join(', ')}${access.deny.length ? ` except ${access.deny.join(', ')}` : ''}; others get ${access.refuseAction === 'drop' ? 'no reply' : 'REFUSED'}`,
-        { allow: access.allow, deny: access.deny, refuseAction: access.refuseAction },
-      );
+      accessLogLine(log, config, server.localSubnets?.current() ?? null);
       resolveNamedUpstreams(server, log);
 
       let stopping = false;

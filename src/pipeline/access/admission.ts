@@ -16,6 +16,12 @@ export type RateLimitOptions = ServerConfig['rateLimit'];
 
 /** The word in a prefix list (--allow, --deny, --rate-limit-exempt) that stands for PRIVATE_RANGES. */
 export const PRIVATE_KEYWORD = 'private';
+/**
+ * The word in --allow that stands for the subnets of this machine's interfaces, read live
+ * (local-subnets.ts). Only the allow list takes it: a deny or exempt list that moves with the
+ * interfaces would be a surprise.
+ */
+export const LOCAL_KEYWORD = 'local';
 /** The word in --rate-limit-exempt that stands for an empty list. */
 export const NONE_KEYWORD = 'none';
 
@@ -26,17 +32,24 @@ export interface Admission {
   readonly admitConnection: ConnectionGate;
   /** Client prefixes with rate state, for tests and status. */
   readonly trackedClients: () => number;
+  /** Whether the allow list names `local`, so the interfaces' subnets should be kept current. */
+  readonly usesLocal: boolean;
+  /** The interfaces' subnets now; replaces the ones before (nothing changes without `local`). */
+  readonly setLocalSubnets: (cidrs: readonly Cidr[]) => void;
 }
 
 /**
- * Prefixes from config strings; `private` expands to PRIVATE_RANGES and `none` to nothing.
- * Throws a config error naming `key[i]`.
+ * Prefixes from config strings; `private` expands to PRIVATE_RANGES and `none` to nothing;
+ * `local`, where `localAllowed`, is skipped (its prefixes arrive later, through
+ * setLocalSubnets). Throws a config error naming `key[i]`.
  */
-export function cidrsFrom(key: string, texts: readonly string[]): Cidr[] {
+export function cidrsFrom(key: string, texts: readonly string[], localAllowed = false): Cidr[] {
   const out: Cidr[] = [];
   texts.forEach((t, i) => {
     if (t === PRIVATE_KEYWORD) for (const p of PRIVATE_RANGES) out.push(parseCidr(p) as Cidr);
-    else if (t !== NONE_KEYWORD) {
+    else if (t === LOCAL_KEYWORD) {
+      if (!localAllowed) throw configError(`${key}[${i}]`, `cannot be "${LOCAL_KEYWORD}", which only access.allow understands`);
+    } else if (t !== NONE_KEYWORD) {
       const c = parseCidr(t);
       if (typeof c === 'string') throw configError(`${key}[${i}]`, `is not an address or prefix: ${c}`);
       out.push(c);
@@ -65,8 +78,11 @@ const EXEMPT: Known = { kind: KnownKind.exempt, udpKey: 0, tcpKey: 0 };
 const TCP_V4_OFFSET = 2 ** 32;
 
 export function createAdmission(access: AccessOptions, limits: RateLimitOptions, clock: Clock, counters: Counters): Admission {
-  const allow = createCidrSet(cidrsFrom('access.allow', access.allow));
-  if (allow.cidrs.length === 0) throw configError('access.allow', 'lists no prefix, so no client could ever be answered');
+  const fixedAllow = cidrsFrom('access.allow', access.allow, true);
+  const usesLocal = access.allow.includes(LOCAL_KEYWORD);
+  if (fixedAllow.length === 0 && !usesLocal) throw configError('access.allow', 'lists no prefix, so no client could ever be answered');
+  // Replaced whole when the interfaces' subnets change; read only by classify(), on a miss.
+  let allow = createCidrSet(fixedAllow);
   const deny = createCidrSet(cidrsFrom('access.deny', access.deny));
   const exempt = createCidrSet(cidrsFrom('rateLimit.exempt', limits.exempt));
   const refused = access.refuseAction === 'drop' ? Admit.drop : Admit.refuse;
@@ -188,5 +204,13 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     };
   }
 
-  return { admit, admitConnection, trackedClients: () => table?.size ?? 0 };
+  function setLocalSubnets(cidrs: readonly Cidr[]): void {
+    if (!usesLocal) return;
+    allow = createCidrSet([...fixedAllow, ...cidrs]);
+    // Every classification was made against the old set: a client of a prefix just gone
+    // must be refused from its next message on, one of a new prefix answered.
+    known.clear();
+  }
+
+  return { admit, admitConnection, trackedClients: () => table?.size ?? 0, usesLocal, setLocalSubnets };
 }

@@ -165,6 +165,38 @@ export function parseCidr(text: string): Cidr | string {
   return { family, bits, words, masks, text };
 }
 
+/**
+ * The prefix's network as text, "192.168.1.0/24" or "2001:db8:1::/64" (RFC 5952 §4: lower case,
+ * no leading zeros, the longest run of two or more zero groups, the first of equals, as "::").
+ */
+export function formatCidr(c: Cidr): string {
+  if (c.family === 4) {
+    const a = c.words[0];
+    return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${c.bits}`;
+  }
+  const g: number[] = [];
+  for (let w = 0; w < 4; w++) g.push(c.words[w] >>> 16, c.words[w] & 0xffff);
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  const text = bestStart < 0 ? hex(0, 8) : `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+  return `${text}/${c.bits}`;
+}
+
+/** Whether all of `inner` lies inside `outer`. */
+export function cidrCovers(outer: Cidr, inner: Cidr): boolean {
+  return outer.bits <= inner.bits && cidrContains(outer, inner.family, inner.words);
+}
+
 /** Whether the address in `addr` (as parseAddress left it) lies in `c`. */
 export function cidrContains(c: Cidr, family: Family, addr: Uint32Array): boolean {
   if (c.family !== family) return false;

@@ -33,6 +33,14 @@ describe('serve flags: access control and limits', () => {
     assert.deepEqual(fromFlags(['--allow', 'private', '--allow', '100.64.0.0/10']).access.allow, ['private', '100.64.0.0/10']);
   });
 
+  it('answers private and local clients by default, and reads the local keyword and its refresh', () => {
+    assert.deepEqual(fromFlags([]).access.allow, ['private', 'local']);
+    assert.equal(fromFlags([]).access.localRefreshSeconds, 60);
+    const c = fromFlags(['--allow', 'local', '--allow', '192.0.2.0/24', '--local-refresh', '5']);
+    assert.deepEqual(c.access.allow, ['local', '192.0.2.0/24']);
+    assert.equal(c.access.localRefreshSeconds, 5);
+  });
+
   it('reads every limit flag into its key', () => {
     const c = fromFlags([
       '--refuse-action', 'drop', '--rate-limit', '50', '--rate-limit-burst', '100', '--rate-limit-ipv4-prefix', '24',
@@ -55,6 +63,8 @@ describe('serve flags: access control and limits', () => {
     rejects(['--deny', 'lan'], /^--deny: "lan"/);
     rejects(['--rate-limit-exempt', '::1/200'], /^--rate-limit-exempt: "::1\/200"/, /0 to 128/);
     rejects(['--allow', 'none'], /^--allow: "none"/);
+    rejects(['--deny', 'local'], /^--deny: "local"/);
+    rejects(['--rate-limit-exempt', 'local'], /^--rate-limit-exempt: "local"/);
   });
 
   it('names the flag of a bad choice or number', () => {
@@ -63,5 +73,6 @@ describe('serve flags: access control and limits', () => {
     rejects(['--rate-limit', 'fast'], /--rate-limit: "fast"/);
     rejects(['--rate-limit-ipv6-prefix', '8'], /rateLimit\.ipv6PrefixBits/);
     rejects(['--rate-limit-burst', '0'], /rateLimit\.perClientBurst/);
+    rejects(['--local-refresh', '0'], /access\.localRefreshSeconds/);
   });
 });

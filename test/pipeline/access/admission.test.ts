@@ -89,6 +89,8 @@ describe('access lists', () => {
     assert.throws(() => setup({ deny: ['nonsense'] }), named('access.deny[0]'));
     assert.throws(() => setup({}, { exempt: ['127.0.0.1/40'] }), named('rateLimit.exempt[0]'));
     assert.throws(() => setup({ allow: ['none'] }), named('access.allow'));
+    assert.throws(() => setup({ deny: ['10.0.0.0/8', 'local'] }), named('access.deny[1]'));
+    assert.throws(() => setup({}, { exempt: ['local'] }), named('rateLimit.exempt[0]'));
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createCidrSet, parseAddress, parseCidr, PRIVATE_RANGES, type Cidr } from '../../../src/pipeline/access/cidr.ts';
+import { cidrCovers, createCidrSet, formatCidr, parseAddress, parseCidr, PRIVATE_RANGES, type Cidr } from '../../../src/pipeline/access/cidr.ts';
 
 /** The address as the parser left it, as text we can compare: "4:0a000001" or "6:20010db8:...". */
 function read(text: string): string | null {
@@ -103,6 +103,46 @@ describe('parseCidr', () => {
     assert.match(parseCidr('example.com/8') as string, /not an IPv4 or IPv6 address/);
     assert.match(parseCidr('fe80::%eth0/64') as string, /zone/);
     assert.match(parseCidr('::ffff:10.0.0.0/64') as string, /96 or more/);
+  });
+});
+
+describe('formatCidr', () => {
+  it('writes the network of an IPv4 prefix, host bits cleared', () => {
+    assert.equal(formatCidr(cidr('192.168.1.77/24')), '192.168.1.0/24');
+    assert.equal(formatCidr(cidr('255.255.255.255')), '255.255.255.255/32');
+    assert.equal(formatCidr(cidr('0.0.0.0/0')), '0.0.0.0/0');
+    assert.equal(formatCidr(cidr('::ffff:10.1.2.3/104')), '10.0.0.0/8');
+  });
+
+  it('writes IPv6 as RFC 5952 says: lower case, no leading zeros, the longest zero run as ::', () => {
+    assert.equal(formatCidr(cidr('2001:0DB8:0077:0000:0000:0000:0000:0001/64')), '2001:db8:77::/64');
+    assert.equal(formatCidr(cidr('::1')), '::1/128');
+    assert.equal(formatCidr(cidr('::/0')), '::/0');
+    assert.equal(formatCidr(cidr('fe80::1234/10')), 'fe80::/10');
+    // The longer run wins; of two equal runs the first; a single zero group is not shortened.
+    assert.equal(formatCidr(cidr('2001:0:0:1:0:0:0:1')), '2001:0:0:1::1/128');
+    assert.equal(formatCidr(cidr('2001:db8:0:0:1:0:0:1')), '2001:db8::1:0:0:1/128');
+    assert.equal(formatCidr(cidr('2001:db8:0:1:1:1:1:1')), '2001:db8:0:1:1:1:1:1/128');
+    assert.equal(formatCidr(cidr('1:2:3:4:5:6:7:0')), '1:2:3:4:5:6:7:0/128');
+    assert.equal(formatCidr(cidr('1:2:3:4:5:6::')), '1:2:3:4:5:6::/128');
+  });
+
+  it('writes text that reads back as the same prefix', () => {
+    for (const t of ['2001:db8:77::/64', '10.0.0.0/8', 'fd00:1:2:3::/64', '2001:db8:8000::/33']) {
+      const again = cidr(formatCidr(cidr(t)));
+      assert.equal(formatCidr(again), t);
+    }
+  });
+});
+
+describe('cidrCovers', () => {
+  it('says whether one prefix lies wholly inside another', () => {
+    assert.equal(cidrCovers(cidr('10.0.0.0/8'), cidr('10.1.0.0/16')), true);
+    assert.equal(cidrCovers(cidr('10.0.0.0/8'), cidr('10.0.0.0/8')), true);
+    assert.equal(cidrCovers(cidr('10.1.0.0/16'), cidr('10.0.0.0/8')), false);
+    assert.equal(cidrCovers(cidr('10.0.0.0/8'), cidr('11.0.0.0/16')), false);
+    assert.equal(cidrCovers(cidr('fc00::/7'), cidr('fd00::/8')), true);
+    assert.equal(cidrCovers(cidr('fc00::/7'), cidr('10.0.0.0/8')), false);
   });
 });
 
