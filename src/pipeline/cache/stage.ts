@@ -21,6 +21,8 @@ export interface StaleOptions {
 
 export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions> {
   readonly maxEntries: number;
+  /** Bound on the entries' cost in bytes (store.ts entryBytes); none when absent. */
+  readonly maxBytes?: number;
 }
 
 /** Without stale options, expired entries are simply misses. */
@@ -39,7 +41,7 @@ export function createCacheStage(
   const stale: StaleOptions = { ...NO_STALE, ...options };
   const staleWindowMs = stale.staleIfErrorSeconds * 1000;
   const revalidateWindowMs = Math.min(stale.staleWhileRevalidateSeconds * 1000, staleWindowMs);
-  const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs);
+  const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs, options.maxBytes);
 
   const keep = (key: string, answer: Answer): Answer => {
     if (answer.message && !answer.shared && answer.source === Source.upstream) {
