@@ -12,7 +12,10 @@ export interface ServerConfig {
   readonly listen: readonly ListenAddress[];
   readonly upstreams: readonly string[];
   readonly cache: {
+    /** A second bound beside maxBytes: see DEFAULT_CONFIG. */
     readonly maxEntries: number;
+    /** What the entries may cost in all, as the cache store counts them (store.ts entryBytes). */
+    readonly maxBytes: number;
     readonly minTtlSeconds: number;
     readonly maxTtlSeconds: number;
     readonly negativeMaxTtlSeconds: number;
@@ -47,7 +50,18 @@ export const DEFAULT_CONFIG: ServerConfig = {
   ],
   upstreams: [],
   cache: {
-    maxEntries: 100_000,
+    // Memory is the bound that matters on a router, so maxBytes is the main one. maxEntries
+    // stays as a second bound, set high enough that it binds only with a large maxBytes: it is
+    // the knob dnsmasq users know (--cache-size), and it caps the count of entries, whose fixed
+    // cost is an estimate (store.ts), should many tiny answers arrive.
+    maxEntries: 1_000_000,
+    // 16 MiB: a 128 MB router keeps roughly half its memory for the kernel, page cache and its
+    // other services, and Holdfast under Bun starts at about 43 MiB RSS. What the cache holds
+    // shows up in RSS about 1.5-2 times over (the collector's headroom and allocator slack,
+    // docs/benchmarks.md), so 16 MiB of cache keeps the whole process near 75 MiB. That is
+    // some 25,000 answers (about 650 bytes each as store.ts counts them), far more than a
+    // household or small office asks for in a day.
+    maxBytes: 16 * 1024 * 1024,
     minTtlSeconds: 0,
     maxTtlSeconds: 86_400,
     // RFC 2308 §5 suggests one to three hours as a ceiling for negative answers.
@@ -85,6 +99,8 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   if (c.listen.length === 0) throw configError('listen', 'needs at least one address');
   c.listen.forEach((l, i) => int(`listen[${i}].port`, l.port, 0, 65535));
   int('cache.maxEntries', c.cache.maxEntries, 1, 50_000_000);
+  // Below 64 KiB the cache would hold a few dozen answers; 1 TiB catches a slipped suffix.
+  int('cache.maxBytes', c.cache.maxBytes, 64 * 1024, 1024 ** 4);
   int('cache.minTtlSeconds', c.cache.minTtlSeconds, 0, 86_400);
   int('cache.maxTtlSeconds', c.cache.maxTtlSeconds, 1, 604_800);
   if (c.cache.minTtlSeconds > c.cache.maxTtlSeconds) throw configError('cache.minTtlSeconds', 'is larger than cache.maxTtlSeconds');

@@ -10,7 +10,7 @@ import { nameToText } from '../../core/wire/names.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
-import { intFlag, rejectUnknownFlags, repeated } from '../args.ts';
+import { intFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
 import { createLogger } from '../logger.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
@@ -23,6 +23,11 @@ export const serveArgs = {
   listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
   upstream: { type: 'string', description: 'Upstream server, udp://IP[:PORT] or tcp://IP[:PORT]; repeatable (default: /etc/resolv.conf)', valueHint: 'URL' },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
+  'cache-memory': {
+    type: 'string',
+    description: `Most memory the cache's entries may take: bytes, or with K, M or G (default ${DEFAULT_CONFIG.cache.maxBytes / 1024 ** 2}M)`,
+    valueHint: 'SIZE',
+  },
   'stale-if-error': {
     type: 'string',
     description: `Seconds past expiry an answer is still given when upstreams fail or are slow, with TTL 30 (RFC 8767; default ${DEFAULT_CONFIG.cache.staleIfErrorSeconds}, 0 turns it off)`,
@@ -50,6 +55,7 @@ export function configFromFlags(rawArgs: readonly string[], args: Record<string,
     cache: {
       ...DEFAULT_CONFIG.cache,
       maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries),
+      maxBytes: sizeFlag('cache-memory', args['cache-memory'] as string | undefined, DEFAULT_CONFIG.cache.maxBytes),
       staleIfErrorSeconds: intFlag('stale-if-error', args['stale-if-error'] as string | undefined, DEFAULT_CONFIG.cache.staleIfErrorSeconds),
     },
     upstream: { ...DEFAULT_CONFIG.upstream, totalTimeoutMs: intFlag('timeout', args.timeout as string | undefined, DEFAULT_CONFIG.upstream.totalTimeoutMs) },
