@@ -82,6 +82,8 @@ const SETTINGS = {
   // the default, under which RSS should level off.
   unboundedCacheMemory: '8G',
   boundedCacheMemory: '8M',
+  // RSS is read 1 s after the names and again this much later, when Bun has returned garbage.
+  settleSeconds: 15,
   warmSeconds: 3 * quick,
   hitSeconds: 6 * quick,
   // A miss phase ends after one pass through its names or after this long, whichever is first.
@@ -173,7 +175,7 @@ function report(info, artefacts, results, loadAverage, seconds) {
           `          full cache: --cache-size ${S.fullCacheSize}, filled with ${S.fillNames} names, then the same misses`,
           `          latency: hits at -Q ${S.latencyQps} for ${S.latencySeconds} s, from dnsperf -v (a lost query counts as slowest)`,
         ]),
-    `          RSS: VmRSS of a fresh server 1 s after one pass over N distinct names, --cache-size N; Holdfast --cache-memory ${S.unboundedCacheMemory}`,
+    `          RSS: VmRSS of a fresh server 1 s and ${S.settleSeconds} s after one pass over N distinct names, --cache-size N; Holdfast --cache-memory ${S.unboundedCacheMemory}`,
     `          (not binding), and again with --cache-memory ${S.boundedCacheMemory}; N = ${S.memoryPoints.join(', ')}`,
     ...(results.dnsmasq && !S.memoryOnly ? [`dnsmasq:  ${dnsmasqCacheNote(results.dnsmasq.dnsmasqStartLine, S.cacheSize)}`] : []),
     ...(results.dnsmasq?.memory

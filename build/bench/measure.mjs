@@ -94,8 +94,8 @@ const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
 
 /**
  * Memory: for each count of names, a fresh server with a cache of that many entries (dnsmasq
- * allocates its cache up front, so it is sized to match each time), its RSS read at start and
- * after one pass over that many new names. Holdfast runs twice: with a byte bound too large to
+ * allocates its cache up front, so it is sized to match each time), its RSS read at start,
+ * 1 s after one pass over that many new names, and once settled. Holdfast runs twice: with a byte bound too large to
  * bind (the entry count decides, as for dnsmasq), and with --cache-memory at the bounded size,
  * where RSS should stop growing. Fills its results[k].memory.
  */
@@ -121,13 +121,17 @@ export async function runMemoryStage(keys, ctx, nsd, results, take) {
             if (field === 'rss' && memory.startKiB === undefined) memory.startKiB = startKiB;
             // One pass; a miss costs Holdfast 60-80 µs of CPU, so allow for 3,000 a second.
             const m = take(k, 'fills', await measure(s, { file: files.memory[n], once: true, seconds: Math.ceil(n / 3_000) + 10 }, opts));
+            // Right after the load, the garbage of the miss path is still in RSS; Bun's collector
+            // hands memory back to the system some seconds after the server goes idle.
             await sleep(1_000);
             const kib = rssKiB(s.pid);
-            memory[`${field}${n}`] = kib;
-            memory[`${field}${n}Answered`] = m.completed;
+            await sleep(S.settleSeconds * 1000);
+            const settled = rssKiB(s.pid);
+            Object.assign(memory, { [`${field}${n}`]: kib, [`${field}${n}Settled`]: settled, [`${field}${n}Answered`]: m.completed });
             if (k === 'dnsmasq') memory[`cacheNote${n}`] = /started, version .*/.exec(s.output())?.[0];
             const what = field === 'rss' ? '' : ` (--cache-memory ${cacheMemory})`;
-            log(`  ${s.name}${what}: ${countLabel(n)} names, ${m.completed} answered at ${Math.round(m.qps)} qps: ${(startKiB / 1024).toFixed(1)} MiB at start, ${(kib / 1024).toFixed(1)} MiB after`);
+            const mib = (x) => `${(x / 1024).toFixed(1)} MiB`;
+            log(`  ${s.name}${what}: ${countLabel(n)} names, ${m.completed} answered at ${Math.round(m.qps)} qps: ${mib(startKiB)} at start, ${mib(kib)} after, ${mib(settled)} ${S.settleSeconds} s later`);
           },
           cacheMemory,
         );

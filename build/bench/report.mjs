@@ -21,9 +21,15 @@ export function rows(S) {
   ];
   const memory = [
     ['RSS at start (MiB)', 'memory', 'startKiB', 1 / MiB, 'mib'],
-    ...S.memoryPoints.map((n) => [`RSS after ${countLabel(n)} names (MiB)`, 'memory', `rss${n}`, 1 / MiB, 'mib']),
+    ...S.memoryPoints.flatMap((n) => [
+      [`RSS 1 s after ${countLabel(n)} names (MiB)`, 'memory', `rss${n}`, 1 / MiB, 'mib'],
+      [`RSS ${S.settleSeconds} s after ${countLabel(n)} names (MiB)`, 'memory', `rss${n}Settled`, 1 / MiB, 'mib'],
+    ]),
     // dnsmasq has no byte bound: these rows have no reference, hence no ratio.
-    ...S.memoryPoints.map((n) => [`RSS after ${countLabel(n)}, --cache-memory ${S.boundedCacheMemory} (MiB)`, 'memory', `bounded${n}`, 1 / MiB, 'mib']),
+    ...S.memoryPoints.flatMap((n) => [
+      [`RSS 1 s after ${countLabel(n)}, --cache-memory ${S.boundedCacheMemory} (MiB)`, 'memory', `bounded${n}`, 1 / MiB, 'mib'],
+      [`RSS ${S.settleSeconds} s after ${countLabel(n)}, --cache-memory ${S.boundedCacheMemory} (MiB)`, 'memory', `bounded${n}Settled`, 1 / MiB, 'mib'],
+    ]),
   ];
   return [
     ...(S.memoryOnly ? [] : throughput),
