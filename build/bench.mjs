@@ -22,7 +22,7 @@ const log = (line) => process.stderr.write(`${line}\n`);
 const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--cpu-prof hits|misses]
   --only      servers to measure (default: all three; ratios are to dnsmasq when it is among them)
   --quick     one round, half the durations: a smoke run, not figures to quote
-  --memory    only the memory stage, up to 1,000,000 cached names (about 10 minutes)
+  --memory    only the memory stage, up to 1,000,000 cached names (about 12 minutes)
   --cpu-prof  profile the Node server (node --cpu-prof) in the hit or miss phase and list the
               functions with the most self time, instead of the comparison`;
 
