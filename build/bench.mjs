@@ -3,7 +3,7 @@
 // query lists. Prints QPS, CPU per query, latency and RSS, each as a ratio to dnsmasq, and writes
 // them to .cache/bench/last.json. Not a test: `npm test` never runs it. docs/benchmarks.md says
 // how to read the figures.
-//   node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--cpu-prof hits|misses]
+//   node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--cpu-prof hits|misses]
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -19,16 +19,23 @@ import { buildServers, checkTools, describeMachine } from './bench/setup.mjs';
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--cpu-prof hits|misses]
+const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--cpu-prof hits|misses]
   --only      servers to measure (default: all three; ratios are to dnsmasq when it is among them)
   --quick     one round, half the durations: a smoke run, not figures to quote
+  --memory    only the memory stage, up to 1,000,000 cached names (about 12 minutes)
   --cpu-prof  profile the Node server (node --cpu-prof) in the hit or miss phase and list the
               functions with the most self time, instead of the comparison`;
 
 let opts;
 try {
   opts = parseArgs({
-    options: { only: { type: 'string' }, quick: { type: 'boolean' }, 'cpu-prof': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      only: { type: 'string' },
+      quick: { type: 'boolean' },
+      memory: { type: 'boolean' },
+      'cpu-prof': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   }).values;
 } catch (e) {
   log(`bench: ${e.message}\n${USAGE}`);
@@ -67,7 +74,16 @@ const SETTINGS = {
   missNamesPerRound: 50_000,
   // Names that fill the small cache before its miss phases: twice its size, so it is evicting.
   fillNames: 20_000,
-  rssNames: 100_000,
+  // Memory: RSS of a fresh server after this many distinct names, its cache sized to hold them.
+  // A million takes minutes per server, so only --memory goes that far.
+  memoryOnly: Boolean(opts.memory),
+  memoryPoints: opts.memory ? [10_000, 100_000, 1_000_000] : [10_000, 100_000],
+  // Holdfast's byte bound: one too large to bind (the entry count decides, as for dnsmasq), and
+  // the default, under which RSS should level off.
+  unboundedCacheMemory: '8G',
+  boundedCacheMemory: '8M',
+  // RSS is read 1 s after the names and again this much later, when Bun has returned garbage.
+  settleSeconds: 15,
   warmSeconds: 3 * quick,
   hitSeconds: 6 * quick,
   // A miss phase ends after one pass through its names or after this long, whichever is first.
@@ -84,10 +100,9 @@ const CORES = nproc >= 2 ? { server: 0, load: 1 } : { server: undefined, load: u
 const PINNING = CORES.server === undefined ? 'no pinning (fewer than 2 cores)' : `servers on core ${CORES.server}; dnsperf, nsd and the bench on core ${CORES.load}`;
 
 /** Whether dnsmasq took the cache size asked for: it logs the size it uses when it starts. */
-function dnsmasqCacheNote(startLine) {
+function dnsmasqCacheNote(startLine, asked) {
   const used = Number(/cachesize (\d+)/.exec(startLine ?? '')?.[1]);
   if (!used) return 'did not log its cache size';
-  const asked = SETTINGS.cacheSize;
   return used < asked ? `capped --cache-size ${asked} to ${used}` : `took --cache-size ${asked} ("${startLine}")`;
 }
 
@@ -101,7 +116,9 @@ async function writeQueryFiles(dir) {
     hits: await writeNames(join(dir, 'hits.txt'), 'h', S.hitNames, S.zone),
     misses,
     fill: await writeNames(join(dir, 'fill.txt'), 'f', S.fillNames, S.zone),
-    rss: await writeNames(join(dir, 'rss.txt'), 'r', S.rssNames, S.zone),
+    memory: Object.fromEntries(
+      await Promise.all(S.memoryPoints.map(async (n) => [n, await writeNames(join(dir, `memory-${n}.txt`), `r${n}-`, n, S.zone)])),
+    ),
   };
 }
 
@@ -111,7 +128,13 @@ async function profileNode(phase, artefacts, files, nsd) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const kind = serverKinds({ ...artefacts, extraNodeFlags: ['--cpu-prof', `--cpu-prof-dir=${dir}`] }).node;
-  const server = await startServer(kind, { upstreamPort: nsd.port, cacheSize: SETTINGS.cacheSize, cpu: CORES.server, zone: SETTINGS.zone });
+  const server = await startServer(kind, {
+    upstreamPort: nsd.port,
+    cacheSize: SETTINGS.cacheSize,
+    cacheMemory: SETTINGS.unboundedCacheMemory,
+    cpu: CORES.server,
+    zone: SETTINGS.zone,
+  });
   const opts = { cores: CORES, load: SETTINGS.load };
   let phaseStartMs;
   try {
@@ -120,7 +143,7 @@ async function profileNode(phase, artefacts, files, nsd) {
     const m =
       phase === 'hits'
         ? await measure(server, { file: files.hits, seconds: SETTINGS.hitSeconds * 2 }, opts)
-        : await measure(server, { file: files.rss, once: true, seconds: SETTINGS.missSecondsMax * 2 }, opts);
+        : await measure(server, { file: files.memory[100_000], once: true, seconds: SETTINGS.missSecondsMax * 2 }, opts);
     log(`${phase} (profiled): ${Math.round(m.qps)} qps, ${m.cpuUsPerQuery.toFixed(1)} µs CPU/query`);
   } finally {
     await server.stop(); // node writes the profile as it exits
@@ -144,12 +167,20 @@ function report(info, artefacts, results, loadAverage, seconds) {
     `built:    ${artefacts.how}`,
     `load:     1-minute load average ${loadAverage[0].toFixed(2)} before, ${loadAverage[1].toFixed(2)} after (the bench itself adds about 1)`,
     `settings: zone *.${S.zone} (wildcard A, TTL ${S.ttlSeconds}), upstream NSD; dnsperf -c ${S.load.clients} -q ${S.load.outstanding} -t ${S.load.timeoutSeconds}; ${S.rounds} round(s), servers taking turns`,
-    `          hits: ${S.hitNames} cached names looped ${S.hitSeconds} s flat out; cache ${S.cacheSize}`,
-    `          misses: ${S.missNamesPerRound} new distinct names per round, once (at most ${S.missSecondsMax} s); cache ${S.cacheSize}`,
-    `          full cache: --cache-size ${S.fullCacheSize}, filled with ${S.fillNames} names, then the same misses`,
-    `          latency: hits at -Q ${S.latencyQps} for ${S.latencySeconds} s, from dnsperf -v (a lost query counts as slowest)`,
-    `          RSS: VmRSS of a fresh server before and after ${S.rssNames} distinct names, cache ${S.cacheSize}`,
-    ...(results.dnsmasq ? [`dnsmasq:  ${dnsmasqCacheNote(results.dnsmasq.dnsmasqStartLine)}`] : []),
+    ...(S.memoryOnly
+      ? []
+      : [
+          `          hits: ${S.hitNames} cached names looped ${S.hitSeconds} s flat out; cache ${S.cacheSize}`,
+          `          misses: ${S.missNamesPerRound} new distinct names per round, once (at most ${S.missSecondsMax} s); cache ${S.cacheSize}`,
+          `          full cache: --cache-size ${S.fullCacheSize}, filled with ${S.fillNames} names, then the same misses`,
+          `          latency: hits at -Q ${S.latencyQps} for ${S.latencySeconds} s, from dnsperf -v (a lost query counts as slowest)`,
+        ]),
+    `          RSS: VmRSS of a fresh server 1 s and ${S.settleSeconds} s after one pass over N distinct names, --cache-size N; Holdfast --cache-memory ${S.unboundedCacheMemory}`,
+    `          (not binding), and again with --cache-memory ${S.boundedCacheMemory}; N = ${S.memoryPoints.join(', ')}`,
+    ...(results.dnsmasq && !S.memoryOnly ? [`dnsmasq:  ${dnsmasqCacheNote(results.dnsmasq.dnsmasqStartLine, S.cacheSize)}`] : []),
+    ...(results.dnsmasq?.memory
+      ? S.memoryPoints.map((n) => `dnsmasq:  ${dnsmasqCacheNote(results.dnsmasq.memory[`cacheNote${n}`], n)}`)
+      : []),
     `figures are medians over rounds; (Nx) is the ratio to ${labels[reference]}: for QPS higher is better, for CPU, latency and RSS lower;`,
     `spread is the widest (max - min) / median over rounds among the servers: a ratio nearer 1 than that is noise`,
     '',

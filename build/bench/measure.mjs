@@ -77,18 +77,70 @@ export function summarise(rounds) {
 const rotate = (xs, n) => xs.map((_, i) => xs[(i + n) % xs.length]);
 const fmtQps = (m) => `${Math.round(m.qps).toLocaleString('en-US')} qps, ${m.cpuUsPerQuery.toFixed(1)} µs CPU/query`;
 
-/** Starts one server per key with `cacheSize`, runs `body(servers)`, stops them all. */
-async function withServers(keys, ctx, cacheSize, nsd, body) {
+/** Starts one server per key with `cacheSize` (and `cacheMemory` for Holdfast), runs `body(servers)`, stops them all. */
+async function withServers(keys, ctx, cacheSize, nsd, body, cacheMemory = ctx.settings.unboundedCacheMemory) {
   const servers = {};
   try {
     for (const k of keys) {
-      servers[k] = await startServer(ctx.kinds[k], { upstreamPort: nsd.port, cacheSize, cpu: ctx.cores.server, zone: ctx.settings.zone });
+      servers[k] = await startServer(ctx.kinds[k], { upstreamPort: nsd.port, cacheSize, cacheMemory, cpu: ctx.cores.server, zone: ctx.settings.zone });
     }
     return await body(servers);
   } finally {
     await Promise.all(Object.values(servers).map((s) => s.stop()));
   }
 }
+
+const sleep = (ms) => new Promise((res) => setTimeout(res, ms));
+
+/**
+ * Memory: for each count of names, a fresh server with a cache of that many entries (dnsmasq
+ * allocates its cache up front, so it is sized to match each time), its RSS read at start,
+ * 1 s after one pass over that many new names, and once settled. Holdfast runs twice: with a byte bound too large to
+ * bind (the entry count decides, as for dnsmasq), and with --cache-memory at the bounded size,
+ * where RSS should stop growing. Fills its results[k].memory.
+ */
+export async function runMemoryStage(keys, ctx, nsd, results, take) {
+  const { settings: S, files, log } = ctx;
+  const opts = { cores: ctx.cores, load: S.load };
+  log(`memory: RSS with ${S.memoryPoints.map(countLabel).join(', ')} names cached; Holdfast also with --cache-memory ${S.boundedCacheMemory}`);
+  for (const k of keys) {
+    const memory = (results[k].memory = {});
+    const runs = [['rss', S.unboundedCacheMemory]];
+    if (k !== 'dnsmasq') runs.push(['bounded', S.boundedCacheMemory]);
+    for (const [field, cacheMemory] of runs) {
+      for (const n of S.memoryPoints) {
+        await withServers(
+          [k],
+          ctx,
+          n,
+          nsd,
+          async (servers) => {
+            const s = servers[k];
+            await sleep(500);
+            const startKiB = rssKiB(s.pid);
+            if (field === 'rss' && memory.startKiB === undefined) memory.startKiB = startKiB;
+            // One pass; a miss costs Holdfast 60-80 µs of CPU, so allow for 3,000 a second.
+            const m = take(k, 'fills', await measure(s, { file: files.memory[n], once: true, seconds: Math.ceil(n / 3_000) + 10 }, opts));
+            // Right after the load, the garbage of the miss path is still in RSS; Bun's collector
+            // hands memory back to the system some seconds after the server goes idle.
+            await sleep(1_000);
+            const kib = rssKiB(s.pid);
+            await sleep(S.settleSeconds * 1000);
+            const settled = rssKiB(s.pid);
+            Object.assign(memory, { [`${field}${n}`]: kib, [`${field}${n}Settled`]: settled, [`${field}${n}Answered`]: m.completed });
+            if (k === 'dnsmasq') memory[`cacheNote${n}`] = /started, version .*/.exec(s.output())?.[0];
+            const what = field === 'rss' ? '' : ` (--cache-memory ${cacheMemory})`;
+            const mib = (x) => `${(x / 1024).toFixed(1)} MiB`;
+            log(`  ${s.name}${what}: ${countLabel(n)} names, ${m.completed} answered at ${Math.round(m.qps)} qps: ${mib(startKiB)} at start, ${mib(kib)} after, ${mib(settled)} ${S.settleSeconds} s later`);
+          },
+          cacheMemory,
+        );
+      }
+    }
+  }
+}
+
+export const countLabel = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_000 ? `${n / 1_000}k` : String(n));
 
 /**
  * Runs every stage for `keys` and returns, per key, the measurements of each round and their
@@ -97,12 +149,16 @@ async function withServers(keys, ctx, cacheSize, nsd, body) {
 export async function runStages(keys, ctx, nsd) {
   const { settings: S, files, log } = ctx;
   const opts = { cores: ctx.cores, load: S.load };
-  const results = Object.fromEntries(keys.map((k) => [k, { rounds: { misses: [], hits: [], latency: [], fullMisses: [] }, lost: 0 }]));
+  const results = Object.fromEntries(keys.map((k) => [k, { rounds: { misses: [], hits: [], latency: [], fullMisses: [], fills: [] }, lost: 0 }]));
   const take = (k, phase, m) => {
     results[k].lost += m.lost;
     if (phase) results[k].rounds[phase].push(m);
     return m;
   };
+  if (S.memoryOnly) {
+    await runMemoryStage(keys, ctx, nsd, results, take);
+    return summariseAll(keys, results);
+  }
   const once = (file, seconds = S.missSecondsMax) => ({ file, once: true, seconds });
 
   // 1. A cache big enough for everything: per round, distinct-name misses, then hits flat out,
@@ -138,25 +194,18 @@ export async function runStages(keys, ctx, nsd) {
     }
   });
 
-  // 3. RSS, one fresh server at a time: at start, and after loading distinct names (a second
-  //    pass picks up any the first lost; they are hits by then).
-  log(`stage 3: RSS after ${S.rssNames} distinct names, cache ${S.cacheSize}`);
-  for (const k of keys) {
-    await withServers([k], ctx, S.cacheSize, nsd, async (servers) => {
-      const s = servers[k];
-      await new Promise((res) => setTimeout(res, 500));
-      const startKiB = rssKiB(s.pid);
-      const first = take(k, null, await measure(s, once(files.rss, S.missSecondsMax * 2), opts));
-      const second = await measure(s, once(files.rss, S.missSecondsMax * 2), opts);
-      results[k].rss = { startKiB, loadedKiB: rssKiB(s.pid), answeredFirstPass: first.completed, answeredSecondPass: second.completed };
-      log(`  ${s.name}: ${(startKiB / 1024).toFixed(1)} MiB at start, ${(results[k].rss.loadedKiB / 1024).toFixed(1)} MiB loaded`);
-    });
-  }
+  // 3. Memory (runMemoryStage).
+  await runMemoryStage(keys, ctx, nsd, results, take);
 
+  return summariseAll(keys, results);
+}
+
+function summariseAll(keys, results) {
   for (const k of keys) {
     const r = results[k];
     for (const phase of Object.keys(r.rounds)) r[phase] = summarise(r.rounds[phase]);
-    r.otherOnServerCore = Math.max(...Object.values(r.rounds).flat().map((m) => m.otherOnServerCore));
+    const all = Object.values(r.rounds).flat();
+    if (all.length) r.otherOnServerCore = Math.max(...all.map((m) => m.otherOnServerCore));
   }
   return results;
 }

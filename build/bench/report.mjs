@@ -4,9 +4,11 @@
 
 const MiB = 1024;
 
+const countLabel = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1_000}k`);
+
 /** The rows printed, in order: label, phase (a summary over rounds; null: the server's totals), field, scale, unit. */
 export function rows(S) {
-  return [
+  const throughput = [
     ['hits: QPS (flat out)', 'hits', 'qps', 1, 'qps'],
     ['hits: CPU per query (µs)', 'hits', 'cpuUsPerQuery', 1, 'us'],
     ['hits: server core busy (%)', 'hits', 'cpuBusy', 100, 'pct'],
@@ -16,8 +18,22 @@ export function rows(S) {
     ['misses, full cache: CPU/query (µs)', 'fullMisses', 'cpuUsPerQuery', 1, 'us'],
     [`hits at ${S.latencyQps}/s: p50 latency (ms)`, 'latency', 'p50Ms', 1, 'ms'],
     [`hits at ${S.latencyQps}/s: p99 latency (ms)`, 'latency', 'p99Ms', 1, 'ms'],
-    ['RSS at start (MiB)', 'rss', 'startKiB', 1 / MiB, 'mib'],
-    [`RSS after ${S.rssNames / 1000}k names (MiB)`, 'rss', 'loadedKiB', 1 / MiB, 'mib'],
+  ];
+  const memory = [
+    ['RSS at start (MiB)', 'memory', 'startKiB', 1 / MiB, 'mib'],
+    ...S.memoryPoints.flatMap((n) => [
+      [`RSS 1 s after ${countLabel(n)} names (MiB)`, 'memory', `rss${n}`, 1 / MiB, 'mib'],
+      [`RSS ${S.settleSeconds} s after ${countLabel(n)} names (MiB)`, 'memory', `rss${n}Settled`, 1 / MiB, 'mib'],
+    ]),
+    // dnsmasq has no byte bound: these rows have no reference, hence no ratio.
+    ...S.memoryPoints.flatMap((n) => [
+      [`RSS 1 s after ${countLabel(n)}, --cache-memory ${S.boundedCacheMemory} (MiB)`, 'memory', `bounded${n}`, 1 / MiB, 'mib'],
+      [`RSS ${S.settleSeconds} s after ${countLabel(n)}, --cache-memory ${S.boundedCacheMemory} (MiB)`, 'memory', `bounded${n}Settled`, 1 / MiB, 'mib'],
+    ]),
+  ];
+  return [
+    ...(S.memoryOnly ? [] : throughput),
+    ...memory,
     ['queries lost (all phases)', null, 'lost', 1, 'count'],
     // Noise: other processes (or the hypervisor) on the server's core during its worst run.
     ['other load on server core, worst run (%)', null, 'otherOnServerCore', 100, 'noise'],

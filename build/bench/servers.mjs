@@ -79,9 +79,12 @@ export function startNsd({ dir, zone, ttlSeconds, cpu }) {
   );
 }
 
-/** The servers compared, by key. `argv(port, upstreamPort, cacheSize)` is the whole command. */
+/**
+ * The servers compared, by key. `argv(port, upstreamPort, cacheSize, cacheMemory)` is the whole
+ * command; cacheMemory (Holdfast's --cache-memory) means nothing to dnsmasq.
+ */
 export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
-  const holdfast = (cmd) => (port, upstreamPort, cacheSize) => [
+  const holdfast = (cmd) => (port, upstreamPort, cacheSize, cacheMemory) => [
     ...cmd,
     'serve',
     '--listen',
@@ -90,6 +93,8 @@ export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
     `udp://127.0.0.1:${upstreamPort}`,
     '--cache-size',
     String(cacheSize),
+    '--cache-memory',
+    cacheMemory,
     '--log-format',
     'json',
     '--log-level',
@@ -120,6 +125,6 @@ export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
 }
 
 /** Starts one server under test, pinned to `cpu`. */
-export function startServer(kind, { port, upstreamPort, cacheSize, cpu, zone }) {
-  return launch(kind.label, (p) => kind.argv(p, upstreamPort, cacheSize), `probe.${zone}`, { cpu, fixedPort: port });
+export function startServer(kind, { port, upstreamPort, cacheSize, cacheMemory, cpu, zone }) {
+  return launch(kind.label, (p) => kind.argv(p, upstreamPort, cacheSize, cacheMemory), `probe.${zone}`, { cpu, fixedPort: port });
 }

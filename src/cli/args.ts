@@ -49,3 +49,13 @@ export function intFlag(name: string, value: string | undefined, fallback: numbe
   if (!/^-?\d+$/.test(value)) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not a whole number`);
   return Number(value);
 }
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+
+/** A size in bytes: a whole number, optionally followed by K, M or G (powers of 1024). */
+export function sizeFlag(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const m = /^(\d+)([kmg]?)$/i.exec(value.trim());
+  if (!m) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not a size (bytes, or a whole number with K, M or G: 512K, 16M, 1G)`);
+  return Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
+}

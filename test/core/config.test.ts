@@ -59,6 +59,10 @@ describe('validateConfig', () => {
   it('names the cache key at fault', () => {
     rejects(withCache({ maxEntries: 0 }), 'cache.maxEntries');
     rejects(withCache({ maxEntries: 1.5 }), 'cache.maxEntries');
+    rejects(withCache({ maxBytes: 65_535 }), 'cache.maxBytes');
+    rejects(withCache({ maxBytes: 1024 ** 4 + 1 }), 'cache.maxBytes');
+    rejects(withCache({ maxBytes: 1e6 + 0.5 }), 'cache.maxBytes');
+    rejects(withCache({ maxBytes: Number.NaN }), 'cache.maxBytes');
     rejects(withCache({ minTtlSeconds: -1 }), 'cache.minTtlSeconds');
     rejects(withCache({ maxTtlSeconds: 0 }), 'cache.maxTtlSeconds');
     rejects(withCache({ minTtlSeconds: 600, maxTtlSeconds: 300 }), 'cache.minTtlSeconds');
@@ -114,5 +118,7 @@ describe('validateConfig', () => {
   it('accepts the edges of every range', () => {
     assert.doesNotThrow(() => validateConfig(withCache({ maxEntries: 1, minTtlSeconds: 0, maxTtlSeconds: 604_800, servfailTtlSeconds: 0 })));
     assert.doesNotThrow(() => validateConfig(withUpstream({ rtoMinMs: 1, rtoInitialMs: 1, totalTimeoutMs: 120_000, maxAttempts: 20, retryRatio: 0 })));
+    assert.doesNotThrow(() => validateConfig(withCache({ maxBytes: 65_536 })));
+    assert.doesNotThrow(() => validateConfig(withCache({ maxBytes: 1024 ** 4 })));
   });
 });

@@ -56,6 +56,11 @@ describe('holdfast CLI: mistakes', () => {
     assertOneLineError(r, /--allow/, /192\.168\.1\.0\/33/);
   });
 
+  it('names --cache-memory and its value when it is not a size, and the key when it is too small', async () => {
+    assertOneLineError(await runHoldfast(['serve', '--upstream', 'udp://127.0.0.1:53', '--cache-memory', '16MB']), /--cache-memory/, /"16MB"/, /16M/);
+    assertOneLineError(await runHoldfast(['serve', '--upstream', 'udp://127.0.0.1:53', '--cache-memory', '1K']), /cache\.maxBytes/, /1024/);
+  });
+
   for (const args of [
     ['serve', '--listen', '127.0.0.1:0', '--upstream'],
     ['serve', '--upstream', '--listen', '127.0.0.1:0'],
@@ -119,7 +124,7 @@ describe('holdfast CLI: version and help', () => {
   });
 
   const flagsByCommand: Record<string, string[]> = {
-    serve: ['--listen', '--upstream', '--cache-size', '--timeout', '--tcp-idle-timeout', '--tcp-max-connections', '--log-level', '--log-format', '--cache-file', '--snapshot-interval', '--snapshot-min-changes'],
+    serve: ['--listen', '--upstream', '--cache-size', '--cache-memory', '--timeout', '--tcp-idle-timeout', '--tcp-max-connections', '--log-level', '--log-format', '--cache-file', '--snapshot-interval', '--snapshot-min-changes'],
     query: ['--server', '--tcp', '--timeout'],
     snapshot: ['ACTION', 'FILE'],
     version: [],

@@ -14,7 +14,7 @@ import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
 import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
-import { intFlag, rejectUnknownFlags, repeated } from '../args.ts';
+import { intFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
 import { createLogger } from '../logger.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
@@ -45,6 +45,11 @@ export const serveArgs = {
     valueHint: 'URL',
   },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
+  'cache-memory': {
+    type: 'string',
+    description: `Most memory the cache's entries may take: bytes, or with K, M or G (default ${DEFAULT_CONFIG.cache.maxBytes / 1024 ** 2}M)`,
+    valueHint: 'SIZE',
+  },
   'stale-if-error': {
     type: 'string',
     description: `Seconds past expiry an answer is still given when upstreams fail or are slow, with TTL 30 (RFC 8767; default ${DEFAULT_CONFIG.cache.staleIfErrorSeconds}, 0 turns it off)`,
@@ -202,6 +207,7 @@ export function configFromFlags(
     cache: {
       ...DEFAULT_CONFIG.cache,
       maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries),
+      maxBytes: sizeFlag('cache-memory', args['cache-memory'] as string | undefined, DEFAULT_CONFIG.cache.maxBytes),
       staleIfErrorSeconds: intFlag('stale-if-error', args['stale-if-error'] as string | undefined, DEFAULT_CONFIG.cache.staleIfErrorSeconds),
       file: cacheFileFlag(args['cache-file'] as string | undefined),
       snapshotIntervalSeconds: intFlag('snapshot-interval', args['snapshot-interval'] as string | undefined, DEFAULT_CONFIG.cache.snapshotIntervalSeconds),

@@ -32,6 +32,8 @@ export interface PopularityOptions {
 export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions> {
   readonly maxEntries: number;
   readonly popularity?: PopularityOptions;
+  /** Bound on the entries' cost in bytes (store.ts entryBytes); none when absent. */
+  readonly maxBytes?: number;
 }
 
 /** Who asks when no client does: refreshes that prefetch starts. */
@@ -53,7 +55,7 @@ export function createCacheStage(
   const stale: StaleOptions = { ...NO_STALE, ...options };
   const staleWindowMs = stale.staleIfErrorSeconds * 1000;
   const revalidateWindowMs = Math.min(stale.staleWhileRevalidateSeconds * 1000, staleWindowMs);
-  const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs);
+  const store = createCacheStore(options.maxEntries, () => clock.now(), staleWindowMs, options.maxBytes);
   const halfLifeMs = (options.popularity?.halfLifeSeconds ?? 600) * 1000;
   const minPopularity = options.popularity?.minPopularity ?? Infinity;
   const onPopular = options.popularity?.onPopular;

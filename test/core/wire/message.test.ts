@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Buffer } from 'node:buffer';
 import { scanMessage, toStored, type ScannedMessage } from '../../../src/core/wire/message.ts';
 import { u32 } from '../../../src/core/wire/header.ts';
 import { decode, query, reply, soa } from '../../helpers/packets.ts';
@@ -162,6 +163,24 @@ function name(text: string): number[] {
 }
 
 describe('toStored', () => {
+  it('keeps its own copy of the bytes, also of a Buffer (whose slice() is a view)', () => {
+    for (const withOpt of [false, true]) {
+      const bytes = concat(resp({ an: 1, ar: withOpt ? 1 : 0 }), question('a.example'), A(300), withOpt ? opt() : []);
+      // As the sockets deliver it: a Buffer, here with room around it in its ArrayBuffer.
+      const big = Buffer.alloc(bytes.length + 100);
+      big.set(bytes, 50);
+      const b = big.subarray(50, 50 + bytes.length);
+      const m = toStored(b, scanned(b), 86_400);
+      assert.notEqual(m.wire.buffer, b.buffer);
+      assert.equal(m.wire.buffer.byteLength, m.wire.length, 'no bytes held beyond the message');
+      assert.equal(Object.getPrototypeOf(m.wire), Uint8Array.prototype);
+      const before = Uint8Array.from(m.wire);
+      b.fill(0xee);
+      assert.deepEqual(m.wire, before);
+      assert.deepEqual([...m.ttls], [scanned(bytes).ttls[0], 300]);
+    }
+  });
+
   it('removes the OPT record and lowers ARCOUNT', () => {
     const b = concat(resp({ an: 1, ar: 1 }), question('a.example'), A(300), opt());
     const m = toStored(b, scanned(b), 86_400);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StoredMessage } from '../../../src/core/wire/message.ts';
-import { createCacheStore, type CacheStore } from '../../../src/pipeline/cache/store.ts';
+import { ENTRY_OVERHEAD_BYTES, createCacheStore, entryBytes, type CacheStore } from '../../../src/pipeline/cache/store.ts';
 import { createPrng } from '../../helpers/prng.ts';
 
 const T0 = 1_700_000_000_000;
@@ -12,10 +12,20 @@ function message(tag: number): StoredMessage {
   return { wire: Uint8Array.from([tag]), ttls: [], rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 60, negativeTtl: -1 };
 }
 
-function store(maxEntries: number, startMs = T0): { s: CacheStore; clock: { now: number } } {
+function store(maxEntries: number, startMs = T0, maxBytes = Infinity): { s: CacheStore; clock: { now: number } } {
   const clock = { now: startMs };
-  return { s: createCacheStore(maxEntries, () => clock.now), clock };
+  return { s: createCacheStore(maxEntries, () => clock.now, 0, maxBytes), clock };
 }
+
+/** A message of `wireBytes` bytes and `pairs` TTL pairs. */
+function sized(wireBytes: number, pairs = 1, tag = 0): StoredMessage {
+  const wire = new Uint8Array(wireBytes);
+  wire[0] = tag;
+  return { wire, ttls: Array.from({ length: 2 * pairs }, (_, i) => i), rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 60, negativeTtl: -1 };
+}
+
+/** The cost of a one-letter key with a 100-byte, one-pair message: the unit of the byte tests. */
+const UNIT = entryBytes('a', sized(100));
 
 const keys = (s: CacheStore) => [...s.entries()].map((e) => e.key).sort();
 
@@ -237,5 +247,211 @@ describe('cache store: invariants over long random runs', () => {
     assert.ok(s.stats.evictedExpired > 0, 'some entries expired during the run');
     assert.ok(worst <= 2, `an insert took ${worst} cursor steps`);
     assert.ok(s.stats.cursorSteps - before <= 200_000 / BUCKET_MS * 20 + 10, `${s.stats.cursorSteps - before} cursor steps in all`);
+  });
+});
+
+describe('cache store: byte bound', () => {
+  it('counts an entry as overhead, key, wire and 8 bytes a TTL slot', () => {
+    assert.equal(entryBytes('abc', sized(100, 3)), ENTRY_OVERHEAD_BYTES + 3 + 100 + 48);
+    assert.equal(entryBytes('', sized(0, 0)), ENTRY_OVERHEAD_BYTES);
+  });
+
+  it('tracks bytes through set, replace, delete and eviction', () => {
+    const { s } = store(2);
+    assert.equal(s.bytes, 0);
+    s.set('a', sized(100), T0, HOUR);
+    assert.equal(s.bytes, UNIT);
+    s.set('b', sized(300, 2), T0, HOUR);
+    assert.equal(s.bytes, UNIT + entryBytes('b', sized(300, 2)));
+    s.set('a', sized(50), T0, HOUR); // replaced in place
+    assert.equal(s.bytes, entryBytes('a', sized(50)) + entryBytes('b', sized(300, 2)));
+    s.set('c', sized(100), T0, HOUR); // evicts b, the least recently used
+    assert.equal(s.bytes, entryBytes('a', sized(50)) + entryBytes('c', sized(100)));
+    s.delete('a');
+    assert.equal(s.bytes, entryBytes('c', sized(100)));
+    s.delete('c');
+    assert.equal(s.bytes, 0);
+  });
+
+  it('exposes both bounds', () => {
+    const { s } = store(7, T0, 12_345);
+    assert.equal(s.maxEntries, 7);
+    assert.equal(s.maxBytes, 12_345);
+    assert.equal(store(7).s.maxBytes, Infinity);
+  });
+
+  it('rejects a byte bound that is not a positive integer', () => {
+    assert.throws(() => createCacheStore(10, () => T0, 0, 0), RangeError);
+    assert.throws(() => createCacheStore(10, () => T0, 0, 1.5), RangeError);
+    assert.throws(() => createCacheStore(10, () => T0, 0, Number.NaN), RangeError);
+  });
+
+  it('evicts the least recently used entries until a new one fits the byte bound', () => {
+    const { s } = store(1000, T0, 3 * UNIT);
+    for (const k of ['a', 'b', 'c']) s.set(k, sized(100), T0, HOUR);
+    s.get('a');
+    s.set('d', sized(100), T0, HOUR);
+    assert.deepEqual(keys(s), ['a', 'c', 'd']);
+    assert.equal(s.bytes, 3 * UNIT);
+    // One entry of two units' cost pushes out the two least recently used.
+    const big = sized(100 + UNIT);
+    assert.equal(entryBytes('e', big), 2 * UNIT);
+    s.set('e', big, T0, HOUR);
+    assert.deepEqual(keys(s), ['d', 'e']);
+    assert.equal(s.bytes, 3 * UNIT);
+    assert.equal(s.stats.evictedLru, 3);
+    assert.equal(s.stats.evictedForBytes, 3, 'the entry bound never asked for room');
+  });
+
+  it('evicts expired entries first under the byte bound too, oldest bucket first (fake clock)', () => {
+    const { s, clock } = store(1000, T0, 4 * UNIT);
+    s.set('a', sized(100), T0, 5 * 60_000);
+    s.set('b', sized(100), T0, 60_000);
+    s.set('c', sized(100), T0, HOUR);
+    s.set('d', sized(100), T0, HOUR);
+    s.get('a');
+    s.get('b');
+    clock.now = T0 + 10 * 60_000; // a and b have expired, b first
+    s.set('e', sized(100), clock.now, HOUR);
+    assert.deepEqual(keys(s), ['a', 'c', 'd', 'e']);
+    s.set('f', sized(100 + UNIT), clock.now, HOUR); // two units: a (expired), then c (LRU)
+    assert.deepEqual(keys(s), ['d', 'e', 'f']);
+    assert.equal(s.stats.evictedExpired, 2);
+    assert.equal(s.stats.evictedLru, 1);
+    assert.ok(s.bytes <= 4 * UNIT);
+  });
+
+  it('makes room for a replacement that grew', () => {
+    const { s } = store(1000, T0, 3 * UNIT);
+    for (const k of ['a', 'b', 'c']) s.set(k, sized(100), T0, HOUR);
+    s.set('c', sized(100 + UNIT), T0, HOUR);
+    assert.deepEqual(keys(s), ['b', 'c']);
+    assert.equal(s.bytes, 3 * UNIT);
+  });
+
+  it('keeps whichever bound is tighter: the entry bound with room in bytes', () => {
+    const { s } = store(2, T0, 100 * UNIT);
+    for (const k of ['a', 'b', 'c']) s.set(k, sized(100), T0, HOUR);
+    assert.deepEqual(keys(s), ['b', 'c']);
+    assert.equal(s.stats.evictedForBytes, 0);
+  });
+
+  it('does not keep an entry bigger than the whole bound, nor the old one for its key', () => {
+    const { s } = store(1000, T0, 2 * UNIT);
+    s.set('a', sized(100), T0, HOUR);
+    s.set('b', sized(100), T0, HOUR);
+    const e = s.set('b', sized(100 + 2 * UNIT), T0, HOUR);
+    assert.equal(e.key, 'b', 'an entry comes back all the same');
+    assert.equal(s.peek('b'), undefined);
+    assert.deepEqual(keys(s), ['a'], 'nothing else was evicted for it');
+    assert.equal(s.bytes, UNIT);
+    assert.equal(s.stats.refusedTooLarge, 1);
+    assert.equal(s.stats.evictedLru + s.stats.evictedExpired, 0);
+  });
+
+  it('matches a reference model under both bounds, with replies of every size (seed 0xb17e5)', () => {
+    const rnd = createPrng(0xb17e5);
+    const MAX = 60;
+    const MAX_BYTES = 20 * UNIT;
+    const { s, clock } = store(MAX, T0, MAX_BYTES);
+    let order: string[] = []; // recency, oldest first
+    const model = new Map<string, { expiresAtMs: number; bytes: number }>();
+    const modelBytes = () => [...model.values()].reduce((n, e) => n + e.bytes, 0);
+    const touch = (k: string) => {
+      order = order.filter((x) => x !== k);
+      order.push(k);
+    };
+    const forget = (k: string) => {
+      model.delete(k);
+      order = order.filter((x) => x !== k);
+    };
+    /** What the store may evict next: the lowest expired bucket, or else the LRU entry. */
+    const allowed = (nowMs: number): string[] => {
+      const current = Math.floor(nowMs / BUCKET_MS);
+      const expired = [...model].filter(([, e]) => Math.floor(e.expiresAtMs / BUCKET_MS) < current);
+      if (expired.length === 0) return [order[0]];
+      const lowest = Math.min(...expired.map(([, e]) => Math.floor(e.expiresAtMs / BUCKET_MS)));
+      return expired.filter(([, e]) => Math.floor(e.expiresAtMs / BUCKET_MS) === lowest).map(([k]) => k);
+    };
+    for (let step = 0; step < 20_000; step++) {
+      clock.now += rnd.int(rnd.chance(0.1) ? 10 * 60_000 : 3_000);
+      const k = `k${rnd.int(150)}`;
+      const op = rnd.next();
+      if (op < 0.6) {
+        // Mostly small replies, some large, now and then one bigger than the whole bound.
+        const size = rnd.chance(0.01) ? MAX_BYTES : rnd.chance(0.1) ? rnd.range(1_000, 4 * UNIT) : rnd.range(20, 300);
+        const m = sized(size, rnd.range(0, 6), step & 0xff);
+        const cost = entryBytes(k, m);
+        const ttl = rnd.pick([1_000, 30_000, 300_000, HOUR]);
+        const before = new Set(model.keys());
+        s.set(k, m, clock.now, ttl);
+        forget(k);
+        const gone = [...before].filter((x) => x !== k && !s.peek(x));
+        if (cost > MAX_BYTES) {
+          assert.equal(gone.length, 0, `step ${step}: nothing evicted for an entry that cannot fit`);
+          assert.equal(s.peek(k), undefined, `step ${step}: oversized entry not kept`);
+        } else {
+          // Each victim, in turn, must be one the rules allow.
+          const sizeBefore = model.size;
+          const bytesBefore = modelBytes();
+          const costs = gone.map((x) => model.get(x)!.bytes);
+          let left = [...gone];
+          while (left.length > 0) {
+            const may = allowed(clock.now);
+            const v = left.find((x) => may.includes(x));
+            assert.ok(v, `step ${step}: evicted ${left.join(',')}, expected one of ${may.join(',')}`);
+            forget(v);
+            left = left.filter((x) => x !== v);
+          }
+          // And no more went than needed: without the last victim (whichever it was) the new
+          // entry would not have fitted.
+          if (gone.length > 0) {
+            const last = Math.max(...costs);
+            const removed = costs.reduce((n, c) => n + c, 0);
+            const overWithoutLast = sizeBefore - gone.length + 1 >= MAX || bytesBefore - removed + last + cost > MAX_BYTES;
+            assert.ok(overWithoutLast, `step ${step}: evicted ${gone.join(',')}, more than needed`);
+          }
+          model.set(k, { expiresAtMs: clock.now + ttl, bytes: cost });
+          touch(k);
+        }
+      } else if (op < 0.9) {
+        const e = s.get(k);
+        assert.equal(e !== undefined, model.has(k), `step ${step}: get ${k}`);
+        if (e) touch(k);
+      } else {
+        assert.equal(s.delete(k), model.has(k), `step ${step}: delete ${k}`);
+        forget(k);
+      }
+      assert.equal(s.size, model.size, `step ${step}: size`);
+      assert.equal(s.bytes, modelBytes(), `step ${step}: bytes`);
+      assert.ok(s.size <= MAX && s.bytes <= MAX_BYTES, `step ${step}: ${s.size} entries, ${s.bytes} bytes`);
+    }
+    assert.ok(s.stats.evictedForBytes > 100 && s.stats.refusedTooLarge > 10, 'the run exercised the byte bound');
+  });
+
+  it('does constant work per insert when the byte bound is what binds (200k inserts)', () => {
+    const rnd = createPrng(0xfeed);
+    const MAX_BYTES = 2_000 * UNIT;
+    const { s, clock } = store(1_000_000, T0, MAX_BYTES);
+    for (let i = 0; i < 2_000; i++) s.set(`warm${i}`, sized(100), clock.now, rnd.range(1, 86_400) * 1000);
+    let worst = 0;
+    const before = s.stats.cursorSteps;
+    const evictionsBefore = s.stats.evictedExpired + s.stats.evictedLru;
+    const forBytesBefore = s.stats.evictedForBytes;
+    const N = 200_000;
+    for (let i = 0; i < N; i++) {
+      clock.now += rnd.int(20);
+      const steps = s.stats.cursorSteps;
+      // Sizes vary, so one insert may evict several entries.
+      s.set(`k${i}`, sized(rnd.chance(0.05) ? rnd.range(1_000, 3 * UNIT) : rnd.range(30, 200)), clock.now, rnd.range(1, 86_400) * 1000);
+      worst = Math.max(worst, s.stats.cursorSteps - steps);
+      assert.ok(s.bytes <= MAX_BYTES);
+    }
+    const evictions = s.stats.evictedExpired + s.stats.evictedLru - evictionsBefore;
+    assert.ok(evictions <= N + 2_000, `${evictions} evictions: each entry leaves at most once`);
+    assert.equal(s.stats.evictedForBytes - forBytesBefore, evictions, 'only the byte bound evicted');
+    assert.ok(s.stats.evictedExpired > 0, 'some entries expired during the run');
+    assert.ok(worst <= 4, `an insert took ${worst} cursor steps`);
+    assert.ok(s.stats.cursorSteps - before <= (N / BUCKET_MS) * 20 + 10, `${s.stats.cursorSteps - before} cursor steps in all`);
   });
 });

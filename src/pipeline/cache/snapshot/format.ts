@@ -140,7 +140,8 @@ export function decodeSnapshot(bytes: Uint8Array): { info: SnapshotInfo; entries
     const wireLen = view.getUint16(p + 32);
     p += 34;
     need(wireLen + 2);
-    const wire = bytes.slice(p, p + wireLen);
+    // A copy, never a view: a Buffer's slice() is one, and would keep the whole file alive.
+    const wire = new Uint8Array(bytes.subarray(p, p + wireLen));
     p += wireLen;
     const ttlCount = view.getUint16(p);
     p += 2;

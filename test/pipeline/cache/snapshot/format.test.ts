@@ -37,6 +37,18 @@ describe('snapshot format', () => {
     assert.equal(crc32(new TextEncoder().encode('123456789')), 0xcbf43926);
   });
 
+  it('gives each entry its own bytes, not a view of the file, even when the file is a view', () => {
+    const file = encodeSnapshot(ENTRIES, 1_700_000_002_000);
+    // As a runtime may hand it over: a window on a larger buffer (a Node Buffer's slice() is one).
+    const big = new Uint8Array(file.length + 64);
+    big.set(file, 32);
+    const { entries } = decodeSnapshot(big.subarray(32, 32 + file.length));
+    for (const e of entries) {
+      assert.notEqual(e.message.wire.buffer, big.buffer);
+      assert.equal(e.message.wire.byteLength, e.message.wire.buffer.byteLength, 'the wire owns exactly its bytes');
+    }
+  });
+
   it('gives back every entry as it went in', () => {
     const bytes = encodeSnapshot(ENTRIES, 1_700_000_002_000);
     const { info, entries } = decodeSnapshot(bytes);
