@@ -27,7 +27,7 @@ export async function startUpstream(link, { dir, zone, zoneText, delayMs }) {
   mkdirSync(d, { recursive: true });
   writeFileSync(join(d, `${zone}.zone`), zoneText);
   const conf = join(d, 'nsd.conf');
-  writeFileSync(conf, nsdConf({ dir: d, port: PORTS.nsd, zone }));
+  writeFileSync(conf, nsdConf({ dir: d, port: PORTS.nsd, zones: [zone] }));
   const nsd = await startAnswering(link, link.upstreamNs, 'nsd', ['nsd', '-d', '-c', conf], PORTS.nsd, `ns1.${zone}`);
   try {
     const relay = await startDelayRelay(link, { port: 53, target: `127.0.0.1:${PORTS.nsd}`, delayMs });

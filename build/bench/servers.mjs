@@ -35,7 +35,8 @@ export function zoneText(zone, ttlSeconds) {
 }
 
 /** nsd.conf for one server process in `dir` on `address`@`port`, serving `zone` from `dir`/`zone`.zone. */
-export function nsdConf({ dir, address = '127.0.0.1', port, zone }) {
+/** NSD's configuration for zones served from `dir` (each NAME.zone), as the benches and tests use it. */
+export function nsdConf({ dir, address = '127.0.0.1', port, zones }) {
   return [
     'server:',
     `  ip-address: ${address}@${port}`,
@@ -55,9 +56,7 @@ export function nsdConf({ dir, address = '127.0.0.1', port, zone }) {
     '  rrl-whitelist-ratelimit: 0',
     'remote-control:',
     '  control-enable: no',
-    'zone:',
-    `  name: ${zone}`,
-    `  zonefile: ${zone}.zone`,
+    ...zones.flatMap((z) => ['zone:', `  name: ${z}`, `  zonefile: ${z}.zone`]),
     '',
   ].join('\n');
 }
@@ -71,7 +70,7 @@ export function startNsd({ dir, zone, ttlSeconds, cpu }) {
     'nsd',
     (port) => {
       const conf = join(d, 'nsd.conf');
-      writeFileSync(conf, nsdConf({ dir: d, port, zone }));
+      writeFileSync(conf, nsdConf({ dir: d, port, zones: [zone] }));
       return ['nsd', '-d', '-c', conf];
     },
     `ns1.${zone}`,

@@ -6,6 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// Shared with the benches, which are plain JavaScript.
+import { nsdConf } from '../../build/bench/servers.mjs';
 import { runTool, udpExchange } from './dns-client.ts';
 import { probeInNs, type LossyLink } from './netns.ts';
 import { query } from './packets.ts';
@@ -73,27 +75,7 @@ export async function startNsd(zones: readonly Zone[], opts: NsdOptions = {}): P
   const address = opts.address ?? '127.0.0.1';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = opts.port ?? (await freePort());
-    const conf = [
-      'server:',
-      `  ip-address: ${address}@${port}`,
-      '  username: ""',
-      '  chroot: ""',
-      `  zonesdir: "${dir}"`,
-      `  pidfile: "${dir}/nsd.pid"`,
-      '  database: ""',
-      `  zonelistfile: "${dir}/zone.list"`,
-      `  xfrdfile: "${dir}/xfrd.state"`,
-      `  xfrdir: "${dir}"`,
-      `  logfile: "${dir}/nsd.log"`,
-      '  server-count: 1',
-      '  verbosity: 1',
-      '  rrl-ratelimit: 0',
-      '  rrl-whitelist-ratelimit: 0',
-      'remote-control:',
-      '  control-enable: no',
-      ...zones.flatMap((z) => ['zone:', `  name: ${z.name}`, `  zonefile: ${z.name}.zone`]),
-      '',
-    ].join('\n');
+    const conf = nsdConf({ dir, address, port, zones: zones.map((z) => z.name) });
     for (const z of zones) writeFileSync(join(dir, `${z.name}.zone`), zoneText(z));
     writeFileSync(join(dir, 'nsd.conf'), conf);
     const argv = ['nsd', '-d', '-c', join(dir, 'nsd.conf')];
