@@ -3,7 +3,7 @@
 import net from 'node:net';
 import type { ByteStream, Closable, Peer, StreamHandlers } from '../../core/ports.ts';
 
-function wrap(socket: net.Socket): ByteStream {
+export function wrap(socket: net.Socket): ByteStream {
   return {
     write: (bytes) => {
       if (!socket.destroyed) socket.write(bytes);
@@ -12,9 +12,12 @@ function wrap(socket: net.Socket): ByteStream {
   };
 }
 
-export function connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream> {
+/**
+ * Settles once `socket` is ready (its `readyEvent`), with `ready(socket)`, or fails if it errs
+ * first; after that its data and its close go to `handlers`. TLS shares it with a later event.
+ */
+export function whenConnected<S extends net.Socket, T>(socket: S, readyEvent: string, handlers: StreamHandlers, ready: (socket: S) => T): Promise<T> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address, port, noDelay: true });
     let connected = false;
     socket.on('data', (d: Buffer) => handlers.onData(d));
     socket.on('error', (e) => {
@@ -23,11 +26,15 @@ export function connectTcp(address: string, port: number, handlers: StreamHandle
     socket.on('close', () => {
       if (connected) handlers.onClose();
     });
-    socket.once('connect', () => {
+    socket.once(readyEvent, () => {
       connected = true;
-      resolve(wrap(socket));
+      resolve(ready(socket));
     });
   });
+}
+
+export function connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream> {
+  return whenConnected(net.connect({ host: address, port, noDelay: true }), 'connect', handlers, wrap);
 }
 
 export function listenTcp(

@@ -4,6 +4,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { StreamHandlers, TlsOptions, TlsStream } from '../../core/ports.ts';
+import { whenConnected, wrap } from './tcp.ts';
 
 /** RFC 7469 §2.4: the pin is the SHA-256 of the DER SubjectPublicKeyInfo, in base64. */
 function peerKeySha256(socket: tls.TLSSocket): string | null {
@@ -16,42 +17,25 @@ function peerKeySha256(socket: tls.TLSSocket): string | null {
 }
 
 export function connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({
-      host: address,
-      port,
-      // RFC 6066 §3: SNI carries host names only.
-      servername: net.isIP(options.serverName) ? undefined : options.serverName,
-      ca: options.caPem,
-      ALPNProtocols: options.alpn ? [...options.alpn] : undefined,
-      // The name to verify is the configured one, never the address we happened to dial.
-      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.serverName, cert),
-      rejectUnauthorized: true,
-    });
-    socket.setNoDelay(true);
-    let connected = false;
-    socket.on('data', (d: Buffer) => handlers.onData(d));
-    socket.on('error', (e) => {
-      if (!connected) reject(e);
-    });
-    socket.on('close', () => {
-      if (connected) handlers.onClose();
-    });
-    socket.once('secureConnect', () => {
-      connected = true;
-      let key: string | null = null;
-      try {
-        key = options.peerKey ? peerKeySha256(socket) : null;
-      } catch {
-        // An unreadable key is reported as unknown; a pinned upstream then refuses it.
-      }
-      resolve({
-        peerKeySha256: key,
-        write: (bytes) => {
-          if (!socket.destroyed) socket.write(bytes);
-        },
-        close: () => socket.destroy(),
-      });
-    });
+  const socket = tls.connect({
+    host: address,
+    port,
+    // RFC 6066 §3: SNI carries host names only.
+    servername: net.isIP(options.serverName) ? undefined : options.serverName,
+    ca: options.caPem,
+    ALPNProtocols: options.alpn ? [...options.alpn] : undefined,
+    // The name to verify is the configured one, never the address we happened to dial.
+    checkServerIdentity: (_host, cert) => tls.checkServerIdentity(options.serverName, cert),
+    rejectUnauthorized: true,
+  });
+  socket.setNoDelay(true);
+  return whenConnected(socket, 'secureConnect', handlers, (s) => {
+    let key: string | null = null;
+    try {
+      key = options.peerKey ? peerKeySha256(s) : null;
+    } catch {
+      // An unreadable key is reported as unknown; a pinned upstream then refuses it.
+    }
+    return { peerKeySha256: key, ...wrap(s) };
   });
 }
