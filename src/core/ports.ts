@@ -89,7 +89,7 @@ export interface Network {
 }
 
 /**
- * An HTTP handler in the Fetch API's shape (as Hono's `app.fetch`): Deno.serve and Bun.serve
+ * An HTTP handler in the Fetch API's shape (as Hono's `app.fetch`): Deno's and Bun's serve()
  * take it as it is and Node's adapter converts to and from node:http. `from` is the client.
  * Request bodies are not passed on: every endpoint only reads.
  */

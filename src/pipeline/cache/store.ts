@@ -18,7 +18,7 @@ const BUCKET_MS = 16_000;
  * `node build/bench/entry-bytes.mjs` fills a store with 100,000 entries made the way the
  * upstream stage makes them (a reply in a Buffer, scanMessage, toStored, the query's key) and
  * takes the heap's growth after a full collection (heapUsed + external, with gc() in Node,
- * Bun.gc(true) in Bun), less the variable parts, per entry. For three reply shapes (one A;
+ * Bun's gc(true) in Bun), less the variable parts, per entry. For three reply shapes (one A;
  * CNAME and two A; NXDOMAIN with SOA) that left 440-470 bytes on Bun 1.4 and 510-530 on
  * Node 20. One figure serves both runtimes, the higher one, so the bound errs on the safe side.
  * RSS grows more than the heap (the collector's headroom): docs/benchmarks.md.
