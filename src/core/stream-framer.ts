@@ -30,13 +30,7 @@ export function createFrameReader(
   return {
     push(chunk) {
       if (stopped) return;
-      if (buf.length === 0) buf = chunk;
-      else {
-        const joined = new Uint8Array(buf.length + chunk.length);
-        joined.set(buf);
-        joined.set(chunk, buf.length);
-        buf = joined;
-      }
+      buf = appendBytes(buf, chunk);
       let p = 0;
       while (buf.length - p >= 2) {
         const len = (buf[p] << 8) | buf[p + 1];
@@ -57,4 +51,13 @@ export function createFrameReader(
       return buf.length;
     },
   };
+}
+
+/** What a stream reader holds so far, with `chunk` after it: the chunk itself when nothing is held. */
+export function appendBytes(held: Uint8Array, chunk: Uint8Array): Uint8Array {
+  if (held.length === 0) return chunk;
+  const joined = new Uint8Array(held.length + chunk.length);
+  joined.set(held);
+  joined.set(chunk, held.length);
+  return joined;
 }

@@ -3,6 +3,8 @@
 // or a body that ends when the connection does. One request at a time per connection; no
 // pipelining, which many servers handle badly.
 
+import { appendBytes } from '../../core/stream-framer.ts';
+
 const CRLF = '\r\n';
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -242,13 +244,7 @@ export function createResponseReader(limits: ReaderLimits, onResponse: (r: HttpR
   return {
     push(chunk) {
       if (stopped) return;
-      if (buf.length === 0) buf = chunk;
-      else {
-        const joined = new Uint8Array(buf.length + chunk.length);
-        joined.set(buf);
-        joined.set(chunk, buf.length);
-        buf = joined;
-      }
+      buf = appendBytes(buf, chunk);
       let p = 0;
       while (!stopped) {
         if (head === null) {
