@@ -25,6 +25,14 @@ const BACKOFF = 1.5;
  * backoff, is what stops us asking a dead upstream.
  */
 const MAX_WAIT_RTOS = 4;
+/**
+ * When at least this share of an upstream's copies goes unanswered, silence is taken for loss
+ * and copies follow one RTO apart without backing off: on a link losing half its copies that
+ * cuts the slowest answers by about half, at little extra traffic, since a lost copy's
+ * successor goes out sooner, not more often. Below it, silence more likely means a slow answer,
+ * and waiting longer each time spares the upstream.
+ */
+const LOSSY_SHARE = 0.2;
 
 interface Copy {
   readonly h: UpstreamHealth;
@@ -254,7 +262,8 @@ export function hedgedExchange(
       if (hedgeTimer !== null) timers.clearTimeout(hedgeTimer);
       hedgeTimer = null;
       const rto = h.rto.rtoMs;
-      const waitMs = Math.min(options.rtoMaxMs, rto * Math.min(BACKOFF ** n, MAX_WAIT_RTOS));
+      const growth = h.lossEstimate >= LOSSY_SHARE ? 1 : Math.min(BACKOFF ** n, MAX_WAIT_RTOS);
+      const waitMs = Math.min(options.rtoMaxMs, rto * growth);
       if (waitMs < deadline - now) {
         hedgeTimer = timers.setTimeout(() => {
           hedgeTimer = null;

@@ -26,6 +26,7 @@ export type PoolOptions = ServerConfig['upstream'];
 /** RFC 6298's G: the least margin of the RTO over the smoothed RTT. */
 const RTO_GRANULARITY_MS = 20;
 const RETRY_WINDOW_MS = 10_000;
+const LOSS_GAIN = 1 / 16;
 
 export interface UpstreamHealth {
   readonly spec: UpstreamSpec;
@@ -45,6 +46,11 @@ export interface UpstreamHealth {
   /** Failures since the last good reply; they push it down the order of preference. */
   consecutiveFailures: number;
   lastReplyAtMs: number;
+  /**
+   * The share of copies that go unanswered past their RTO, smoothed (gain 1/16): how lossy the
+   * path is. A high share says silence means loss, not a slow upstream (hedged-exchange.ts).
+   */
+  lossEstimate: number;
 }
 
 export interface UpstreamReply {
@@ -121,6 +127,7 @@ export function createUpstreamPool(
       failures: 0,
       consecutiveFailures: 0,
       lastReplyAtMs: -Infinity,
+      lossEstimate: 0,
     };
   });
   const retryBudget = createRetryBudget({ ratio: options.retryRatio, minPerSecond: options.retryMinPerSecond, windowMs: RETRY_WINDOW_MS });
@@ -161,6 +168,7 @@ export function createUpstreamPool(
     replied(h, rttMs, now) {
       h.replies++;
       h.lastReplyAtMs = now;
+      h.lossEstimate -= h.lossEstimate * LOSS_GAIN;
       if (rttMs !== null) {
         // Each copy has its own ID (and over UDP and TCP its own socket; over HTTPS its own
         // request), so a reply says which copy it answers: RTT samples stay valid under
@@ -178,6 +186,7 @@ export function createUpstreamPool(
     silent(h, sentAtMs, now) {
       h.failures++;
       h.consecutiveFailures++;
+      h.lossEstimate += (1 - h.lossEstimate) * LOSS_GAIN;
       // Heard from since this copy left, or lately: alive, only lossy. Not the breaker's
       // business: at 30% loss each way a run of five lost copies is common, a few seconds
       // without a single reply is not.

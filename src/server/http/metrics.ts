@@ -196,6 +196,7 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
     );
     gauge('holdfast_upstream_srtt_seconds', 'Smoothed round-trip time of each upstream (RFC 6298); 0 until a reply is measured.', perUpstream((h) => Math.max(0, h.srttMs) / 1000));
     gauge('holdfast_upstream_rto_seconds', 'Retransmit timeout of each upstream: how long a copy waits before another is sent.', perUpstream((h) => h.rto.rtoMs / 1000));
+    gauge('holdfast_upstream_loss_ratio', 'Smoothed share of copies to each upstream unanswered past their RTO: how lossy the path is.', perUpstream((h) => h.lossEstimate));
     gauge('holdfast_upstream_in_flight', 'Copies sent to each upstream and not yet ended.', perUpstream((h) => h.inFlight));
     gauge('holdfast_upstream_exchanges_in_flight', 'Queries waiting for upstreams now (each may have several copies out).', [
       { labels: {}, value: view.pipeline.upstreams.inFlight() },

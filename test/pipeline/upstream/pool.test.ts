@@ -174,6 +174,34 @@ describe('upstream pool: retransmitting on a lossy link', () => {
     assert.equal(s.counters.upstream_timeouts, 25);
   });
 
+  it('stops backing off once most silence is loss: copies follow one RTO apart', async () => {
+    const log: number[] = [];
+    let mode: 'alternate' | 'third' = 'alternate';
+    let n = 0;
+    const s = setup(
+      (t) => ({
+        [A]: {
+          udp: timed(t, log, (q, send) => {
+            // First every other copy is lost; then a query whose first three copies are.
+            if (mode === 'alternate' ? n % 2 === 1 : n === 3) answering(t, 20)(q, send);
+            n++;
+          }),
+        },
+      }),
+      ['udp://192.0.2.1'],
+    );
+    for (let i = 0; i < 30; i++) await s.ask(`warm${i}.example.org`);
+    const h = s.pool.health[0];
+    assert.ok(h.lossEstimate >= 0.2, `loss estimate ${h.lossEstimate}`);
+    mode = 'third';
+    n = 0;
+    log.length = 0;
+    await s.ask('lossy.example.org');
+    const gaps = log.slice(1).map((t, i) => t - log[i]);
+    assert.equal(gaps.length, 3);
+    assert.ok(gaps.every((g) => g === gaps[0]), `gaps ${gaps} are one RTO each`);
+  });
+
   it('hedges to the next upstream when the best one is silent past its RTO', async () => {
     const s = setup((t) => ({ [A]: { udp: silent }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
     const started = s.time.now();
