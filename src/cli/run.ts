@@ -6,6 +6,7 @@ import { isHoldfastError, ErrorCode } from '../core/errors.ts';
 import type { Runtime } from '../core/ports.ts';
 import { VERSION } from '../core/version.ts';
 import { queryCommand } from './commands/query.ts';
+import { relayCommand } from './commands/relay.ts';
 import { serveCommand } from './commands/serve.ts';
 import { snapshotCommand } from './commands/snapshot.ts';
 import { versionCommand } from './commands/version.ts';
@@ -19,6 +20,7 @@ export function mainCommand(runtime: Runtime) {
     subCommands: {
       serve: serveCommand(runtime),
       query: queryCommand(runtime),
+      relay: relayCommand(runtime),
       snapshot: snapshotCommand(runtime),
       version: versionCommand(runtime),
     },

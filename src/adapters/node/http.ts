@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import type { HttpHandler, HttpServer } from '../../core/ports.ts';
 
 /** A request whose head cannot be made into a Request (a bad header, a forbidden method). */
@@ -20,15 +21,22 @@ export function listenHttp(address: string, port: number, handler: HttpHandler):
     try {
       const headers = new Headers();
       for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-      // Bodies are not read (every endpoint only reads). The path goes after a fixed origin, so
-      // that a strange Host header cannot make the URL invalid and "//x" stays a path.
+      // A body is handed over as a stream, read only by a handler that wants it (the relay),
+      // which also bounds it. The path goes after a fixed origin, so that a strange Host header
+      // cannot make the URL invalid and "//x" stays a path.
       const target = req.url ?? '/';
-      request = new Request(target.startsWith('/') ? `http://localhost${target}` : target, { method: req.method, headers });
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers };
+      if (hasBody) {
+        init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
+        init.duplex = 'half';
+      }
+      request = new Request(target.startsWith('/') ? `http://localhost${target}` : target, init);
     } catch {
       plain(res, 400, 'bad request\n');
       return;
     }
-    req.resume();
+    if (request.body === null) req.resume();
     try {
       const response = await handler(request, { address: req.socket.remoteAddress ?? '', port: req.socket.remotePort ?? 0 });
       const body = new Uint8Array(await response.arrayBuffer());

@@ -1,0 +1,96 @@
+// `holdfast relay` as a real process (this runtime's build) in front of a real NSD, asked over
+// real HTTP/1.1 in relay protocol v1.
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { decodeRelayInfo, decodeRelayResponse, encodeRelayRequest } from '../../src/pipeline/upstream/relay/codec.ts';
+import { decode, query } from '../helpers/packets.ts';
+import { startNsd, type Nsd } from '../helpers/nsd.ts';
+import { holdfastArgv } from '../helpers/runtime.ts';
+
+const ab = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
+
+/** Starts `holdfast relay ARGS`; resolves with its HTTP port once it logs it. */
+function startRelay(args: string[]): Promise<{ child: ChildProcess; port: number; stop: () => Promise<void> }> {
+  const [cmd, ...pre] = holdfastArgv();
+  const child = spawn(cmd, [...pre, 'relay', '--log-format', 'json', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(kill);
+  };
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`relay did not start:\n${err}`));
+    }, 20_000);
+    void exited.then(() => {
+      clearTimeout(deadline);
+      reject(new Error(`relay exited before listening:\n${err}`));
+    });
+    child.stderr!.on('data', (d) => {
+      err += d;
+      const m = /"transport":"http"[^\n]*"port":(\d+)/.exec(err);
+      if (m) {
+        clearTimeout(deadline);
+        resolve({ child, port: Number(m[1]), stop });
+      }
+    });
+  });
+}
+
+describe('holdfast relay (real process, real NSD)', () => {
+  let nsd: Nsd;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  before(async () => {
+    nsd = await startNsd([{ name: 'relay.test', records: 'www IN A 192.0.2.41\nmail IN A 192.0.2.42' }]);
+    relay = await startRelay(['--upstream', `udp://127.0.0.1:${nsd.port}`, '--relay-token', 'tok-123']);
+  });
+  after(async () => {
+    await relay?.stop();
+    await nsd?.stop();
+  });
+
+  it('answers a gzipped batch, per item, with a gzipped response', async () => {
+    const body = encodeRelayRequest({
+      id: 'b1',
+      items: [
+        { id: '1', q: query('www.relay.test') },
+        { id: '2', q: query('mail.relay.test') },
+        { id: '3', q: query('nothing.relay.test') },
+      ],
+    });
+    const gz = new Uint8Array(await new Response(new Blob([ab(body)]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer());
+    const res = await fetch(`http://127.0.0.1:${relay.port}/v1/dns`, {
+      method: 'POST',
+      body: ab(gz),
+      headers: { 'content-type': 'application/json', accept: 'application/json', 'content-encoding': 'gzip', authorization: 'Bearer tok-123' },
+    });
+    assert.equal(res.status, 200);
+    // fetch undoes the gzip itself; the header says the relay did it.
+    assert.equal(res.headers.get('content-encoding'), 'gzip');
+    const r = decodeRelayResponse(new Uint8Array(await res.arrayBuffer()), ['1', '2', '3']);
+    assert.equal(r.id, 'b1');
+    const answers = r.items.map((i) => (i.ok ? decode(i.a) : null));
+    assert.deepEqual(answers[0]?.answers?.map((a) => a.data), ['192.0.2.41']);
+    assert.deepEqual(answers[1]?.answers?.map((a) => a.data), ['192.0.2.42']);
+    assert.equal(answers[2]?.rcode, 'NXDOMAIN');
+  });
+
+  it('refuses a batch without the token, and reports itself at /v1/info', async () => {
+    const body = encodeRelayRequest({ id: 'x', items: [{ id: '1', q: query('www.relay.test') }] });
+    const res = await fetch(`http://127.0.0.1:${relay.port}/v1/dns`, { method: 'POST', body: ab(body), headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 401);
+    await res.arrayBuffer();
+    const info = await fetch(`http://127.0.0.1:${relay.port}/v1/info`);
+    assert.equal(info.status, 200);
+    const doc = decodeRelayInfo(new Uint8Array(await info.arrayBuffer()));
+    assert.equal(doc.v, 1);
+    assert.equal(doc.auth_required, true);
+    assert.equal(doc.limits.max_items, 32);
+  });
+});
