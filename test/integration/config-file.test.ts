@@ -10,16 +10,20 @@ import { udpExchange } from '../helpers/dns-client.ts';
 import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { startHoldfast, runHoldfast } from '../helpers/holdfast-process.ts';
 import { decode, query } from '../helpers/packets.ts';
+import { until } from '../helpers/until.ts';
 
 describe('config file', () => {
   let dir: string;
   let upstream: FakeUpstream;
+  let other: FakeUpstream;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'holdfast-config-'));
     upstream = await startFakeUpstream({ a: '192.0.2.7', defaultPlan: plans.answer() });
+    other = await startFakeUpstream({ a: '192.0.2.8', defaultPlan: plans.answer() });
   });
   after(async () => {
     await upstream.close();
+    await other.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -58,6 +62,39 @@ describe('config file', () => {
       assert.ok(reply, 'no reply');
       assert.equal((decode(reply).answers?.[0] as { data: string }).data, '192.0.2.7');
       assert.equal(upstream.count('a.example'), 1);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  it('SIGHUP: a bad file is refused with its reason and the old configuration answers; a good one changes the upstream and keeps the cache', async () => {
+    const file = join(dir, 'hup.toml');
+    writeFileSync(file, `upstreams = ["udp://127.0.0.1:${upstream.port}"]\n`);
+    const h = await startHoldfast(['--config', file]);
+    const answer = async (name: string) => {
+      const reply = await udpExchange(h.port, query(name, 'A'));
+      assert.ok(reply, `no reply for ${name}`);
+      return (decode(reply).answers?.[0] as { data: string } | undefined)?.data;
+    };
+    try {
+      assert.equal(await answer('hup1.example'), '192.0.2.7');
+      writeFileSync(file, `upstreams = ["udp://127.0.0.1:${other.port}"]\n[cache]\nmaxEntrys = 5\n`);
+      process.kill(h.pid, 'SIGHUP');
+      await until(() => h.logs.some((l) => String(l.message ?? l.msg ?? JSON.stringify(l)).includes('refused')), 5000);
+      const refused = h.logs.find((l) => JSON.stringify(l).includes('new configuration refused'));
+      assert.ok(refused, 'no refusal logged');
+      assert.match(JSON.stringify(refused), /cache\.maxEntrys is an unknown key/);
+      assert.equal(await answer('hup2.example'), '192.0.2.7');
+      assert.equal(other.count('hup2.example'), 0);
+
+      writeFileSync(file, `upstreams = ["udp://127.0.0.1:${other.port}"]\n`);
+      process.kill(h.pid, 'SIGHUP');
+      await until(() => h.logs.some((l) => JSON.stringify(l).includes('configuration reloaded')), 5000);
+      assert.equal(await answer('hup3.example'), '192.0.2.8');
+      // The cache survived: hup1 comes from it, not from either upstream.
+      assert.equal(await answer('hup1.example'), '192.0.2.7');
+      assert.equal(upstream.count('hup1.example'), 1);
+      assert.equal(other.count('hup1.example'), 0);
     } finally {
       await h.stop();
     }

@@ -453,6 +453,23 @@ export function serveCommand(runtime: Runtime) {
       };
       runtime.onSignal('SIGTERM', () => stop('SIGTERM'));
       runtime.onSignal('SIGINT', () => stop('SIGINT'));
+      // SIGHUP: the file (and the environment, under the same flags) read again. A configuration
+      // that fails any check is refused whole, with its reason, and the running one stays.
+      let reloading = false;
+      runtime.onSignal('SIGHUP', () => {
+        if (reloading || stopping) return;
+        reloading = true;
+        load()
+          .then(async (next) => {
+            if (next.upstreams.length === 0) next = { ...next, upstreams: config.upstreams };
+            const needRestart = await server.reload(next);
+            config = next;
+            log.info(`SIGHUP: configuration reloaded; forwarding to ${next.upstreams.join(', ')}`, { upstreams: next.upstreams });
+            if (needRestart.length) log.warn(`SIGHUP: ${needRestart.join(', ')} changed and take effect only after a restart`, { needRestart });
+          })
+          .catch((e: Error) => log.error(`SIGHUP: new configuration refused, the running one stays (${e.message})`, { error: e.message }))
+          .finally(() => (reloading = false));
+      });
       runtime.onSignal('SIGUSR1', () => {
         if (server.snapshot) void server.snapshot.write('request');
         else log.info('SIGUSR1: no --cache-file, so no snapshot to write');
