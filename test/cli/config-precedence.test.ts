@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { envName, withEnv } from '../../src/cli/config-load.ts';
+import { readFileSync } from 'node:fs';
+import { checkConfig, envName, withEnv } from '../../src/cli/config-load.ts';
+import { configFromText } from '../../src/core/config-file.ts';
 import { loadServeConfig, serveArgs } from '../../src/cli/commands/serve.ts';
 import { DEFAULT_CONFIG } from '../../src/core/config.ts';
 import { ErrorCode, HoldfastError } from '../../src/core/errors.ts';
@@ -77,5 +79,12 @@ describe('configuration precedence: flags > env > file > defaults', () => {
       return true;
     });
     await assert.rejects(load(['--config=/none.toml']), /config: \/none.toml does not exist/);
+  });
+});
+
+describe('packaging/holdfast.toml', () => {
+  it('is a valid configuration', () => {
+    const c = checkConfig(configFromText(readFileSync('packaging/holdfast.toml', 'utf8'), 'packaging/holdfast.toml'));
+    assert.equal(c.cache.maxBytes, 8 * 1024 * 1024);
   });
 });
