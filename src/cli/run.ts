@@ -5,6 +5,7 @@ import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
 import { isHoldfastError, ErrorCode } from '../core/errors.ts';
 import type { Runtime } from '../core/ports.ts';
 import { VERSION } from '../core/version.ts';
+import { configCommand } from './commands/config.ts';
 import { queryCommand } from './commands/query.ts';
 import { relayCommand } from './commands/relay.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -21,6 +22,7 @@ export function mainCommand(runtime: Runtime) {
       serve: serveCommand(runtime),
       query: queryCommand(runtime),
       relay: relayCommand(runtime),
+      config: configCommand(runtime),
       snapshot: snapshotCommand(runtime),
       version: versionCommand(runtime),
     },

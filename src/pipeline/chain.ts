@@ -51,7 +51,8 @@ export function compose(stages: readonly Stage[], last: Next): Next {
   return stages.reduceRight<Next>((next, stage) => (req) => stage(req, next), last);
 }
 
-export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras = {}) {
+/** The upstream stage and the bootstrap resolver it uses: what a reload (SIGHUP) replaces. */
+function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras) {
   const specs = config.upstreams.map(parseUpstream);
   const bootstrap = bootstrapFor(config, specs, ports, counters);
   const e = config.encryptedUpstream;
@@ -65,11 +66,15 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     resolveHost: bootstrap ?? undefined,
     onEvent: extras.onUpstreamEvent,
   };
-  const upstream = createUpstreamStage(
-    { ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted },
-    ports,
-    counters,
-  );
+  const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
+  return { stage, bootstrap };
+}
+
+export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras = {}) {
+  let current = createUpstreams(config, ports, counters, extras);
+  // Through `current`, so a reload swaps the upstreams under the cache and coalescing stages,
+  // which keep their state; a query already sent finishes on the upstreams it went to.
+  const upstreamNext: Next = (req) => current.stage.next(req);
   // The prefetcher and the cache know each other: hits tell it what is popular, and it asks
   // the cache to refresh through the stages below it.
   let prefetcher: Prefetcher | null = null;
@@ -86,23 +91,44 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     counters,
   );
   const coalesce = createCoalesceStage(counters);
-  const belowCache = compose([coalesce.stage], upstream.next);
+  const belowCache = compose([coalesce.stage], upstreamNext);
   const chain = compose(
     [
       createAnyStage(), // before the cache: ANY over UDP must never reach an upstream (RFC 8482)
       cache.stage, //      fresh hits end here
       coalesce.stage, //   after the cache: only misses share exchanges
     ],
-    upstream.next,
+    upstreamNext,
   );
   prefetcher = createPrefetcher(config.prefetch, {
     store: cache.store,
     refresh: (key, e) => cache.refresh(key, e, belowCache),
-    healthy: () => upstream.pool.healthy(),
+    healthy: () => current.stage.pool.healthy(),
     clock: ports.clock,
     timers: ports.timers,
     counters,
     recheckMs: config.cache.staleRecheckSeconds * 1000,
   });
-  return { chain, cache: cache.store, upstreams: upstream.pool, inFlight: coalesce.inFlight, prefetcher, bootstrap };
+  return {
+    chain,
+    cache: cache.store,
+    get upstreams() {
+      return current.stage.pool;
+    },
+    get bootstrap() {
+      return current.bootstrap;
+    },
+    inFlight: coalesce.inFlight,
+    prefetcher,
+    /**
+     * New upstreams (and their settings) from `next`; throws, changing nothing, when they
+     * cannot be built. Returns the old pool, to close once its queries are done.
+     */
+    replaceUpstreams(next: ServerConfig, nextExtras: PipelineExtras = extras) {
+      const built = createUpstreams(next, ports, counters, nextExtras);
+      const old = current.stage.pool;
+      current = built;
+      return old;
+    },
+  };
 }

@@ -46,6 +46,29 @@ export interface RunningServer {
   /** The subnets of this machine's interfaces, kept current, when the allow list says `local`. */
   readonly localSubnets: LocalSubnetsWatcher | null;
   stop(): Promise<void>;
+  /**
+   * SIGHUP: puts `next`'s upstreams, access lists and rate limits in force without touching the
+   * cache, the listeners or queries in flight. Throws, changing nothing, if `next` cannot be
+   * built. Returns the changed keys that take a restart (listen addresses, cache sizes...).
+   */
+  reload(next: ServerConfig): Promise<string[]>;
+}
+
+/** The parts reload() replaces; any other key that changes is reported as needing a restart. */
+const RELOADED = new Set(['upstreams', 'upstream', 'encryptedUpstream', 'access', 'rateLimit']);
+
+function changedKeys(a: ServerConfig, b: ServerConfig): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(a) as Array<keyof ServerConfig>) {
+    const x = a[key] as unknown;
+    const y = b[key] as unknown;
+    if (x && y && typeof x === 'object' && !Array.isArray(x)) {
+      for (const k of Object.keys(x)) {
+        if (JSON.stringify((x as Record<string, unknown>)[k]) !== JSON.stringify((y as Record<string, unknown>)[k])) out.push(`${key}.${k}`);
+      }
+    } else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(key);
+  }
+  return out;
 }
 
 export interface ServerOptions {
@@ -121,14 +144,19 @@ export async function startServer(
   if (snapshot) pipeline.prefetcher.watchPopular();
   // Before the pipeline and before parsing: a refused or limited client costs an address
   // lookup and a token count, nothing more (src/pipeline/access/README.md).
-  const admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  let admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  let lastLocal: Parameters<Admission['setLocalSubnets']>[0] = [];
+  let current = config;
   // Read once now, before any listener opens, so the first LAN client is already known.
   const localSubnets = admission.usesLocal
     ? createLocalSubnetsWatcher(
         { intervalMs: config.access.localRefreshSeconds * 1000 },
         () => runtime.interfaces.subnets(),
         runtime.timers,
-        admission.setLocalSubnets,
+        (cidrs) => {
+          lastLocal = cidrs;
+          admission.setLocalSubnets(cidrs);
+        },
         serverOptions.onLocalSubnets,
       )
     : null;
@@ -146,11 +174,12 @@ export async function startServer(
         }
       : logHook,
     latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
-    admit: admission.admit,
+    // Through `admission`, which a reload replaces.
+    admit: (client) => admission.admit(client),
   });
   const streams = createStreamServer(
     handle,
-    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: admission.admitConnection },
+    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: (address) => admission.admitConnection(address) },
     runtime.timers,
     counters,
   );
@@ -160,7 +189,9 @@ export async function startServer(
   let http: ListenAddress | null = null;
   const staleWatch = config.http.listen ? createStaleWatch(counters, clock, runtime.timers) : null;
   const server: RunningServer = {
-    config,
+    get config() {
+      return current;
+    },
     counters,
     latency,
     listeners: bound,
@@ -172,7 +203,9 @@ export async function startServer(
     },
     pipeline,
     snapshot,
-    admission,
+    get admission() {
+      return admission;
+    },
     localSubnets,
     queryLog,
     startedAtMs: clock.now(),
@@ -188,6 +221,22 @@ export async function startServer(
       await Promise.all(closables.map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.
       await snapshot?.shutdown();
+    },
+    async reload(next) {
+      // Everything that can fail first, so a bad configuration changes nothing.
+      const nextCa = next.encryptedUpstream.caFile;
+      const caPem = nextCa === null ? undefined : await readCaFile(runtime, nextCa);
+      const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
+      if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
+      const oldPool = pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+      nextAdmission.setLocalSubnets(lastLocal);
+      admission = nextAdmission;
+      const needRestart = changedKeys(current, next).filter((k) => !RELOADED.has(k.split('.')[0]));
+      current = next;
+      // Queries already sent to the old upstreams may still be answered: close them after the
+      // longest a query may wait.
+      runtime.timers.setTimeout(() => oldPool.close(), next.upstream.totalTimeoutMs + current.upstream.totalTimeoutMs);
+      return needRestart;
     },
   };
 

@@ -15,6 +15,7 @@ import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
+import { checkConfig, readConfigFile, withEnv } from '../config-load.ts';
 import { createLogger } from '../logger.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
@@ -31,6 +32,11 @@ const STOP_GRACE_WITH_SNAPSHOT_MS = 4_000;
 const HTTP_TOKEN_ENV = 'HOLDFAST_HTTP_TOKEN';
 
 export const serveArgs = {
+  config: {
+    type: 'string',
+    description: 'Config file (docs/configuration.md); flags and HOLDFAST_* variables override it; SIGHUP reads it again',
+    valueHint: 'FILE',
+  },
   listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
   upstream: {
     type: 'string',
@@ -146,8 +152,13 @@ export function parseListen(text: string): ListenAddress {
   return { address: hp.host, port: hp.port };
 }
 
-function cacheFileFlag(value: string | undefined): string | null {
-  if (value === undefined) return DEFAULT_CONFIG.cache.file;
+/** A repeatable flag given replaces the list; not given, the list from the file (or default) stays. */
+function orBase<T>(given: readonly T[], base: readonly T[]): readonly T[] {
+  return given.length ? given : base;
+}
+
+function cacheFileFlag(value: string | undefined, fallback: string | null): string | null {
+  if (value === undefined) return fallback;
   if (value === '') throw new HoldfastError(ErrorCode.config, '--cache-file: needs a file path');
   return value;
 }
@@ -191,48 +202,64 @@ export function configFromFlags(
   rawArgs: readonly string[],
   args: Record<string, unknown>,
   env: (name: string) => string | undefined = () => undefined,
+  /** What a flag not given leaves in force: the defaults, or a config file laid over them. */
+  base: ServerConfig = DEFAULT_CONFIG,
 ): ServerConfig {
   const httpFlag = args.http as string | undefined;
   const tokenFlag = args['http-token'] as string | undefined;
   const listens = repeated(rawArgs, 'listen');
   const c: ServerConfig = {
-    ...DEFAULT_CONFIG,
-    listen: listens.length ? listens.map(parseListen) : DEFAULT_CONFIG.listen,
-    upstreams: repeated(rawArgs, 'upstream'),
+    ...base,
+    listen: listens.length ? listens.map(parseListen) : base.listen,
+    upstreams: orBase(repeated(rawArgs, 'upstream'), base.upstreams),
     encryptedUpstream: {
-      ...DEFAULT_CONFIG.encryptedUpstream,
-      caFile: (args['ca-file'] as string | undefined) ?? null,
-      bootstrap: repeated(rawArgs, 'bootstrap'),
+      ...base.encryptedUpstream,
+      caFile: (args['ca-file'] as string | undefined) ?? base.encryptedUpstream.caFile,
+      bootstrap: orBase(repeated(rawArgs, 'bootstrap'), base.encryptedUpstream.bootstrap),
     },
     cache: {
-      ...DEFAULT_CONFIG.cache,
-      maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries),
-      maxBytes: sizeFlag('cache-memory', args['cache-memory'] as string | undefined, DEFAULT_CONFIG.cache.maxBytes),
-      staleIfErrorSeconds: intFlag('stale-if-error', args['stale-if-error'] as string | undefined, DEFAULT_CONFIG.cache.staleIfErrorSeconds),
-      file: cacheFileFlag(args['cache-file'] as string | undefined),
-      snapshotIntervalSeconds: intFlag('snapshot-interval', args['snapshot-interval'] as string | undefined, DEFAULT_CONFIG.cache.snapshotIntervalSeconds),
-      snapshotMinChanges: intFlag('snapshot-min-changes', args['snapshot-min-changes'] as string | undefined, DEFAULT_CONFIG.cache.snapshotMinChanges),
+      ...base.cache,
+      maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, base.cache.maxEntries),
+      maxBytes: sizeFlag('cache-memory', args['cache-memory'] as string | undefined, base.cache.maxBytes),
+      staleIfErrorSeconds: intFlag('stale-if-error', args['stale-if-error'] as string | undefined, base.cache.staleIfErrorSeconds),
+      file: cacheFileFlag(args['cache-file'] as string | undefined, base.cache.file),
+      snapshotIntervalSeconds: intFlag('snapshot-interval', args['snapshot-interval'] as string | undefined, base.cache.snapshotIntervalSeconds),
+      snapshotMinChanges: intFlag('snapshot-min-changes', args['snapshot-min-changes'] as string | undefined, base.cache.snapshotMinChanges),
     },
-    upstream: { ...DEFAULT_CONFIG.upstream, totalTimeoutMs: intFlag('timeout', args.timeout as string | undefined, DEFAULT_CONFIG.upstream.totalTimeoutMs) },
+    upstream: { ...base.upstream, totalTimeoutMs: intFlag('timeout', args.timeout as string | undefined, base.upstream.totalTimeoutMs) },
     prefetch: {
-      ...DEFAULT_CONFIG.prefetch,
-      queriesPerMinute: intFlag('prefetch', args.prefetch as string | undefined, DEFAULT_CONFIG.prefetch.queriesPerMinute),
-      bytesPerHour: intFlag('prefetch-bytes-per-hour', args['prefetch-bytes-per-hour'] as string | undefined, DEFAULT_CONFIG.prefetch.bytesPerHour),
+      ...base.prefetch,
+      queriesPerMinute: intFlag('prefetch', args.prefetch as string | undefined, base.prefetch.queriesPerMinute),
+      bytesPerHour: intFlag('prefetch-bytes-per-hour', args['prefetch-bytes-per-hour'] as string | undefined, base.prefetch.bytesPerHour),
     },
     tcp: {
-      ...DEFAULT_CONFIG.tcp,
-      idleTimeoutMs: intFlag('tcp-idle-timeout', args['tcp-idle-timeout'] as string | undefined, DEFAULT_CONFIG.tcp.idleTimeoutMs),
-      maxConnections: intFlag('tcp-max-connections', args['tcp-max-connections'] as string | undefined, DEFAULT_CONFIG.tcp.maxConnections),
+      ...base.tcp,
+      idleTimeoutMs: intFlag('tcp-idle-timeout', args['tcp-idle-timeout'] as string | undefined, base.tcp.idleTimeoutMs),
+      maxConnections: intFlag('tcp-max-connections', args['tcp-max-connections'] as string | undefined, base.tcp.maxConnections),
     },
-    ...accessFromFlags(rawArgs, args),
+    ...accessFromFlags(rawArgs, args, base),
     http: {
-      listen: httpFlag === undefined || httpFlag === '' ? DEFAULT_CONFIG.http.listen : parseHttpListen(httpFlag),
+      listen: httpFlag === undefined || httpFlag === '' ? base.http.listen : parseHttpListen(httpFlag),
       // The flag wins over the environment; an empty variable counts as unset.
-      token: tokenFlag || env(HTTP_TOKEN_ENV) || DEFAULT_CONFIG.http.token,
+      token: tokenFlag || env(HTTP_TOKEN_ENV) || base.http.token,
     },
-    queryLog: { maxEntries: intFlag('query-log', args['query-log'] as string | undefined, DEFAULT_CONFIG.queryLog.maxEntries) },
+    queryLog: { ...base.queryLog, maxEntries: intFlag('query-log', args['query-log'] as string | undefined, base.queryLog.maxEntries) },
   };
   return validateConfig(c);
+}
+
+/**
+ * The whole configuration: flags over HOLDFAST_* variables (both in `merged`, from withEnv) over
+ * the file over the defaults, checked. Read again on SIGHUP.
+ */
+export async function loadServeConfig(
+  merged: { rawArgs: readonly string[]; args: Record<string, unknown> },
+  fs: Pick<Runtime['fs'], 'readText'>,
+  env: (name: string) => string | undefined,
+): Promise<ServerConfig> {
+  const file = merged.args.config as string | undefined;
+  const base = file ? await readConfigFile(fs, file) : DEFAULT_CONFIG;
+  return checkConfig(configFromFlags(merged.rawArgs, merged.args, env, base));
 }
 
 function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
@@ -269,16 +296,17 @@ function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
   }
 }
 
-function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknown>): Pick<ServerConfig, 'access' | 'rateLimit'> {
-  const a = DEFAULT_CONFIG.access;
-  const r = DEFAULT_CONFIG.rateLimit;
+function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknown>, base: ServerConfig): Pick<ServerConfig, 'access' | 'rateLimit'> {
+  const a = base.access;
+  const r = base.rateLimit;
   const flag = (name: string) => args[name] as string | undefined;
   const allow = prefixFlag(rawArgs, 'allow', [PRIVATE_KEYWORD, LOCAL_KEYWORD]);
   const exempt = prefixFlag(rawArgs, 'rate-limit-exempt', [PRIVATE_KEYWORD, NONE_KEYWORD]);
   return {
     access: {
+      ...a,
       allow: allow.length ? allow : a.allow,
-      deny: prefixFlag(rawArgs, 'deny', [PRIVATE_KEYWORD]),
+      deny: orBase(prefixFlag(rawArgs, 'deny', [PRIVATE_KEYWORD]), a.deny),
       refuseAction: choiceFlag('refuse-action', flag('refuse-action'), ['refuse', 'drop'], a.refuseAction),
       localRefreshSeconds: intFlag('local-refresh', flag('local-refresh'), a.localRefreshSeconds),
     },
@@ -364,8 +392,10 @@ export function serveCommand(runtime: Runtime) {
     args: serveArgs,
     async run({ rawArgs, args }) {
       rejectUnknownFlags(rawArgs, serveArgs);
-      const log = createLogger(String(args['log-level']), String(args['log-format']), runtime.stderr);
-      let config = configFromFlags(rawArgs, args, (name) => runtime.env(name));
+      const merged = withEnv(rawArgs, args, serveArgs, (name) => runtime.env(name));
+      const log = createLogger(String(merged.args['log-level']), String(merged.args['log-format']), runtime.stderr);
+      const load = () => loadServeConfig(merged, runtime.fs, (name) => runtime.env(name));
+      let config = await load();
       if (config.upstreams.length === 0) {
         const resolvConf = runtime.env(RESOLV_CONF_ENV) || RESOLV_CONF;
         const text = await runtime.fs.readText(resolvConf);
@@ -423,6 +453,23 @@ export function serveCommand(runtime: Runtime) {
       };
       runtime.onSignal('SIGTERM', () => stop('SIGTERM'));
       runtime.onSignal('SIGINT', () => stop('SIGINT'));
+      // SIGHUP: the file (and the environment, under the same flags) read again. A configuration
+      // that fails any check is refused whole, with its reason, and the running one stays.
+      let reloading = false;
+      runtime.onSignal('SIGHUP', () => {
+        if (reloading || stopping) return;
+        reloading = true;
+        load()
+          .then(async (next) => {
+            if (next.upstreams.length === 0) next = { ...next, upstreams: config.upstreams };
+            const needRestart = await server.reload(next);
+            config = next;
+            log.info(`SIGHUP: configuration reloaded; forwarding to ${next.upstreams.join(', ')}`, { upstreams: next.upstreams });
+            if (needRestart.length) log.warn(`SIGHUP: ${needRestart.join(', ')} changed and take effect only after a restart`, { needRestart });
+          })
+          .catch((e: Error) => log.error(`SIGHUP: new configuration refused, the running one stays (${e.message})`, { error: e.message }))
+          .finally(() => (reloading = false));
+      });
       runtime.onSignal('SIGUSR1', () => {
         if (server.snapshot) void server.snapshot.write('request');
         else log.info('SIGUSR1: no --cache-file, so no snapshot to write');

@@ -1,0 +1,32 @@
+// `holdfast config check FILE`: the configuration `serve --config FILE` would run with (the
+// file over the defaults, under any HOLDFAST_* variables set), checked and printed in the file's
+// own format, or the first problem named with its key and exit 2.
+
+import { defineCommand } from 'citty';
+import type { Runtime } from '../../core/ports.ts';
+import { formatConfig } from '../../core/config-file.ts';
+import { ErrorCode, HoldfastError } from '../../core/errors.ts';
+import { withEnv } from '../config-load.ts';
+import { loadServeConfig, serveArgs } from './serve.ts';
+
+export function configCommand(runtime: Runtime) {
+  const check = defineCommand({
+    meta: { name: 'check', description: 'Check a config file and print the effective configuration (with HOLDFAST_* variables applied)' },
+    args: { file: { type: 'positional', description: 'The config file', required: true } },
+    async run({ args }) {
+      const file = String(args.file);
+      const env = (name: string) => runtime.env(name);
+      const merged = withEnv([], { config: file }, serveArgs, (name) => (name === 'HOLDFAST_CONFIG' ? undefined : env(name)));
+      const config = await loadServeConfig(merged, runtime.fs, env);
+      runtime.stdout.write(`# ${file}: valid; the effective configuration follows\n${formatConfig(config)}`);
+    },
+  });
+  return defineCommand({
+    meta: { name: 'config', description: 'Work with config files (docs/configuration.md)' },
+    subCommands: { check },
+    run({ rawArgs }) {
+      if (rawArgs.length === 0) throw new HoldfastError(ErrorCode.config, 'config: say what to do: holdfast config check FILE');
+      if (rawArgs[0] !== 'check') throw new HoldfastError(ErrorCode.config, `config: unknown subcommand "${rawArgs[0]}" (subcommands: check)`);
+    },
+  });
+}
