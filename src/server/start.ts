@@ -81,6 +81,11 @@ export interface ServerOptions {
 }
 
 const MAX_TCP_QUERY_BYTES = 16_384;
+/**
+ * At shutdown, how long answers already on their way may take before the sockets close. Short:
+ * procd sends SIGKILL 5 s after SIGTERM, and the cache snapshot is written after this.
+ */
+const STOP_DRAIN_MS = 1_000;
 /** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
 const SAME_PORT_TRIES = 8;
 
@@ -177,13 +182,30 @@ export async function startServer(
     // Through `admission`, which a reload replaces.
     admit: (client) => admission.admit(client),
   });
+  // Answers still on their way (misses), so that stop() can let them finish. A hit completes
+  // synchronously and is never counted.
+  let answersInFlight = 0;
+  let onDrained: (() => void) | null = null;
+  const answered = () => {
+    if (--answersInFlight === 0) onDrained?.();
+  };
+  const trackedHandle: typeof handle = (bytes, client) => {
+    const reply = handle(bytes, client);
+    if (reply instanceof Promise) {
+      answersInFlight++;
+      reply.then(answered, answered);
+    }
+    return reply;
+  };
+  let stopping = false;
   const streams = createStreamServer(
-    handle,
+    trackedHandle,
     { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: (address) => admission.admitConnection(address) },
     runtime.timers,
     counters,
   );
   const closables: Closable[] = [];
+  const tcpListeners: Closable[] = [];
   const bound: BoundListener[] = [];
   let listenersBound = false;
   let http: ListenAddress | null = null;
@@ -216,9 +238,26 @@ export async function startServer(
       staleWatch?.stop();
       pipeline.prefetcher.stop();
       localSubnets?.stop();
+      // Stop accepting: no new TCP connections, and new UDP queries are dropped. The UDP
+      // sockets and open TCP connections stay until the answers in flight are sent, or the
+      // drain bound passes.
+      stopping = true;
+      await Promise.all(tcpListeners.map((c) => c.close()));
+      if (answersInFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = runtime.timers.setTimeout(resolve, STOP_DRAIN_MS);
+          onDrained = () => {
+            runtime.timers.clearTimeout(timer);
+            resolve();
+          };
+        });
+        // The last replies were handed to their sockets in this same turn; a send is queued,
+        // not done (Node's dgram finishes it on a later tick), so let them leave before closing.
+        await new Promise<void>((resolve) => runtime.timers.setTimeout(resolve, 20));
+      }
       pipeline.upstreams.close();
       streams.closeAll();
-      await Promise.all(closables.map((c) => c.close()));
+      await Promise.all(closables.filter((c) => !tcpListeners.includes(c)).map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.
       await snapshot?.shutdown();
     },
@@ -250,7 +289,8 @@ export async function startServer(
     };
     return runtime.listeners
       .listenUdp(address, port, (bytes, from) => {
-        const reply = handle(bytes, { address: from.address, port: from.port, transport: 'udp' });
+        if (stopping) return;
+        const reply = trackedHandle(bytes, { address: from.address, port: from.port, transport: 'udp' });
         // A cache hit comes back synchronously: no closure or promise for it.
         if (reply instanceof Promise) reply.then((r) => deliver(r, from));
         else deliver(reply, from);
@@ -288,6 +328,7 @@ export async function startServer(
         }
       }
       closables.push(udp!, tcp);
+      tcpListeners.push(tcp);
       bound.push({ transport: 'udp', address: l.address, port: udp!.port }, { transport: 'tcp', address: l.address, port: udp!.port });
     }
   } catch (e) {

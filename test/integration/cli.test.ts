@@ -15,7 +15,7 @@ import { until } from '../helpers/until.ts';
 import { startHoldfast, runHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { encodeSnapshot } from '../../src/pipeline/cache/snapshot/format.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
-import { query } from '../helpers/packets.ts';
+import { decode, query } from '../helpers/packets.ts';
 import { freePort } from '../helpers/ports.ts';
 import { runtimeName } from '../helpers/runtime.ts';
 
@@ -270,10 +270,26 @@ describe('holdfast serve: stopping with queries in flight', () => {
     await fake?.close();
   });
 
+  it('answers a query already on its way before exiting on SIGTERM, and takes no new ones', async () => {
+    fake.plan('slow.stop.test', plans.delay(400));
+    hf = await startHoldfast(['--upstream', fake.url.udp]);
+    const port = hf.port;
+    const answer = udpExchange(port, query('slow.stop.test'), 5_000);
+    assert.ok(await until(() => fake.count('slow.stop.test') >= 1), 'the query did not reach the upstream');
+    const stopped = hf.stop('SIGTERM', 10_000);
+    const reply = await answer;
+    assert.ok(reply, `the answer in flight was lost at shutdown: ${hf.stderr()}`);
+    assert.equal(decode(reply).rcode, 'NOERROR');
+    const r = await stopped;
+    assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null }, hf.stderr());
+    hf = null;
+  });
+
   it('exits 0 on SIGTERM while upstream queries are still waiting', async () => {
     hf = await startHoldfast(['--upstream', fake.url.udp, '--timeout', '30000']);
     for (let i = 0; i < 10; i++) void udpExchange(hf.port, query(`n${i}.stop.test`), 100);
-    assert.ok(await until(() => fake.received.length === 10), `${fake.received.length} of 10 queries reached the upstream`);
+    const reached = () => new Set(fake.received.map((r) => r.name).filter((n) => /^n\d\.stop\.test$/.test(n))).size;
+    assert.ok(await until(() => reached() === 10), `${reached()} of 10 queries reached the upstream`);
     const r = await hf.stop('SIGTERM', 10_000);
     assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null }, hf.stderr());
     hf = null;

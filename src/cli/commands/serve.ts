@@ -22,7 +22,7 @@ const RESOLV_CONF = '/etc/resolv.conf';
 /** Undocumented: another resolv.conf, so tests can start without a usable system one. */
 const RESOLV_CONF_ENV = 'HOLDFAST_RESOLV_CONF';
 /** After SIGTERM, how long in-flight work may take before we exit anyway. */
-const STOP_GRACE_MS = 1_500;
+const STOP_GRACE_MS = 2_500;
 /**
  * The same with a cache file to write. Under procd's default 5 s before SIGKILL. A write cut
  * short by the exit leaves the previous file whole (the write is atomic), so the bound is safe.
