@@ -114,6 +114,8 @@ describe('the HTTP endpoint of a real holdfast process in front of NSD', () => {
     assert.equal(delta('holdfast_answer_duration_seconds_count{source="cache-fresh"}'), 1);
     assert.equal(delta('holdfast_answer_duration_seconds_count{source="upstream"}'), 1);
     assert.ok((after.get('holdfast_cache_entries') ?? 0) >= 1);
+    assert.ok((after.get('holdfast_cache_bytes') ?? 0) > 512, 'the cached answer is counted in bytes');
+    assert.ok((after.get('holdfast_cache_bytes') ?? 0) <= (after.get('holdfast_cache_max_bytes') ?? 0));
     assert.ok((after.get(`holdfast_upstream_srtt_seconds{upstream="${upstream}"}`) ?? 0) > 0, 'an RTT was measured');
     const ready = JSON.parse((await get(http, '/readyz')).body);
     assert.equal(typeof ready.upstreams[0].srttMs, 'number');

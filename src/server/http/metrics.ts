@@ -22,7 +22,7 @@ export interface MetricsView {
   readonly version: string;
   readonly runtime: string;
   readonly pipeline: {
-    readonly cache: { readonly size: number };
+    readonly cache: { readonly size: number; readonly bytes: number };
     readonly upstreams: { readonly health: readonly UpstreamHealth[]; inFlight(): number };
     readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
   };
@@ -204,7 +204,8 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
 
     gauge('holdfast_cache_entries', 'Entries in the cache, fresh and stale.', [{ labels: {}, value: view.pipeline.cache.size }]);
     gauge('holdfast_cache_max_entries', 'The cache size bound (--cache-size).', [{ labels: {}, value: view.config.cache.maxEntries }]);
-    // Hook for the memory work: gauge('holdfast_cache_bytes', 'Bytes the cache entries hold.', [{ labels: {}, value: view.pipeline.cache.bytes }]);
+    gauge('holdfast_cache_bytes', 'What the cache entries hold, counted as the byte bound counts them (--cache-memory).', [{ labels: {}, value: view.pipeline.cache.bytes }]);
+    gauge('holdfast_cache_max_bytes', 'The cache byte bound (--cache-memory).', [{ labels: {}, value: view.config.cache.maxBytes }]);
 
     prefetchBytesShown = Math.max(prefetchBytesShown, view.pipeline.prefetcher.budget.spentBytes);
     counter('holdfast_prefetch_bytes_total', 'Bytes prefetch has spent on the wire, queries and replies with UDP/IP headers.', [

@@ -100,6 +100,7 @@ describe('metrics: at start', () => {
     const nonZeroByDesign = new Set([
       'holdfast_upstream_rto_seconds',
       'holdfast_cache_max_entries',
+      'holdfast_cache_max_bytes',
       'holdfast_prefetch_budget_queries_per_minute',
       'holdfast_build_info',
       'holdfast_start_time_seconds',
