@@ -123,6 +123,12 @@ export interface ServerConfig {
   readonly queryLog: {
     /** The last this many queries are kept in memory for /api/queries; 0: no query log. */
     readonly maxEntries: number;
+    /** Every query is also written to this file, one JSON object a line (even with maxEntries 0); null: no file. */
+    readonly file: string | null;
+    /** The file is rotated before it would grow past this many bytes. */
+    readonly maxFileBytes: number;
+    /** Rotated files kept beside it: file.1 (newest) to file.N. */
+    readonly rotatedFiles: number;
   };
   /** tls:// (DoT) and https:// (DoH) upstreams. */
   readonly encryptedUpstream: {
@@ -247,6 +253,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   },
   queryLog: {
     maxEntries: 0,
+    file: null,
+    maxFileBytes: 1024 ** 2,
+    rotatedFiles: 2,
   },
   encryptedUpstream: {
     caFile: null,
@@ -344,6 +353,11 @@ export function validateConfig(c: ServerConfig): ServerConfig {
     throw configError('http.token', 'must be 1 to 1024 visible ASCII characters, without spaces');
   }
   int('queryLog.maxEntries', c.queryLog.maxEntries, 0, 1_000_000);
+  const ql = c.queryLog;
+  if (ql.file !== null && (typeof ql.file !== 'string' || ql.file === '' || ql.file.includes('\0'))) throw configError('queryLog.file', 'must be a file path or null');
+  // A floor of 1 KB keeps rotation from running on every flush; tests use small files.
+  int('queryLog.maxFileBytes', ql.maxFileBytes, 1024, 1024 ** 3);
+  int('queryLog.rotatedFiles', ql.rotatedFiles, 1, 100);
   const e = c.encryptedUpstream;
   if (e.caFile !== null && e.caFile.trim() === '') throw configError('encryptedUpstream.caFile', 'is empty');
   int('encryptedUpstream.paddingBlockBytes', e.paddingBlockBytes, 0, 512);

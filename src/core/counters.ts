@@ -62,6 +62,8 @@ export const CounterName = [
   'snapshot_write_failures',
   'snapshot_restored_entries',
   'snapshot_set_aside',
+  'query_log_write_failures',
+  'query_log_lines_dropped',
 ] as const;
 export type CounterName = (typeof CounterName)[number];
 

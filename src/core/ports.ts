@@ -123,8 +123,12 @@ export interface FileSystem {
    * renamed over the target, then the folder is fsynced so the rename itself is on disk.
    */
   writeFileAtomic(path: string, bytes: Uint8Array): Promise<void>;
-  /** Renames within one file system (setting a damaged file aside). */
+  /** Renames within one file system (setting a damaged file aside, rotating a log); replaces `to`. */
   rename(from: string, to: string): Promise<void>;
+  /** Adds the bytes at the end of the file, creating it (mode 0644) when it does not exist. */
+  appendBytes(path: string, bytes: Uint8Array): Promise<void>;
+  /** The file's size in bytes, or null when it does not exist. */
+  fileSize(path: string): Promise<number | null>;
 }
 
 /** One address of one of this machine's network interfaces, with its on-link prefix length. */

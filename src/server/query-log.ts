@@ -1,6 +1,7 @@
 // The query log: the last N queries and how each was answered, kept in memory as a ring (so
 // it is bounded, and nothing is written to a router's flash). Off unless --query-log N is
-// given; the status page and /api/queries read it.
+// given; the status page and /api/queries read it. --query-log-file also writes each entry to
+// a file (query-log-file.ts).
 
 import type { HandledQuery } from '../core/handle.ts';
 import { Rcode } from '../core/errors.ts';
@@ -20,30 +21,40 @@ export interface QueryLogEntry {
 
 export interface QueryLog {
   record(handled: HandledQuery, nowMs: number): void;
+  add(entry: QueryLogEntry): void;
   /** Newest first, at most `limit`. */
   recent(limit?: number): QueryLogEntry[];
   readonly capacity: number;
+}
+
+/** What the log keeps of one answered query. */
+export function queryLogEntry(h: HandledQuery, nowMs: number): QueryLogEntry {
+  const rcode = h.reply.length >= 4 ? h.reply[3] & 0x0f : Rcode.SERVFAIL;
+  return {
+    timeMs: nowMs,
+    client: h.client.address,
+    transport: h.client.transport,
+    name: nameToText(h.query.bytes, 12),
+    type: typeName(h.query.qtype),
+    source: h.answer?.source ?? 'failure',
+    rcode: rcodeName(rcode),
+  };
 }
 
 export function createQueryLog(capacity: number): QueryLog {
   const ring: Array<QueryLogEntry | undefined> = new Array(capacity);
   let next = 0;
   let size = 0;
+  const add = (entry: QueryLogEntry) => {
+    ring[next] = entry;
+    next = (next + 1) % capacity;
+    if (size < capacity) size++;
+  };
   return {
     capacity,
+    add,
     record(h, nowMs) {
-      const rcode = h.reply.length >= 4 ? h.reply[3] & 0x0f : Rcode.SERVFAIL;
-      ring[next] = {
-        timeMs: nowMs,
-        client: h.client.address,
-        transport: h.client.transport,
-        name: nameToText(h.query.bytes, 12),
-        type: typeName(h.query.qtype),
-        source: h.answer?.source ?? 'failure',
-        rcode: rcodeName(rcode),
-      };
-      next = (next + 1) % capacity;
-      if (size < capacity) size++;
+      add(queryLogEntry(h, nowMs));
     },
     recent(limit = capacity) {
       const out: QueryLogEntry[] = [];

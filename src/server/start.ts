@@ -16,7 +16,8 @@ import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
 import { createHttpHandler } from './http/handler.ts';
 import { createStaleWatch } from './http/health.ts';
-import { createQueryLog, type QueryLog } from './query-log.ts';
+import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
+import { createQueryLogFile } from './query-log-file.ts';
 import type { UpstreamEvent } from '../pipeline/upstream/transport.ts';
 
 export interface BoundListener {
@@ -169,15 +170,27 @@ export async function startServer(
   const latency = createLatencyHistograms();
   const clock = runtime.clock;
   const queryLog = config.queryLog.maxEntries > 0 ? createQueryLog(config.queryLog.maxEntries) : null;
+  // The file does not need the ring: --query-log-file alone writes every query to disk.
+  const queryFile = config.queryLog.file
+    ? createQueryLogFile(
+        { file: config.queryLog.file, maxFileBytes: config.queryLog.maxFileBytes, rotatedFiles: config.queryLog.rotatedFiles },
+        runtime.fs,
+        runtime.timers,
+        counters,
+      )
+    : null;
   const logHook = handleOptions.onAnswered;
   const handle = createHandle(pipeline.chain, counters, {
     ...handleOptions,
-    onAnswered: queryLog
-      ? (h) => {
-          queryLog.record(h, clock.now());
-          logHook?.(h);
-        }
-      : logHook,
+    onAnswered:
+      queryLog || queryFile
+        ? (h) => {
+            const entry = queryLogEntry(h, clock.now());
+            queryLog?.add(entry);
+            queryFile?.append(entry);
+            logHook?.(h);
+          }
+        : logHook,
     latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
     // Through `admission`, which a reload replaces.
     admit: (client) => admission.admit(client),
@@ -260,6 +273,7 @@ export async function startServer(
       await Promise.all(closables.filter((c) => !tcpListeners.includes(c)).map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.
       await snapshot?.shutdown();
+      await queryFile?.stop();
     },
     async reload(next) {
       // Everything that can fail first, so a bad configuration changes nothing.
@@ -333,6 +347,7 @@ export async function startServer(
     }
   } catch (e) {
     staleWatch?.stop();
+    await queryFile?.stop();
     for (const c of closables) await c.close();
     pipeline.upstreams.close();
     throw e;

@@ -58,6 +58,20 @@ describe('configuration precedence: flags > env > file > defaults', () => {
     assert.equal(c.cache.staleIfErrorSeconds, 100);
   });
 
+  it('reads the query log file keys from the file, the environment and flags', async () => {
+    const files = { '/etc/q.toml': '[queryLog]\nfile = "/var/log/q.log"\nmaxFileBytes = "2M"\nrotatedFiles = 3\n' };
+    const fromFile = await load(['--config=/etc/q.toml'], {}, files);
+    assert.deepEqual(fromFile.queryLog, { maxEntries: 0, file: '/var/log/q.log', maxFileBytes: 2 * 1024 ** 2, rotatedFiles: 3 });
+    const fromEnv = await load(['--config=/etc/q.toml'], { HOLDFAST_QUERY_LOG_FILE: '/tmp/q.log', HOLDFAST_QUERY_LOG_MAX_BYTES: '64K', HOLDFAST_QUERY_LOG_FILES: '1' }, files);
+    assert.deepEqual(fromEnv.queryLog, { maxEntries: 0, file: '/tmp/q.log', maxFileBytes: 64 * 1024, rotatedFiles: 1 });
+    const fromFlags = await load(['--query-log-file=/a.log', '--query-log-max-bytes=4K'], { HOLDFAST_QUERY_LOG_FILE: '/tmp/q.log' });
+    assert.equal(fromFlags.queryLog.file, '/a.log');
+    assert.equal(fromFlags.queryLog.maxFileBytes, 4096);
+    await assert.rejects(load(['--query-log-max-bytes=big']), /--query-log-max-bytes: "big" is not a size/);
+    await assert.rejects(load(['--query-log-files=0']), /queryLog\.rotatedFiles/);
+    await assert.rejects(load(['--config=/etc/q.toml'], {}, { '/etc/q.toml': '[queryLog]\nfile = 3\n' }), /queryLog\.file/);
+  });
+
   it('finds the file from HOLDFAST_CONFIG', async () => {
     const c = await load([], { HOLDFAST_CONFIG: '/etc/h.toml' });
     assert.equal(c.cache.maxEntries, 5000);

@@ -52,8 +52,17 @@ describe('validateConfig', () => {
   });
 
   it('names queryLog.maxEntries when it is negative, fractional or too large', () => {
-    for (const maxEntries of [-1, 1.5, 1_000_001]) rejects({ ...DEFAULT_CONFIG, queryLog: { maxEntries } }, 'queryLog.maxEntries');
+    for (const maxEntries of [-1, 1.5, 1_000_001]) rejects({ ...DEFAULT_CONFIG, queryLog: { ...DEFAULT_CONFIG.queryLog, maxEntries } }, 'queryLog.maxEntries');
     assert.equal(DEFAULT_CONFIG.queryLog.maxEntries, 0, 'off unless asked for');
+  });
+
+  it('names the queryLog file keys when they are out of range', () => {
+    const q = DEFAULT_CONFIG.queryLog;
+    rejects({ ...DEFAULT_CONFIG, queryLog: { ...q, file: '' } }, 'queryLog.file');
+    for (const maxFileBytes of [0, 1023, 1.5]) rejects({ ...DEFAULT_CONFIG, queryLog: { ...q, maxFileBytes } }, 'queryLog.maxFileBytes');
+    for (const rotatedFiles of [0, 101]) rejects({ ...DEFAULT_CONFIG, queryLog: { ...q, rotatedFiles } }, 'queryLog.rotatedFiles');
+    assert.equal(q.file, null, 'no file unless asked for, to spare flash');
+    assert.doesNotThrow(() => validateConfig({ ...DEFAULT_CONFIG, queryLog: { ...q, file: '/tmp/q.log', maxFileBytes: 1024, rotatedFiles: 1 } }));
   });
 
   it('names the cache key at fault', () => {

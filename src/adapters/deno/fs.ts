@@ -56,3 +56,11 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 export function rename(from: string, to: string): Promise<void> {
   return Deno.rename(from, to);
 }
+
+export function appendBytes(path: string, bytes: Uint8Array): Promise<void> {
+  return Deno.writeFile(path, bytes, { append: true, create: true, mode: 0o644 });
+}
+
+export function fileSize(path: string): Promise<number | null> {
+  return Deno.stat(path).then((s) => s.size, nullIfMissing);
+}

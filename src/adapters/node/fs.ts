@@ -1,6 +1,6 @@
 // Files on node:fs/promises (Bun uses this too: see bun/fs.ts).
 
-import { open, readFile, rename as renameFile, unlink } from 'node:fs/promises';
+import { appendFile, open, readFile, rename as renameFile, stat, unlink } from 'node:fs/promises';
 import { folderOf, tempPathFor } from '../shared/paths.ts';
 
 function nullIfMissing(e: NodeJS.ErrnoException): null {
@@ -54,4 +54,12 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
 
 export function rename(from: string, to: string): Promise<void> {
   return renameFile(from, to);
+}
+
+export function appendBytes(path: string, bytes: Uint8Array): Promise<void> {
+  return appendFile(path, bytes, { mode: 0o644 });
+}
+
+export function fileSize(path: string): Promise<number | null> {
+  return stat(path).then((s) => s.size, nullIfMissing);
 }

@@ -142,6 +142,21 @@ export const serveArgs = {
     description: 'Keep the last N queries in memory for the status page and /api/queries (default 0: off)',
     valueHint: 'N',
   },
+  'query-log-file': {
+    type: 'string',
+    description: 'Also write every query to PATH, one JSON object per line, rotated by size; works without --query-log (default: none, to spare flash)',
+    valueHint: 'PATH',
+  },
+  'query-log-max-bytes': {
+    type: 'string',
+    description: `Size at which --query-log-file is rotated: bytes, or with K, M or G (default ${DEFAULT_CONFIG.queryLog.maxFileBytes / 1024 ** 2}M)`,
+    valueHint: 'SIZE',
+  },
+  'query-log-files': {
+    type: 'string',
+    description: `Rotated query log files kept: PATH.1 to PATH.N (default ${DEFAULT_CONFIG.queryLog.rotatedFiles})`,
+    valueHint: 'N',
+  },
   'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
   'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
@@ -157,10 +172,14 @@ function orBase<T>(given: readonly T[], base: readonly T[]): readonly T[] {
   return given.length ? given : base;
 }
 
-function cacheFileFlag(value: string | undefined, fallback: string | null): string | null {
+function pathFlag(name: string, value: string | undefined, fallback: string | null): string | null {
   if (value === undefined) return fallback;
-  if (value === '') throw new HoldfastError(ErrorCode.config, '--cache-file: needs a file path');
+  if (value === '') throw new HoldfastError(ErrorCode.config, `--${name}: needs a file path`);
   return value;
+}
+
+function cacheFileFlag(value: string | undefined, fallback: string | null): string | null {
+  return pathFlag('cache-file', value, fallback);
 }
 
 /** A repeatable prefix flag's values, each checked, so a typo names the flag that has it. */
@@ -243,7 +262,13 @@ export function configFromFlags(
       // The flag wins over the environment; an empty variable counts as unset.
       token: tokenFlag || env(HTTP_TOKEN_ENV) || base.http.token,
     },
-    queryLog: { ...base.queryLog, maxEntries: intFlag('query-log', args['query-log'] as string | undefined, base.queryLog.maxEntries) },
+    queryLog: {
+      ...base.queryLog,
+      maxEntries: intFlag('query-log', args['query-log'] as string | undefined, base.queryLog.maxEntries),
+      file: pathFlag('query-log-file', args['query-log-file'] as string | undefined, base.queryLog.file),
+      maxFileBytes: sizeFlag('query-log-max-bytes', args['query-log-max-bytes'] as string | undefined, base.queryLog.maxFileBytes),
+      rotatedFiles: intFlag('query-log-files', args['query-log-files'] as string | undefined, base.queryLog.rotatedFiles),
+    },
   };
   return validateConfig(c);
 }

@@ -66,6 +66,8 @@ const COUNTER_FAMILIES = {
   holdfast_snapshot_writes_total: 'Cache snapshot writes, by result: written, skipped (too little changed), failed.',
   holdfast_snapshot_restored_entries_total: 'Entries restored from the cache snapshot at start.',
   holdfast_snapshot_set_aside_total: 'Damaged or unreadable cache snapshots renamed aside at start.',
+  holdfast_query_log_write_failures_total: 'Failed writes (or rotations) of the query log file (--query-log-file).',
+  holdfast_query_log_lines_dropped_total: 'Query log lines dropped because the buffer was full while the disk failed.',
   holdfast_cache_evictions_total: 'Entries evicted to make room, by reason: expired (past even their stale lifetime), lru (least recently used).',
 } as const;
 type CounterFamily = keyof typeof COUNTER_FAMILIES;
@@ -136,6 +138,8 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   snapshot_write_failures: ['holdfast_snapshot_writes_total', { result: 'failed' }],
   snapshot_restored_entries: ['holdfast_snapshot_restored_entries_total', {}],
   snapshot_set_aside: ['holdfast_snapshot_set_aside_total', {}],
+  query_log_write_failures: ['holdfast_query_log_write_failures_total', {}],
+  query_log_lines_dropped: ['holdfast_query_log_lines_dropped_total', {}],
 };
 
 const BY_FAMILY = new Map<CounterFamily, Array<[CounterName, Labels]>>();

@@ -195,7 +195,7 @@ describe('http: the status page and its API', () => {
     const log = createQueryLog(10);
     const entry = (n: number) => ({ timeMs: n }) as never;
     // Recorded through the log's own API in query-log.test.ts; here only the route's shape matters.
-    const fake: QueryLog = { capacity: 10, record: () => {}, recent: (limit = 10) => [entry(3), entry(2), entry(1)].slice(0, limit) };
+    const fake: QueryLog = { capacity: 10, record: () => {}, add: () => {}, recent: (limit = 10) => [entry(3), entry(2), entry(1)].slice(0, limit) };
     const on = await (await setup(null, fake).get('/api/queries?limit=2')).json();
     assert.equal(on.enabled, true);
     assert.equal(on.capacity, 10);

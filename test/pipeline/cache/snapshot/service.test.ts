@@ -85,6 +85,10 @@ function createMemoryFs() {
       files.set(to, b);
       renames.push([from, to]);
     },
+    appendBytes: async () => {
+      throw new Error('the snapshot never appends');
+    },
+    fileSize: async (p) => files.get(p)?.length ?? null,
   };
   return { fs, files, renames, state, writes: () => writes, mostAtOnce: () => mostAtOnce };
 }
