@@ -15,6 +15,8 @@ import type { HistogramSample, Labels, MetricFamily, Sample } from './exposition
 
 /** The parts of a running server that metrics read; RunningServer has them all. */
 export interface MetricsView {
+  /** The cache snapshot service, when --cache-file is set. */
+  readonly snapshot?: { readonly fileTimeMs: number | null } | null;
   readonly config: ServerConfig;
   readonly counters: Readonly<Counters>;
   readonly latency: LatencyHistograms;
@@ -208,6 +210,10 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
 
     gauge('holdfast_cache_entries', 'Entries in the cache, fresh and stale.', [{ labels: {}, value: view.pipeline.cache.size }]);
     gauge('holdfast_cache_max_entries', 'The cache size bound (--cache-size).', [{ labels: {}, value: view.config.cache.maxEntries }]);
+    const fileTime = view.snapshot?.fileTimeMs ?? null;
+    gauge('holdfast_snapshot_age_seconds', 'Age of the cache snapshot on disk (--cache-file): since our last write, or since the loaded file was made; 0 without one.', [
+      { labels: {}, value: fileTime === null ? 0 : Math.max(0, (nowMs - fileTime) / 1000) },
+    ]);
     gauge('holdfast_cache_bytes', 'What the cache entries hold, counted as the byte bound counts them (--cache-memory).', [{ labels: {}, value: view.pipeline.cache.bytes }]);
     gauge('holdfast_cache_max_bytes', 'The cache byte bound (--cache-memory).', [{ labels: {}, value: view.config.cache.maxBytes }]);
 

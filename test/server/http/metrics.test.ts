@@ -176,3 +176,18 @@ describe('metrics: after queries', () => {
     assert.equal(bytes(), 620);
   });
 });
+
+describe('metrics: the cache snapshot', () => {
+  it('shows the age of the file on disk, and 0 without one', () => {
+    const s = setup();
+    assert.equal(s.scrape().get('holdfast_snapshot_age_seconds'), 0);
+    const snapshot = { fileTimeMs: s.time.now() - 90_000 as number | null };
+    const collect = createMetricsCollector({ ...s.view, snapshot });
+    const age = () => samples(formatExposition(collect(s.time.now()))).get('holdfast_snapshot_age_seconds');
+    assert.equal(age(), 90);
+    s.time.advance(30_000);
+    assert.equal(age(), 120);
+    snapshot.fileTimeMs = null;
+    assert.equal(age(), 0);
+  });
+});

@@ -54,6 +54,8 @@ export interface SnapshotService {
   write(reason: WriteReason): Promise<WriteOutcome>;
   /** Stops the periodic writes and writes what changed since the last write. */
   shutdown(): Promise<WriteOutcome>;
+  /** When the file on disk was made: our last write, else the file we loaded; null if none. */
+  readonly fileTimeMs: number | null;
 }
 
 export interface SnapshotPorts {
@@ -192,6 +194,7 @@ export function createSnapshotService(
       const entries = entriesToSave(store, nowMs, options.staleIfErrorSeconds);
       const bytes = encodeSnapshot(entries, nowMs);
       await fs.writeFileAtomic(file, bytes);
+      fileTimeMs = nowMs;
       insertsAtLastWrite = inserts;
       counters.snapshot_writes++;
       report({ kind: 'written', file, reason, entries: entries.length, bytes: bytes.length });
@@ -202,6 +205,8 @@ export function createSnapshotService(
       return 'failed';
     }
   };
+
+  let fileTimeMs: number | null = null;
 
   const write = (reason: WriteReason): Promise<WriteOutcome> => {
     queue = queue.then(() => writeOnce(reason));
@@ -238,6 +243,7 @@ export function createSnapshotService(
       const nowMs = clock.now();
       const result = restoreEntries(store, decoded.entries, decoded.info.createdAtMs, nowMs, options);
       counters.snapshot_restored_entries += result.restored;
+      fileTimeMs = decoded.info.createdAtMs;
       // What was just read is what the file holds: no change to write yet.
       insertsAtLastWrite = counters.cache_inserts;
       report({ kind: 'restored', file, createdAtMs: decoded.info.createdAtMs, ageMs: nowMs - decoded.info.createdAtMs, ...result });
@@ -256,6 +262,9 @@ export function createSnapshotService(
         timer = null;
       }
       return write(WriteReason.shutdown);
+    },
+    get fileTimeMs() {
+      return fileTimeMs;
     },
   };
 }

@@ -339,6 +339,21 @@ describe('snapshot service: writing', () => {
     assert.deepEqual(p.events.at(-1), { kind: 'written', file: FILE, reason: 'request', entries: 1, bytes: mem.files.get(FILE)!.length });
   });
 
+  it('knows when the file on disk was made: none at first, the loaded file\'s time, then its own last write', async () => {
+    const mem = createMemoryFs();
+    const first = boot(mem, T0);
+    assert.equal(first.service.fileTimeMs, null);
+    await first.cache.ask('a.example.org');
+    await first.service.write(WriteReason.request);
+    assert.equal(first.service.fileTimeMs, T0);
+    const second = boot(mem, T0 + 60_000);
+    await second.service.load();
+    assert.equal(second.service.fileTimeMs, T0, 'the loaded file was made at T0');
+    await second.cache.ask('b.example.org');
+    await second.service.write(WriteReason.request);
+    assert.equal(second.service.fileTimeMs, T0 + 60_000);
+  });
+
   it('writes every interval when enough changed, and skips an interval when too little did', async () => {
     const mem = createMemoryFs();
     const p = boot(mem, T0, { intervalSeconds: 60, minChanges: 5 });
