@@ -70,16 +70,7 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
       '/metrics',
       { respond: () => new Response(formatExposition(collect(options.clock.now())), { headers: { ...COMMON_HEADERS, 'content-type': EXPOSITION_CONTENT_TYPE } }) },
     ],
-    [
-      '/',
-      {
-        open: true,
-        respond: () =>
-          new Response(STATUS_PAGE_HTML, {
-            headers: { ...COMMON_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': STATUS_PAGE_CSP, 'referrer-policy': 'no-referrer' },
-          }),
-      },
-    ],
+    ['/', { respond: () => statusPage(200) }],
     ['/api/stats', { respond: () => json(200, stats(view, options.staleWatch, options.clock.now())) }],
     [
       '/api/queries',
@@ -95,6 +86,19 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
     ],
   ]);
 
+  function statusPage(status: number): Response {
+    return new Response(STATUS_PAGE_HTML, {
+      status,
+      headers: {
+        ...COMMON_HEADERS,
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': STATUS_PAGE_CSP,
+        'referrer-policy': 'no-referrer',
+        ...(status === 401 ? { 'www-authenticate': 'Bearer realm="holdfast"' } : {}),
+      },
+    });
+  }
+
   return (request) => {
     let path: string;
     try {
@@ -105,6 +109,10 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
     const route = routes.get(path);
     // The token is checked before anything else, so without it even which paths exist stays unsaid.
     if (!route?.open && !authorized(request.headers.get('authorization'))) {
+      // A browser opening the page cannot send a bearer header: it gets 401 all the same, with
+      // the page's static shell (no figures in it), whose form asks for the token and sends it
+      // on every request for data.
+      if (path === '/' && request.method === 'GET') return statusPage(401);
       return text(401, 'unauthorized: send "Authorization: Bearer TOKEN"\n', { 'www-authenticate': 'Bearer realm="holdfast"' });
     }
     if (!route) return text(404, 'not found\n');

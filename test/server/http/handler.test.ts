@@ -159,9 +159,13 @@ describe('http: constant-time comparison', () => {
 });
 
 describe('http: the status page and its API', () => {
-  it('/ serves one self-contained HTML page under a strict CSP, without the token', async () => {
-    const r = await setup('tok').get('/');
-    assert.equal(r.status, 200);
+  it('/ answers 401 without the token, with the page\'s static shell so a browser can ask for it; 200 with it', async () => {
+    const s = setup('tok');
+    const r = await s.get('/');
+    assert.equal(r.status, 401);
+    assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="holdfast"');
+    assert.equal((await s.get('/', bearer('tok'))).status, 200);
+    assert.equal((await setup(null).get('/')).status, 200, 'no token configured: open');
     assert.equal(r.headers.get('content-type'), 'text/html; charset=utf-8');
     const csp = r.headers.get('content-security-policy') ?? '';
     assert.match(csp, /default-src 'none'/);
