@@ -144,8 +144,24 @@ export interface ServerConfig {
     readonly connectTimeoutMs: number;
     /** A connection with a query unanswered this long and nothing received since is taken as dead and replaced. */
     readonly silentConnectionMs: number;
-    /** DoH: HTTP/1.1 connections per upstream, one request at a time on each. */
+    /** DoH and relays: HTTP/1.1 connections per upstream, one request at a time on each. */
     readonly httpConnections: number;
+  };
+  /** relay+https:// and relay+http:// upstreams (relay protocol v1, docs/relay.md). */
+  readonly relayUpstream: {
+    /** Bearer token for relays whose URL has no ?token=; null: none. */
+    readonly token: string | null;
+    /** How long the first question of a batch waits for others to join it. */
+    readonly batchWindowMs: number;
+    /** At start: refuse (require), log (warn) or skip (off) a relay whose /v1/info does not fit. */
+    readonly infoCheck: 'require' | 'warn' | 'off';
+    /** Our limits, as the protocol names them; batches never pass them nor the relay's. */
+    readonly maxItems: number;
+    readonly maxRequestBytes: number;
+    readonly perItemMaxWireBytes: number;
+    readonly maxResponseBytes: number;
+    /** Request bodies this long or longer are gzipped. */
+    readonly gzipMinBytes: number;
   };
 }
 
@@ -268,6 +284,18 @@ export const DEFAULT_CONFIG: ServerConfig = {
     silentConnectionMs: 2_000,
     httpConnections: 4,
   },
+  relayUpstream: {
+    token: null,
+    // A few milliseconds gathers the burst of misses a page load makes, and adds little to one.
+    batchWindowMs: 3,
+    infoCheck: 'require',
+    // Relay protocol v1's defaults.
+    maxItems: 32,
+    maxRequestBytes: 65536,
+    perItemMaxWireBytes: 4096,
+    maxResponseBytes: 262144,
+    gzipMinBytes: 512,
+  },
 };
 
 export function configError(key: string, problem: string): HoldfastError {
@@ -365,6 +393,16 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('encryptedUpstream.connectTimeoutMs', e.connectTimeoutMs, 100, 120_000);
   int('encryptedUpstream.silentConnectionMs', e.silentConnectionMs, 100, 120_000);
   int('encryptedUpstream.httpConnections', e.httpConnections, 1, 64);
+  const ru = c.relayUpstream;
+  if (ru.token !== null && !/^[\x21-\x7e]{1,1024}$/.test(ru.token)) throw configError('relayUpstream.token', 'must be 1 to 1024 visible ASCII characters, without spaces');
+  int('relayUpstream.batchWindowMs', ru.batchWindowMs, 0, 1000);
+  oneOf('relayUpstream.infoCheck', ru.infoCheck, ['require', 'warn', 'off']);
+  int('relayUpstream.maxItems', ru.maxItems, 1, 10_000);
+  // Room for one item of the largest size at least, base64 and JSON included.
+  int('relayUpstream.perItemMaxWireBytes', ru.perItemMaxWireBytes, 512, 65535);
+  int('relayUpstream.maxRequestBytes', ru.maxRequestBytes, Math.ceil((ru.perItemMaxWireBytes * 4) / 3) + 256, 64 * 1024 ** 2);
+  int('relayUpstream.maxResponseBytes', ru.maxResponseBytes, 4096, 64 * 1024 ** 2);
+  int('relayUpstream.gzipMinBytes', ru.gzipMinBytes, 0, 64 * 1024 ** 2);
   return c;
 }
 

@@ -50,6 +50,10 @@ export const CounterName = [
   'upstream_connections_idle_closed',
   'upstream_requeued',
   'upstream_http_errors',
+  /** Relay protocol v1: requests sent, the items they carried, and items the relay failed. */
+  'relay_batches',
+  'relay_items',
+  'relay_item_errors',
   'prefetch_queries',
   'prefetch_failures',
   'prefetch_over_budget',

@@ -22,6 +22,8 @@ export const ErrorCode = {
   upstreamTls: 'HF_UPSTREAM_TLS',
   /** A DoH server answered with an HTTP status other than 200, or not in HTTP/1.1. */
   upstreamHttp: 'HF_UPSTREAM_HTTP',
+  /** A relay answered the batch but could not answer this one question (an `ok: false` item). */
+  upstreamRelayItem: 'HF_UPSTREAM_RELAY_ITEM',
   upstreamsExhausted: 'HF_UPSTREAMS_EXHAUSTED',
   /** Every upstream's breaker is open, or the in-flight limits are reached: failing fast. */
   upstreamsUnavailable: 'HF_UPSTREAMS_UNAVAILABLE',

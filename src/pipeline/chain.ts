@@ -14,6 +14,7 @@ import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createBootstrap } from './upstream/bootstrap.ts';
 import { parseUpstream, type UpstreamSpec } from './upstream/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
+import type { RelayClientSettings } from './upstream/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from './upstream/transport.ts';
 
 /** What the pipeline gets from outside the configuration: files read, and where events go. */
@@ -47,6 +48,16 @@ function bootstrapFor(config: ServerConfig, specs: readonly UpstreamSpec[], port
   return createBootstrap(plain, ports, counters);
 }
 
+function relaySettings(r: ServerConfig['relayUpstream']): RelayClientSettings {
+  return {
+    token: r.token,
+    batchWindowMs: r.batchWindowMs,
+    infoCheck: r.infoCheck,
+    gzipMinBytes: r.gzipMinBytes,
+    limits: { max_items: r.maxItems, max_request_bytes: r.maxRequestBytes, per_item_max_wire_bytes: r.perItemMaxWireBytes, max_response_bytes: r.maxResponseBytes },
+  };
+}
+
 export function compose(stages: readonly Stage[], last: Next): Next {
   return stages.reduceRight<Next>((next, stage) => (req) => stage(req, next), last);
 }
@@ -65,6 +76,7 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     httpConnections: e.httpConnections,
     resolveHost: bootstrap ?? undefined,
     onEvent: extras.onUpstreamEvent,
+    relay: relaySettings(config.relayUpstream),
   };
   const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
   return { stage, bootstrap };
@@ -121,11 +133,18 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     inFlight: coalesce.inFlight,
     prefetcher,
     /**
-     * New upstreams (and their settings) from `next`; throws, changing nothing, when they
-     * cannot be built. Returns the old pool, to close once its queries are done.
+     * New upstreams (and their settings) from `next`; rejects, changing nothing, when they
+     * cannot be built or fail their checks (a relay's /v1/info). Resolves with the old pool, to
+     * close once its queries are done.
      */
-    replaceUpstreams(next: ServerConfig, nextExtras: PipelineExtras = extras) {
+    async replaceUpstreams(next: ServerConfig, nextExtras: PipelineExtras = extras) {
       const built = createUpstreams(next, ports, counters, nextExtras);
+      try {
+        await built.stage.pool.preflight();
+      } catch (e) {
+        built.stage.pool.close();
+        throw e;
+      }
       const old = current.stage.pool;
       current = built;
       return old;

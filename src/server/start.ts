@@ -127,6 +127,13 @@ export async function startServer(
   const caFile = config.encryptedUpstream.caFile;
   const caPem = caFile === null ? undefined : await readCaFile(runtime, caFile);
   const pipeline = createPipeline(config, runtime, counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+  // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
+  try {
+    await pipeline.upstreams.preflight();
+  } catch (e) {
+    pipeline.upstreams.close();
+    throw e;
+  }
   const snapshot = config.cache.file
     ? createSnapshotService(
         {
@@ -281,7 +288,7 @@ export async function startServer(
       const caPem = nextCa === null ? undefined : await readCaFile(runtime, nextCa);
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
-      const oldPool = pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
       const needRestart = changedKeys(current, next).filter((k) => !RELOADED.has(k.split('.')[0]));

@@ -30,6 +30,18 @@ describe('validateConfig', () => {
     assert.doesNotThrow(() => validateConfig(withEncrypted({ paddingBlockBytes: 0, caFile: '/etc/ssl/ca.pem' })));
   });
 
+  it('names the relayUpstream key at fault', () => {
+    const withRelay = (r: Partial<ServerConfig['relayUpstream']>): ServerConfig => ({ ...DEFAULT_CONFIG, relayUpstream: { ...DEFAULT_CONFIG.relayUpstream, ...r } });
+    rejects(withRelay({ token: 'has space' }), 'relayUpstream.token');
+    rejects(withRelay({ batchWindowMs: -1 }), 'relayUpstream.batchWindowMs');
+    rejects(withRelay({ infoCheck: 'maybe' as 'warn' }), 'relayUpstream.infoCheck');
+    rejects(withRelay({ maxItems: 0 }), 'relayUpstream.maxItems');
+    // A request must hold at least one item of the largest size allowed.
+    rejects(withRelay({ perItemMaxWireBytes: 4096, maxRequestBytes: 4096 }), 'relayUpstream.maxRequestBytes');
+    rejects(withRelay({ maxResponseBytes: 100 }), 'relayUpstream.maxResponseBytes');
+    assert.doesNotThrow(() => validateConfig(withRelay({ token: 's3cret', batchWindowMs: 0, infoCheck: 'off', maxItems: 8 })));
+  });
+
   it('accepts the defaults and returns the same object', () => {
     assert.equal(validateConfig(DEFAULT_CONFIG), DEFAULT_CONFIG);
   });

@@ -41,7 +41,7 @@ export const serveArgs = {
   upstream: {
     type: 'string',
     description:
-      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) or https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS); repeatable (default: /etc/resolv.conf)',
+      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS) or relay+https://HOST[/BASE][?token=T] (batched, relay protocol v1); repeatable (default: /etc/resolv.conf)',
     valueHint: 'URL',
   },
   'ca-file': { type: 'string', description: 'PEM file of CAs to trust for tls:// and https:// upstreams instead of the system store', valueHint: 'PATH' },
@@ -49,6 +49,17 @@ export const serveArgs = {
     type: 'string',
     description: 'Plain upstream (udp://IP or tcp://IP) that resolves tls:// and https:// upstreams given by name; repeatable (default: the plain --upstream ones)',
     valueHint: 'URL',
+  },
+  'relay-token': { type: 'string', description: 'Bearer token for relay+https:// upstreams whose URL has no ?token=', valueHint: 'TOKEN' },
+  'relay-batch-ms': {
+    type: 'string',
+    description: `How long a relay question waits for others to share its request (default ${DEFAULT_CONFIG.relayUpstream.batchWindowMs})`,
+    valueHint: 'MS',
+  },
+  'relay-info-check': {
+    type: 'string',
+    description: "At start, a relay whose /v1/info does not fit (wrong token, version or limits): 'require' refuses to start, 'warn' logs, 'off' skips the check (default require)",
+    valueHint: 'MODE',
   },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
   'cache-memory': {
@@ -235,6 +246,12 @@ export function configFromFlags(
       ...base.encryptedUpstream,
       caFile: (args['ca-file'] as string | undefined) ?? base.encryptedUpstream.caFile,
       bootstrap: orBase(repeated(rawArgs, 'bootstrap'), base.encryptedUpstream.bootstrap),
+    },
+    relayUpstream: {
+      ...base.relayUpstream,
+      token: (args['relay-token'] as string | undefined) || base.relayUpstream.token,
+      batchWindowMs: intFlag('relay-batch-ms', args['relay-batch-ms'] as string | undefined, base.relayUpstream.batchWindowMs),
+      infoCheck: ((args['relay-info-check'] as string | undefined) ?? base.relayUpstream.infoCheck) as ServerConfig['relayUpstream']['infoCheck'],
     },
     cache: {
       ...base.cache,

@@ -181,9 +181,9 @@ export function hedgedExchange(
         return;
       }
       counters.upstream_errors++;
-      if (isHoldfastError(err, ErrorCode.upstreamBadReply)) {
-        // A garbled reply still proves the upstream is there; it may choke on this name only,
-        // so the breaker, which guards every name, is not told.
+      if (isHoldfastError(err, ErrorCode.upstreamBadReply) || isHoldfastError(err, ErrorCode.upstreamRelayItem)) {
+        // A garbled reply (or a relay's failed item) still proves the upstream is there; it may
+        // choke on this name only, so the breaker, which guards every name, is not told.
         pool.replied(c.h, null, now);
         gaveUp(c);
         return;

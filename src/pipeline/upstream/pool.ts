@@ -78,6 +78,8 @@ export interface UpstreamPool {
   readonly retryBudget: RetryBudget;
   /** Closes the connections kept open to upstreams. */
   close(): void;
+  /** The checks upstreams make before use (a relay's /v1/info); rejects with a config error to refuse one. */
+  preflight(): Promise<void>;
 }
 
 /** The pool's side of one exchange: where the next copy goes, and what each outcome means for health. */
@@ -211,6 +213,9 @@ export function createUpstreamPool(
     inFlight: () => inFlight,
     close() {
       for (const h of health) h.transport.close();
+    },
+    async preflight() {
+      await Promise.all(health.map((h) => h.transport.preflight?.()));
     },
     exchange(query, exchangeOptions = {}) {
       const background = exchangeOptions.background === true;

@@ -2,11 +2,13 @@
 //   udp://IP[:PORT]  tcp://IP[:PORT]
 //   tls://HOST[:PORT][?pin=sha256/BASE64...][#TLS-NAME]          DNS over TLS, RFC 7858 (853)
 //   https://HOST[:PORT]/PATH[?method=get&pin=...][#TLS-NAME]     DNS over HTTPS, RFC 8484 (443)
-// HOST may be a name for tls:// and https://; it is then resolved through a bootstrap upstream.
+//   relay+https://HOST[:PORT][/BASE][?token=T&pin=...][#TLS-NAME]  relay protocol v1 (443)
+//   relay+http://HOST[:PORT][/BASE][?token=T]                      the same in clear text (80)
+// HOST may be a name for all but udp:// and tcp://; it is then resolved through a bootstrap upstream.
 
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 
-export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp', tls: 'tls', https: 'https' } as const;
+export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp', tls: 'tls', https: 'https', relay: 'relay' } as const;
 export type UpstreamProtocol = (typeof UpstreamProtocol)[keyof typeof UpstreamProtocol];
 
 export interface TlsSpec {
@@ -24,6 +26,13 @@ export interface HttpSpec {
   readonly authority: string;
 }
 
+export interface RelaySpec {
+  /** The base path, without a trailing "/": requests go to BASE/v1/dns and BASE/v1/info. */
+  readonly base: string;
+  /** The bearer token from the URL (`?token=`), else null (then --relay-token, if any). */
+  readonly token: string | null;
+}
+
 export interface UpstreamSpec {
   readonly protocol: UpstreamProtocol;
   /** An IP address; for tls:// and https:// also a host name (family 0) to resolve at start. */
@@ -34,8 +43,10 @@ export interface UpstreamSpec {
   readonly label: string;
   /** tls:// and https:// only. */
   readonly tls?: TlsSpec;
-  /** https:// only. */
+  /** https:// and relay+http(s):// (whose path is the relay's base). */
   readonly http?: HttpSpec;
+  /** relay+https:// and relay+http:// only. */
+  readonly relay?: RelaySpec;
 }
 
 /** Is this upstream spoken to over TLS (DoT or DoH)? */
@@ -79,8 +90,9 @@ export function splitHostPort(s: string): { host: string; port: number | null } 
   return { host, port: Number(portText) };
 }
 
-const EXPECTED = 'expected udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:PORT][#TLS-NAME] or https://HOST[:PORT]/PATH';
-const DEFAULT_PORT: Record<UpstreamProtocol, number> = { udp: 53, tcp: 53, tls: 853, https: 443 };
+const EXPECTED = 'expected udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:PORT][#TLS-NAME], https://HOST[:PORT]/PATH or relay+https://HOST[:PORT][/BASE]';
+const DEFAULT_PORT: Record<string, number> = { udp: 53, tcp: 53, tls: 853, https: 443, 'relay+https': 443, 'relay+http': 80 };
+const SCHEMES = new Set(Object.keys(DEFAULT_PORT));
 /** A host name as RFC 1123 §2.1 allows: letters, digits and hyphens, dot-separated. */
 const HOST_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*\.?$/;
 /** A SHA-256 digest in base64: 32 bytes are 43 characters and one "=". */
@@ -90,9 +102,13 @@ export function parseUpstream(text: string): UpstreamSpec {
   const bad = (why: string) => new HoldfastError(ErrorCode.config, `upstream: "${text}" ${why} (${EXPECTED})`);
   const m = /^([a-z+]+):\/\/(.+)$/.exec(text);
   if (!m) throw bad('has no scheme');
-  const protocol = m[1];
-  if (protocol !== 'udp' && protocol !== 'tcp' && protocol !== 'tls' && protocol !== 'https') throw bad(`uses scheme "${protocol}", which is not supported`);
-  const encrypted = protocol === 'tls' || protocol === 'https';
+  const scheme = m[1];
+  if (!SCHEMES.has(scheme)) throw bad(`uses scheme "${scheme}", which is not supported`);
+  const relay = scheme.startsWith('relay+');
+  const protocol: UpstreamProtocol = relay ? 'relay' : (scheme as UpstreamProtocol);
+  const encrypted = protocol === 'tls' || protocol === 'https' || scheme === 'relay+https';
+  // May the host be a name, resolved through the bootstrap?
+  const named = protocol !== 'udp' && protocol !== 'tcp';
 
   // Split off, in order: #TLS-NAME, ?OPTIONS, /PATH.
   let rest = m[2];
@@ -114,24 +130,26 @@ export function parseUpstream(text: string): UpstreamSpec {
     path = rest.slice(slash);
     rest = rest.slice(0, slash);
   }
-  if (!encrypted && (fragment !== null || queryText !== null)) throw bad('has options, which only tls:// and https:// take');
+  if (!named && (fragment !== null || queryText !== null)) throw bad('has options, which only tls:// and https:// take');
+  if (scheme === 'relay+http' && fragment !== null) throw bad('gives a certificate name, and relay+http:// has no TLS (relay+https:// does)');
   if (protocol === 'tls' && path !== '' && path !== '/') throw bad('has a path, which only https:// takes');
   if (protocol === 'https' && (path === '' || path === '/')) throw bad('has no path (DoH servers commonly use /dns-query)');
 
   const hp = splitHostPort(rest);
   if (!hp) throw bad('has a malformed address or port');
   const family = isIpv4(hp.host) ? 4 : isIpv6(hp.host) ? 6 : 0;
-  if (family === 0 && !(encrypted && HOST_NAME.test(hp.host))) {
-    throw bad(encrypted ? `names host "${hp.host}", which is neither an IP address nor a host name` : `names host "${hp.host}", which is not an IP address`);
+  if (family === 0 && !(named && HOST_NAME.test(hp.host))) {
+    throw bad(named ? `names host "${hp.host}", which is neither an IP address nor a host name` : `names host "${hp.host}", which is not an IP address`);
   }
-  const port = hp.port ?? DEFAULT_PORT[protocol];
+  const port = hp.port ?? DEFAULT_PORT[scheme];
   if (port === 0) throw bad('has port 0');
-  if (!encrypted) return { protocol, address: hp.host, port, family, label: text };
+  if (!named) return { protocol, address: hp.host, port, family, label: text };
 
   if (fragment !== null && !HOST_NAME.test(fragment)) throw bad(`gives "#${fragment}" as the certificate name, which is not a host name`);
   const serverName = fragment ?? hp.host.replace(/\.$/, '');
   const pins: string[] = [];
   let method: 'POST' | 'GET' = 'POST';
+  let token: string | null = null;
   const kept: string[] = [];
   for (const part of queryText ? queryText.split('&') : []) {
     const eq = part.indexOf('=');
@@ -142,7 +160,10 @@ export function parseUpstream(text: string): UpstreamSpec {
     } catch {
       throw bad(`has a malformed option "${part}"`);
     }
-    if (key === 'pin') {
+    if (key === 'token' && relay) {
+      if (!/^\S+$/.test(value)) throw bad('has an empty token or one with spaces');
+      token = value;
+    } else if (key === 'pin' && encrypted) {
       const pin = PIN.exec(value);
       if (!pin) throw bad(`has pin "${value}", which is not sha256/ and 44 characters of base64`);
       pins.push(pin[1]);
@@ -152,12 +173,18 @@ export function parseUpstream(text: string): UpstreamSpec {
     } else if (protocol === 'https') {
       kept.push(part); // the endpoint's own query string
     } else {
-      throw bad(`has option "${key}" (tls:// takes pin=sha256/BASE64)`);
+      throw bad(`has option "${key}" (${relay ? `${scheme}:// takes token=${encrypted ? ' and pin=sha256/BASE64' : ''}` : 'tls:// takes pin=sha256/BASE64'})`);
     }
   }
-  const spec: UpstreamSpec = { protocol, address: hp.host.replace(/\.$/, ''), port, family, label: text, tls: { serverName, pins } };
+  const address = hp.host.replace(/\.$/, '');
+  const base: UpstreamSpec = { protocol, address, port, family, label: text };
+  const spec: UpstreamSpec = encrypted ? { ...base, tls: { serverName, pins } } : base;
   if (protocol === 'tls') return spec;
   const hostPart = fragment ?? (family === 6 ? `[${hp.host}]` : hp.host);
-  const authority = port === 443 ? hostPart : `${hostPart}:${port}`;
+  const authority = port === DEFAULT_PORT[scheme] ? hostPart : `${hostPart}:${port}`;
+  if (relay) {
+    const relayBase = path.replace(/\/+$/, '');
+    return { ...spec, http: { path: relayBase, method: 'POST', authority }, relay: { base: relayBase, token } };
+  }
   return { ...spec, http: { path: kept.length ? `${path}?${kept.join('&')}` : path, method, authority } };
 }

@@ -8,6 +8,7 @@ import type { CorePorts } from '../../core/ports.ts';
 import { createDohTransport } from './transport-https.ts';
 import { exchangeTcp } from './transport-tcp.ts';
 import { createDotTransport } from './transport-tls.ts';
+import { createRelayTransport, type RelayClientSettings } from './relay/client.ts';
 import { exchangeUdp } from './transport-udp.ts';
 import type { UpstreamSpec } from './spec.ts';
 
@@ -20,11 +21,14 @@ export interface Transport {
   exchange(query: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array>;
   /** Closes any connections kept open; later exchanges open new ones. */
   close(): void;
+  /** Checks, before use, what can be checked (a relay's /v1/info); rejects to refuse the upstream. */
+  preflight?(): Promise<void>;
 }
 
 /** Something worth one log line, reported once per change rather than once per query. */
 export interface UpstreamEvent {
   readonly upstream: string;
+  /** connect-failed: a warning (a connection or a check failed); connected: it works again. */
   readonly kind: 'connect-failed' | 'connected';
   readonly code: ErrorCode | null;
   readonly message: string;
@@ -46,6 +50,8 @@ export interface EncryptedTransportSettings {
   /** Resolves an upstream given by host name (the bootstrap); absent: names are refused. */
   readonly resolveHost?: HostResolver;
   readonly onEvent?: (event: UpstreamEvent) => void;
+  /** relay+https:// and relay+http:// upstreams. */
+  readonly relay?: RelayClientSettings;
 }
 
 export interface HostResolver {
@@ -69,6 +75,8 @@ export function createTransport(spec: UpstreamSpec, settings: EncryptedTransport
       return createDotTransport(spec, settings, ports, counters);
     case 'https':
       return createDohTransport(spec, settings, ports, counters);
+    case 'relay':
+      return createRelayTransport(spec, settings, ports, counters);
     case 'tcp':
       return { exchange: (q, t, s) => exchangeTcp(ports, spec, q, t, counters, s), close() {} };
     default:

@@ -14,6 +14,7 @@ import {
   type RelayLimits,
   type RelayResultItem,
 } from '../../pipeline/upstream/relay/codec.ts';
+import { asBody as body, gzip, readCapped } from '../../pipeline/upstream/relay/gzip.ts';
 import { createBearerCheck } from '../http/auth.ts';
 
 /** Answers one DNS query in wire format; rejects (a HoldfastError, ideally) when it cannot. */
@@ -36,40 +37,6 @@ const DNS_HEADER_BYTES = 12;
 
 function plain(status: number, text: string, extra: Record<string, string> = {}): Response {
   return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...extra } });
-}
-
-/** Reads a body stream, stopping (null) once it passes `max` bytes. */
-async function readCapped(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array | null> {
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
-/** The DOM typings want bodies backed by a plain ArrayBuffer; ours always are. */
-function body(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes as Uint8Array<ArrayBuffer>;
-}
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([body(bytes)]).stream().pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** Does Accept-Encoding allow gzip (RFC 9110 §12.5.3: present with q above 0)? */

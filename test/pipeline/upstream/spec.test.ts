@@ -144,3 +144,36 @@ describe('isIpv4 and isIpv6', () => {
     for (const s of ['1::2::3', '192.0.2.1', 'g::1', '::1%']) assert.ok(!isIpv6(s), s);
   });
 });
+
+describe('parseUpstream: the relay (protocol v1)', () => {
+  it('reads relay+https://HOST/BASE with its token, pins and certificate name', () => {
+    assert.deepEqual(parseUpstream(`relay+https://192.0.2.7/relay/?token=s3cret&pin=sha256/${PIN_A}#relay.example`), {
+      protocol: 'relay',
+      address: '192.0.2.7',
+      port: 443,
+      family: 4,
+      label: `relay+https://192.0.2.7/relay/?token=s3cret&pin=sha256/${PIN_A}#relay.example`,
+      tls: { serverName: 'relay.example', pins: [PIN_A] },
+      http: { path: '/relay', method: 'POST', authority: 'relay.example' },
+      relay: { base: '/relay', token: 's3cret' },
+    });
+  });
+
+  it('reads relay+http:// without TLS, defaulting to port 80 and an empty base', () => {
+    const u = parseUpstream('relay+http://relay.example:8053');
+    assert.equal(u.tls, undefined);
+    assert.equal(u.port, 8053);
+    assert.equal(u.family, 0);
+    assert.deepEqual(u.relay, { base: '', token: null });
+    assert.equal(u.http?.authority, 'relay.example:8053');
+    assert.equal(parseUpstream('relay+http://192.0.2.7/').http?.authority, '192.0.2.7');
+  });
+
+  it('rejects what a relay URL cannot carry', () => {
+    rejected('relay+http://192.0.2.7#relay.example', /no TLS/);
+    rejected(`relay+http://192.0.2.7?pin=sha256/${PIN_A}`, /takes token=\)/);
+    rejected('relay+https://192.0.2.7?method=get', /option "method"/);
+    rejected('relay+https://192.0.2.7?token=', /empty token/);
+    rejected('relay+ftp://192.0.2.7', /scheme "relay\+ftp"/);
+  });
+});
