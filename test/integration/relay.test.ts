@@ -3,45 +3,12 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { decodeRelayInfo, decodeRelayResponse, encodeRelayRequest } from '../../src/pipeline/upstream/relay/codec.ts';
 import { decode, query } from '../helpers/packets.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
-import { holdfastArgv } from '../helpers/runtime.ts';
+import { startRelay } from '../helpers/relay-process.ts';
 
 const ab = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
-
-/** Starts `holdfast relay ARGS`; resolves with its HTTP port once it logs it. */
-function startRelay(args: string[]): Promise<{ child: ChildProcess; port: number; stop: () => Promise<void> }> {
-  const [cmd, ...pre] = holdfastArgv();
-  const child = spawn(cmd, [...pre, 'relay', '--log-format', 'json', '--listen', '127.0.0.1:0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGTERM');
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(kill);
-  };
-  return new Promise((resolve, reject) => {
-    const deadline = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`relay did not start:\n${err}`));
-    }, 20_000);
-    void exited.then(() => {
-      clearTimeout(deadline);
-      reject(new Error(`relay exited before listening:\n${err}`));
-    });
-    child.stderr!.on('data', (d) => {
-      err += d;
-      const m = /"transport":"http"[^\n]*"port":(\d+)/.exec(err);
-      if (m) {
-        clearTimeout(deadline);
-        resolve({ child, port: Number(m[1]), stop });
-      }
-    });
-  });
-}
 
 describe('holdfast relay (real process, real NSD)', () => {
   let nsd: Nsd;
