@@ -56,7 +56,7 @@ export interface RunningServer {
 }
 
 /** The parts reload() replaces; any other key that changes is reported as needing a restart. */
-const RELOADED = new Set(['upstreams', 'upstream', 'encryptedUpstream', 'access', 'rateLimit']);
+const RELOADED = new Set(['upstreams', 'upstream', 'encryptedUpstream', 'relayUpstream', 'access', 'rateLimit']);
 
 function changedKeys(a: ServerConfig, b: ServerConfig): string[] {
   const out: string[] = [];
