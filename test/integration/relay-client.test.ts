@@ -18,6 +18,7 @@ import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { decode, query, reply } from '../helpers/packets.ts';
 import { freePort } from '../helpers/ports.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
+import { until } from '../helpers/until.ts';
 import { createTestPki, TEST_SERVER_NAME, type TestPki } from '../helpers/tls-certs.ts';
 
 const STUNNEL = ['/usr/bin/stunnel4', '/usr/bin/stunnel'].find((p) => existsSync(p)) ?? null;
@@ -117,6 +118,25 @@ describe('relay client against holdfast relay (real processes, real NSD)', () =>
       assert.match(r.stdout, /status: SERVFAIL/);
     } finally {
       await hf.stop();
+    }
+  });
+
+  it('SIGHUP: a relay that fails its check is refused and the running upstream keeps answering', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'holdfast-relay-hup-'));
+    const file = join(dir, 'holdfast.toml');
+    const write = (token: string) => writeFileSync(file, `upstreams = ["${upstream}?token=${token}"]\n`);
+    write(TOKEN);
+    const hf = await startHoldfast(['--config', file]);
+    try {
+      assert.deepEqual(addresses((await dig(hf.port, ['+short', 'hup1.relay.test', 'A'])).stdout), ['192.0.2.50']);
+      write('wrong');
+      process.kill(hf.pid, 'SIGHUP');
+      await until(() => hf.logs.some((l) => JSON.stringify(l).includes('new configuration refused')), 5000);
+      assert.match(JSON.stringify(hf.logs.find((l) => JSON.stringify(l).includes('new configuration refused'))), /HTTP 401/);
+      assert.deepEqual(addresses((await dig(hf.port, ['+short', 'hup2.relay.test', 'A'])).stdout), ['192.0.2.50']);
+    } finally {
+      await hf.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
