@@ -66,6 +66,8 @@ export function relayCommand(runtime: Runtime) {
         caPem,
         onUpstreamEvent: (e) => (e.kind === 'connect-failed' ? log.warn(e.message, { upstream: e.upstream, code: e.code }) : log.info(e.message, { upstream: e.upstream })),
       });
+      // Relays may chain: a relay+https:// upstream is checked here as `serve` checks it.
+      await pipeline.upstreams.preflight();
       const handle = createHandle(pipeline.chain, counters);
       const fetch = createRelayHandler({
         limits,

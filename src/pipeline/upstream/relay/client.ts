@@ -56,6 +56,11 @@ export const DEFAULT_RELAY_CLIENT: RelayClientSettings = {
 
 /** A relay that is out of reach at start is checked again at most this often. */
 const INFO_RECHECK_MS = 30_000;
+/**
+ * How long the start waits for the info check. A router booting with its uplink down must
+ * still start at once; a check that takes longer goes on behind, and its verdict applies.
+ */
+const PREFLIGHT_WAIT_MS = 2_000;
 const JSON_TYPE = 'application/json';
 
 interface Item {
@@ -293,7 +298,25 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
 
   return {
     preflight() {
-      return info.kind === 'unchecked' ? check() : Promise.resolve();
+      if (info.kind !== 'unchecked') return Promise.resolve();
+      const verdict = check();
+      return new Promise<void>((resolve, reject) => {
+        const timer = timers.setTimeout(() => {
+          // A refusal after the start is logged and fails the relay's questions from then on.
+          warnOnce(`upstream: relay ${spec.label} has not answered its info check within ${PREFLIGHT_WAIT_MS} ms; starting, and the check goes on`, null);
+          resolve();
+        }, PREFLIGHT_WAIT_MS);
+        verdict.then(
+          () => {
+            timers.clearTimeout(timer);
+            resolve();
+          },
+          (e) => {
+            timers.clearTimeout(timer);
+            reject(e);
+          },
+        );
+      });
     },
     exchange(query, timeoutMs, signal) {
       return new Promise<Uint8Array>((resolve, reject) => {

@@ -365,6 +365,25 @@ describe('relay client: token and info check', () => {
     assert.deepEqual(await Promise.all(batches(s.seen).map(async (b) => (await itemsOf(b)).length)), [2, 2, 1]);
   });
 
+  it('a slow info check does not hold the start: it goes on behind, and a refusal then applies', async () => {
+    let release: (() => void) | null = null;
+    const s = setup(
+      async () => {
+        await new Promise<void>((go) => (release = go));
+        return json(200, JSON.stringify({ v: 2, limits: DEFAULT_RELAY_LIMITS, auth_required: false }));
+      },
+      { infoCheck: 'require' },
+    );
+    const started = s.time.now();
+    await until(s.t.preflight!(), s.time);
+    assert.equal(s.time.now() - started >= 2000 && s.time.now() - started < 2100, true, `started after ${s.time.now() - started} ms of fake time`);
+    assert.match(s.events[0].message, /has not answered its info check within 2000 ms/);
+    assert.ok(release, 'the check reached the relay');
+    release!();
+    await until(new Promise((r) => setTimeout(r, 20)), s.time);
+    await rejectsWith(s.ask('a.example'), s.time, ErrorCode.upstreamHttp, /refused: relay speaks version 2/);
+  });
+
   it('a relay out of reach at start is not refused; it is checked before its next batch once reachable', async () => {
     let up = false;
     const s = setup((r) => (up ? (r.method === 'GET' ? INFO() : realRelay()(r)) : new Response('down', { status: 502 })), { infoCheck: 'require' });
