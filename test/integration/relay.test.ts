@@ -3,10 +3,13 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { decodeRelayInfo, decodeRelayResponse, encodeRelayRequest } from '../../src/pipeline/upstream/relay/codec.ts';
 import { decode, query } from '../helpers/packets.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { startRelay } from '../helpers/relay-process.ts';
+import { holdfastArgv } from '../helpers/runtime.ts';
+import { until } from '../helpers/until.ts';
 
 const ab = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;
 
@@ -59,5 +62,23 @@ describe('holdfast relay (real process, real NSD)', () => {
     assert.equal(doc.v, 1);
     assert.equal(doc.auth_required, true);
     assert.equal(doc.limits.max_items, 32);
+  });
+});
+
+describe('holdfast relay with its defaults', () => {
+  it('starts with no --log-format, logging in the pretty format', async () => {
+    const [cmd, ...pre] = holdfastArgv();
+    const child = spawn(cmd, [...pre, 'relay', '--listen', '127.0.0.1:0', '--upstream', 'udp://127.0.0.1:9'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      await until(() => /relay listening on http 127\.0\.0\.1:\d+/.test(err) || child.exitCode !== null, 15_000);
+      assert.match(err, /relay listening on http 127\.0\.0\.1:\d+/);
+      assert.doesNotMatch(err, /^\{/m, 'not JSON');
+    } finally {
+      if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
+      await exited;
+    }
   });
 });

@@ -28,7 +28,7 @@ export const relayArgs = {
   'max-request-bytes': { type: 'string', description: `Request body bytes after gunzip (default ${DEFAULT_RELAY_LIMITS.max_request_bytes})`, valueHint: 'N' },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
   'log-level': { type: 'string', description: 'error, warn, info or debug', default: 'info' },
-  'log-format': { type: 'string', description: 'text or json', default: 'text' },
+  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
 } as const;
 
 export function relayCommand(runtime: Runtime) {
