@@ -14,7 +14,7 @@ import { parseUpstream } from '../../../../src/pipeline/upstream/spec.ts';
 import { DEFAULT_ENCRYPTED_SETTINGS, type UpstreamEvent } from '../../../../src/pipeline/upstream/transport.ts';
 import { createRelayHandler } from '../../../../src/server/relay/handler.ts';
 import { createFakeTime, type FakeTime } from '../../../helpers/fake-clock.ts';
-import { createFakeNet, type FakeTlsServer } from '../../../helpers/fake-net.ts';
+import { createFakeNet, settle, type FakeTlsServer } from '../../../helpers/fake-net.ts';
 import { decode, query, reply } from '../../../helpers/packets.ts';
 
 const AT = '192.0.2.9:443';
@@ -116,26 +116,7 @@ function setup(handler: Handler, relay: Partial<RelayClientSettings> = {}, url =
 }
 
 /** Waits for `p`, letting real async work (gzip, bodies) run and moving fake time 1 ms a step. */
-async function until<T>(p: Promise<T>, time: FakeTime, maxSteps = 20_000): Promise<T> {
-  let done = false;
-  const watched = p.then(
-    (v) => {
-      done = true;
-      return v;
-    },
-    (e) => {
-      done = true;
-      throw e;
-    },
-  );
-  watched.catch(() => {});
-  for (let i = 0; i < maxSteps && !done; i++) {
-    await new Promise((r) => setTimeout(r, 0));
-    if (!done) time.advance(1);
-  }
-  if (!done) throw new Error(`did not settle within ${maxSteps} ms of fake time`);
-  return watched;
-}
+const until = <T>(p: Promise<T>, time: FakeTime, maxSteps = 20_000): Promise<T> => settle(p, time, 1, maxSteps, true);
 
 async function rejectsWith(p: Promise<unknown>, time: FakeTime, code: ErrorCode, message?: RegExp): Promise<HoldfastError> {
   try {
