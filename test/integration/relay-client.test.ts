@@ -69,7 +69,7 @@ describe('relay client against holdfast relay (real processes, real NSD)', () =>
   let relay: RelayProcess;
   let upstream: string;
   before(async () => {
-    nsd = await startNsd([{ name: 'relay.test', records: 'www IN A 192.0.2.41\n* IN A 192.0.2.50' }]);
+    nsd = await startNsd([{ name: 'relay.test', records: 'www IN A 192.0.2.41\nshort 1 IN A 192.0.2.60\n* IN A 192.0.2.50' }]);
     relay = await startRelay(['--upstream', `udp://127.0.0.1:${nsd.port}`, '--relay-token', TOKEN]);
     upstream = `relay+http://127.0.0.1:${relay.port}`;
   });
@@ -137,6 +137,25 @@ describe('relay client against holdfast relay (real processes, real NSD)', () =>
     } finally {
       await hf.stop();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serve-stale holds through a relay: with the relay gone, an expired name is answered from the cache with TTL 30', async () => {
+    const own = await startRelay(['--upstream', `udp://127.0.0.1:${nsd.port}`]);
+    const hf = await startHoldfast(['--upstream', `relay+http://127.0.0.1:${own.port}`, '--timeout', '1000']);
+    try {
+      const first = await dig(hf.port, ['short.relay.test', 'A', '+noall', '+answer']);
+      assert.match(first.stdout, /short\.relay\.test\.\s+1\s+IN\s+A\s+192\.0\.2\.60/);
+      await own.stop();
+      await new Promise((r) => setTimeout(r, 1500));
+      const later = await dig(hf.port, ['short.relay.test', 'A', '+noall', '+answer', '+comments']);
+      assert.match(later.stdout, /status: NOERROR/);
+      assert.match(later.stdout, /short\.relay\.test\.\s+30\s+IN\s+A\s+192\.0\.2\.60/);
+      const never = await dig(hf.port, ['never-cached.relay.test', 'A']);
+      assert.match(never.stdout, /status: SERVFAIL/);
+    } finally {
+      await hf.stop();
+      await own.stop();
     }
   });
 
