@@ -3,6 +3,7 @@
 
 import type { ArgsDef } from 'citty';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import { parseProxyUrl } from '../core/proxy-url.ts';
 
 /** Every value of a repeatable `--name VALUE` or `--name=VALUE` flag, in order. */
 export function repeated(rawArgs: readonly string[], name: string): string[] {
@@ -58,4 +59,13 @@ export function sizeFlag(name: string, value: string | undefined, fallback: numb
   const m = /^(\d+)([kmg]?)$/i.exec(value.trim());
   if (!m) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not a size (bytes, or a whole number with K, M or G: 512K, 16M, 1G)`);
   return Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
+}
+
+/** `--proxy URL`: "none" or an empty value turns off a proxy set elsewhere; not given, `fallback` stays. */
+export function proxyFlag(value: string | undefined, fallback: string | null): string | null {
+  if (value === undefined) return fallback;
+  if (value === '' || value.toLowerCase() === 'none') return null;
+  const proxy = parseProxyUrl(value);
+  if (typeof proxy === 'string') throw new HoldfastError(ErrorCode.config, `--proxy: ${proxy}`);
+  return value;
 }

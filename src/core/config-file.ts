@@ -7,7 +7,7 @@ import { configError, DEFAULT_CONFIG, type ListenAddress, type ServerConfig } fr
 import { formatTomlValue, isTable, parseToml, type TomlTable, type TomlValue } from './toml.ts';
 
 /** Keys whose default is null (unset): a string when set, absent from the file when not. */
-const NULLABLE = new Set(['cache.file', 'http.token', 'http.listen', 'encryptedUpstream.caFile', 'relayUpstream.token', 'queryLog.file']);
+const NULLABLE = new Set(['cache.file', 'http.token', 'http.listen', 'encryptedUpstream.caFile', 'encryptedUpstream.proxy', 'relayUpstream.token', 'queryLog.file']);
 /** Sizes may be written "8M" (K, M, G: powers of 1024) as well as a number of bytes. */
 const SIZES = new Set(['cache.maxBytes', 'prefetch.bytesPerHour', 'queryLog.maxFileBytes']);
 /** Addresses written "ADDR:PORT" ("[V6]:PORT"). */

@@ -2,6 +2,7 @@
 // are checked once here, when the server is built, never on the query path.
 
 import { ErrorCode, HoldfastError } from './errors.ts';
+import { parseProxyUrl } from './proxy-url.ts';
 
 export interface ListenAddress {
   readonly address: string;
@@ -136,6 +137,11 @@ export interface ServerConfig {
     readonly caFile: string | null;
     /** Plain upstreams (udp://IP, tcp://IP) that resolve upstreams given by host name; empty: the plain ones among `upstreams`. */
     readonly bootstrap: readonly string[];
+    /**
+     * An HTTP proxy every TLS connection to an upstream goes through (CONNECT):
+     * http://[USER:PASS@]HOST[:PORT], port 1080 when left out; null: connect directly.
+     */
+    readonly proxy: string | null;
     /** RFC 8467: queries padded to a multiple of this many bytes; 0 turns padding off. */
     readonly paddingBlockBytes: number;
     /** An upstream connection with nothing in flight is closed after this long. */
@@ -276,6 +282,7 @@ export const DEFAULT_CONFIG: ServerConfig = {
   encryptedUpstream: {
     caFile: null,
     bootstrap: [],
+    proxy: null,
     // RFC 8467 §4.1's recommendation for queries.
     paddingBlockBytes: 128,
     // RFC 7858 §3.4 asks clients to reuse connections and leave idle ones alone briefly.
@@ -388,6 +395,10 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   int('queryLog.rotatedFiles', ql.rotatedFiles, 1, 100);
   const e = c.encryptedUpstream;
   if (e.caFile !== null && e.caFile.trim() === '') throw configError('encryptedUpstream.caFile', 'is empty');
+  if (e.proxy !== null) {
+    const proxy = typeof e.proxy === 'string' ? parseProxyUrl(e.proxy) : 'must be a string or null';
+    if (typeof proxy === 'string') throw configError('encryptedUpstream.proxy', proxy);
+  }
   int('encryptedUpstream.paddingBlockBytes', e.paddingBlockBytes, 0, 512);
   int('encryptedUpstream.idleTimeoutMs', e.idleTimeoutMs, 100, 3_600_000);
   int('encryptedUpstream.connectTimeoutMs', e.connectTimeoutMs, 100, 120_000);

@@ -20,6 +20,8 @@ export const ErrorCode = {
   upstreamBadReply: 'HF_UPSTREAM_BAD_REPLY',
   /** A TLS connection could not be made or was refused: handshake, certificate, name, pin. */
   upstreamTls: 'HF_UPSTREAM_TLS',
+  /** The HTTP proxy in front of the TLS upstreams refused the tunnel (CONNECT) or did not speak HTTP. */
+  upstreamProxy: 'HF_UPSTREAM_PROXY',
   /** A DoH server answered with an HTTP status other than 200, or not in HTTP/1.1. */
   upstreamHttp: 'HF_UPSTREAM_HTTP',
   /** A relay answered the batch but could not answer this one question (an `ok: false` item). */

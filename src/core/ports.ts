@@ -66,6 +66,26 @@ export interface TlsOptions {
   readonly alpn?: readonly string[];
   /** Report the peer's key (TlsStream.peerKeySha256), for pinning. */
   readonly peerKey?: boolean;
+  /**
+   * Reach the server through an HTTP proxy: the TCP connection goes to the address and port
+   * given (the proxy's), the tunnel is opened on it, and TLS starts inside it, verified as
+   * it would be without (the name and pins are the server's, never the proxy's).
+   */
+  readonly tunnel?: TlsTunnel;
+  /** Aborting it ends the attempt (TCP, tunnel or handshake) and closes its socket. */
+  readonly signal?: AbortSignal;
+}
+
+/** An HTTP CONNECT tunnel as the adapters see it: bytes out, bytes in, and the core's verdict. */
+export interface TlsTunnel {
+  /** Written first, as soon as the TCP connection is up. */
+  readonly request: Uint8Array;
+  /**
+   * Each chunk received before TLS starts: false while the proxy's reply is incomplete, true
+   * once the tunnel is open (TLS then starts on the same connection). Throws, the attempt then
+   * failing with that error, when the proxy refused.
+   */
+  reply(bytes: Uint8Array): boolean;
 }
 
 export interface TlsStream extends ByteStream {

@@ -11,8 +11,9 @@ import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
 import { createPrefetcher, type Prefetcher } from './prefetch/prefetcher.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import { parseProxyUrl, type ProxyUrl } from '../core/proxy-url.ts';
 import { createBootstrap } from './upstream/bootstrap.ts';
-import { parseUpstream, type UpstreamSpec } from './upstream/spec.ts';
+import { isProxied, parseUpstream, type UpstreamSpec } from './upstream/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
 import type { RelayClientSettings } from './upstream/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from './upstream/transport.ts';
@@ -25,12 +26,14 @@ export interface PipelineExtras {
 }
 
 /**
- * The resolver for upstreams given by host name: the --bootstrap upstreams, else the plain
- * ones configured, never Holdfast itself. Null when no upstream needs one.
+ * The resolver for the host names we must look up ourselves: the upstreams', or with a proxy
+ * only the proxy's (it resolves the upstreams' names). The --bootstrap upstreams, else the
+ * plain ones configured, never Holdfast itself. Null when no name needs one.
  */
-function bootstrapFor(config: ServerConfig, specs: readonly UpstreamSpec[], ports: CorePorts, counters: Counters): HostResolver | null {
-  const named = specs.filter((s) => s.family === 0);
-  if (named.length === 0) return null;
+function bootstrapFor(config: ServerConfig, specs: readonly UpstreamSpec[], proxy: ProxyUrl | null, ports: CorePorts, counters: Counters): HostResolver | null {
+  const named = proxy ? [] : specs.filter((s) => s.family === 0);
+  const proxyNamed = proxy !== null && proxy.family === 0 && specs.some(isProxied);
+  if (named.length === 0 && !proxyNamed) return null;
   const given = config.encryptedUpstream.bootstrap.map((text) => {
     const spec = parseUpstream(text);
     if (spec.protocol !== 'udp' && spec.protocol !== 'tcp') {
@@ -42,7 +45,9 @@ function bootstrapFor(config: ServerConfig, specs: readonly UpstreamSpec[], port
   if (plain.length === 0) {
     throw new HoldfastError(
       ErrorCode.config,
-      `upstream: "${named[0].label}" names a host, and nothing can resolve it: give its IP with the certificate name after # (like tls://1.1.1.1#cloudflare-dns.com), or a plain upstream to look it up with --bootstrap udp://IP`,
+      proxyNamed
+        ? `encryptedUpstream.proxy: "${proxy!.host}" is a host name, and nothing can resolve it: give the proxy's IP, or a plain upstream to look it up with --bootstrap udp://IP`
+        : `upstream: "${named[0].label}" names a host, and nothing can resolve it: give its IP with the certificate name after # (like tls://1.1.1.1#cloudflare-dns.com), or a plain upstream to look it up with --bootstrap udp://IP`,
     );
   }
   return createBootstrap(plain, ports, counters);
@@ -58,6 +63,15 @@ function relaySettings(r: ServerConfig['relayUpstream']): RelayClientSettings {
   };
 }
 
+/** encryptedUpstream.proxy parsed; validateConfig has already refused one that does not parse. */
+function proxyOf(config: ServerConfig): ProxyUrl | null {
+  const text = config.encryptedUpstream.proxy;
+  if (text === null) return null;
+  const proxy = parseProxyUrl(text);
+  if (typeof proxy === 'string') throw new HoldfastError(ErrorCode.config, `config: encryptedUpstream.proxy ${proxy}`);
+  return proxy;
+}
+
 export function compose(stages: readonly Stage[], last: Next): Next {
   return stages.reduceRight<Next>((next, stage) => (req) => stage(req, next), last);
 }
@@ -65,7 +79,8 @@ export function compose(stages: readonly Stage[], last: Next): Next {
 /** The upstream stage and the bootstrap resolver it uses: what a reload (SIGHUP) replaces. */
 function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras) {
   const specs = config.upstreams.map(parseUpstream);
-  const bootstrap = bootstrapFor(config, specs, ports, counters);
+  const proxy = proxyOf(config);
+  const bootstrap = bootstrapFor(config, specs, proxy, ports, counters);
   const e = config.encryptedUpstream;
   const encrypted: EncryptedTransportSettings = {
     caPem: extras.caPem,
@@ -75,11 +90,12 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     silentConnectionMs: e.silentConnectionMs,
     httpConnections: e.httpConnections,
     resolveHost: bootstrap ?? undefined,
+    proxy: proxy ?? undefined,
     onEvent: extras.onUpstreamEvent,
     relay: relaySettings(config.relayUpstream),
   };
   const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
-  return { stage, bootstrap };
+  return { stage, bootstrap, proxy };
 }
 
 export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras = {}) {
@@ -129,6 +145,10 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     },
     get bootstrap() {
       return current.bootstrap;
+    },
+    /** The proxy the TLS upstreams are reached through; null: none. */
+    get proxy() {
+      return current.proxy;
     },
     inFlight: coalesce.inFlight,
     prefetcher,

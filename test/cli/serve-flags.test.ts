@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sizeFlag } from '../../src/cli/args.ts';
-import { configFromFlags, parseHttpListen } from '../../src/cli/commands/serve.ts';
+import { proxyFlag, sizeFlag } from '../../src/cli/args.ts';
+import { configFromFlags, parseHttpListen, serveArgs } from '../../src/cli/commands/serve.ts';
+import { withEnv } from '../../src/cli/config-load.ts';
 import { DEFAULT_CONFIG } from '../../src/core/config.ts';
 import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
 
@@ -106,5 +107,37 @@ describe('serve flags: --cache-memory', () => {
   it('sizeFlag: falls back on absent or empty values', () => {
     assert.equal(sizeFlag('x', undefined, 7), 7);
     assert.equal(sizeFlag('x', '', 7), 7);
+  });
+});
+
+describe('#4 - serve flags: --proxy', () => {
+  const withFileProxy = { ...DEFAULT_CONFIG, encryptedUpstream: { ...DEFAULT_CONFIG.encryptedUpstream, proxy: 'http://192.0.2.8:3128' } };
+
+  it('sets encryptedUpstream.proxy; not given, the file\'s stays', () => {
+    assert.equal(configFromFlags([], { proxy: 'http://127.0.0.1:3128' }).encryptedUpstream.proxy, 'http://127.0.0.1:3128');
+    assert.equal(configFromFlags([], {}).encryptedUpstream.proxy, null);
+    assert.equal(configFromFlags([], {}, undefined, withFileProxy).encryptedUpstream.proxy, 'http://192.0.2.8:3128');
+  });
+
+  it('is turned off by "none" or an empty value, even when the file sets one', () => {
+    for (const off of ['none', 'NONE', '']) assert.equal(configFromFlags([], { proxy: off }, undefined, withFileProxy).encryptedUpstream.proxy, null, off);
+  });
+
+  it('comes from HOLDFAST_PROXY when the flag is not given, and never from HTTPS_PROXY', () => {
+    const env = (vars: Record<string, string>) => (name: string) => vars[name];
+    const merged = (raw: string[], vars: Record<string, string>) => {
+      const args: Record<string, unknown> = {};
+      for (const a of raw) if (a.startsWith('--proxy=')) args.proxy = a.slice('--proxy='.length);
+      const m = withEnv(raw, args, serveArgs, env(vars));
+      return configFromFlags(m.rawArgs, m.args, env(vars)).encryptedUpstream.proxy;
+    };
+    assert.equal(merged([], { HOLDFAST_PROXY: 'http://10.0.0.1:3128' }), 'http://10.0.0.1:3128');
+    assert.equal(merged(['--proxy=none'], { HOLDFAST_PROXY: 'http://10.0.0.1:3128' }), null, 'the flag wins');
+    assert.equal(merged([], { HTTPS_PROXY: 'http://10.0.0.1:3128', https_proxy: 'http://10.0.0.1:3128' }), null);
+  });
+
+  it('names the flag and the problem for a URL it cannot use', () => {
+    assert.throws(() => proxyFlag('socks5://127.0.0.1', null), (e: unknown) => configError(e) && /^--proxy: must be an http:\/\/ proxy/.test((e as Error).message));
+    assert.throws(() => configFromFlags([], { proxy: 'http://127.0.0.1:0' }), (e: unknown) => configError(e) && /^--proxy: has port "0"/.test((e as Error).message));
   });
 });

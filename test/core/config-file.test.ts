@@ -74,6 +74,14 @@ describe('configFromText', () => {
     assert.deepEqual(c.listen, DEFAULT_CONFIG.listen);
   });
 
+  it('#4 - reads [encryptedUpstream] proxy as a string, unset when left out, and refuses another type', () => {
+    assert.equal(validateConfig(configFromText('[encryptedUpstream]\nproxy = "http://192.0.2.8:3128"', 'x')).encryptedUpstream.proxy, 'http://192.0.2.8:3128');
+    assert.equal(configFromText('', 'x').encryptedUpstream.proxy, null);
+    assert.match(configErr(() => configFromText('[encryptedUpstream]\nproxy = 3128', 'x')), /^config: encryptedUpstream.proxy must be a string \(got 3128\); leave it out for none/);
+    const withProxy = { ...DEFAULT_CONFIG, encryptedUpstream: { ...DEFAULT_CONFIG.encryptedUpstream, proxy: 'http://u:p@[::1]:3128' } };
+    assert.deepEqual(configFromText(formatConfig(withProxy), 'x'), withProxy);
+  });
+
   it('reads http.listen given as a port alone as loopback', () => {
     assert.deepEqual(configFromText('[http]\nlisten = "8053"', 'x').http.listen, { address: '127.0.0.1', port: 8053 });
   });

@@ -42,6 +42,23 @@ describe('validateConfig', () => {
     assert.doesNotThrow(() => validateConfig(withRelay({ token: 's3cret', batchWindowMs: 0, infoCheck: 'off', maxItems: 8 })));
   });
 
+  it('#4 - names encryptedUpstream.proxy and the problem when the proxy URL cannot be used', () => {
+    for (const [proxy, why] of [
+      ['127.0.0.1:3128', /must be http:\/\/\[USER:PASS@\]HOST\[:PORT\]/],
+      ['https://127.0.0.1:3128', /https:\/\/ proxies are not supported/],
+      ['http://127.0.0.1:99999', /port "99999"/],
+      ['', /must be http:\/\//],
+    ] as const) {
+      assert.throws(
+        () => validateConfig(withEncrypted({ proxy })),
+        (e: unknown) => isHoldfastError(e, ErrorCode.config) && e.message.startsWith('config: encryptedUpstream.proxy ') && why.test(e.message),
+        proxy,
+      );
+    }
+    assert.equal(DEFAULT_CONFIG.encryptedUpstream.proxy, null);
+    assert.doesNotThrow(() => validateConfig(withEncrypted({ proxy: 'http://user:pw@proxy.lan:3128' })));
+  });
+
   it('accepts the defaults and returns the same object', () => {
     assert.equal(validateConfig(DEFAULT_CONFIG), DEFAULT_CONFIG);
   });

@@ -17,6 +17,7 @@ import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/hol
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { decode, query, reply } from '../helpers/packets.ts';
 import { freePort } from '../helpers/ports.ts';
+import { startCountingListener, startFakeProxy, startTinyproxy } from '../helpers/proxies.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
 import { until } from '../helpers/until.ts';
 import { createTestPki, TEST_SERVER_NAME, type TestPki } from '../helpers/tls-certs.ts';
@@ -157,6 +158,37 @@ describe('relay client against holdfast relay (real processes, real NSD)', () =>
       await hf.stop();
       await own.stop();
     }
+  });
+
+  describe('through an HTTP proxy (--proxy)', () => {
+    it('relay+http goes through the CONNECT tunnel, not around it', async () => {
+      const proxy = await startTinyproxy({ connectPorts: [relay.port] });
+      const hf = await startHoldfast(['--upstream', `${upstream}?token=${TOKEN}`, '--proxy', `http://127.0.0.1:${proxy.port}`]);
+      try {
+        assert.deepEqual(addresses((await dig(hf.port, ['+short', 'proxied.relay.test', 'A'])).stdout), ['192.0.2.50']);
+        assert.match(proxy.log(), new RegExp(`CONNECT 127\\.0\\.0\\.1:${relay.port} HTTP/1\\.1`));
+      } finally {
+        await hf.stop();
+        await proxy.stop();
+      }
+    });
+
+    it('a proxy that refuses (407) means SERVFAIL and the reason logged, and no connection to the relay', async () => {
+      const proxy = await startFakeProxy('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+      const target = await startCountingListener();
+      const hf = await startHoldfast(['--upstream', `relay+http://127.0.0.1:${target.port}`, '--proxy', `http://127.0.0.1:${proxy.port}`]);
+      try {
+        const r = await dig(hf.port, ['refused.relay.test', 'A']);
+        assert.match(r.stdout, /status: SERVFAIL/);
+        assert.ok(hf.logs.some((l) => /refused CONNECT to 127\.0\.0\.1:\d+: 407/.test(String(l.message ?? l.msg))), hf.stderr());
+        assert.equal(target.connections, 0);
+        assert.ok(proxy.requests.length > 0, 'the proxy was asked');
+      } finally {
+        await hf.stop();
+        await target.close();
+        await proxy.close();
+      }
+    });
   });
 
   describe('relay+https through a TLS terminator', { skip: STUNNEL ? false : 'stunnel is not installed (apt-get install stunnel4)' }, () => {

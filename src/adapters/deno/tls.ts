@@ -1,18 +1,46 @@
 // TLS client connections on Deno.startTls over a TCP connection, so the name verified can differ
-// from the address dialled (Deno.connectTls verifies the address it dials). Deno's own TLS
+// from the address dialled (Deno.connectTls verifies the address it dials), and so TLS can
+// start inside an HTTP proxy's tunnel (whose bytes the core writes and judges). Deno's own TLS
 // does not show the peer's certificate, so a pinned upstream goes through Deno's node:tls,
 // which does: pinning is never skipped.
 
-import type { StreamHandlers, TlsOptions, TlsStream } from '../../core/ports.ts';
+import type { StreamHandlers, TlsOptions, TlsStream, TlsTunnel } from '../../core/ports.ts';
 import { connectTls as connectNodeTls } from '../node/tls.ts';
 import { serve, wrap } from './tcp.ts';
+
+const READ_BYTES = 16 * 1024;
+
+/** Writes the CONNECT request and reads until the core says the tunnel is open (or throws). */
+async function openTunnel(tcp: Deno.TcpConn, tunnel: TlsTunnel): Promise<void> {
+  for (let sent = 0; sent < tunnel.request.length; ) sent += await tcp.write(tunnel.request.subarray(sent));
+  const buf = new Uint8Array(READ_BYTES);
+  for (;;) {
+    const n = await tcp.read(buf);
+    if (n === null) throw new Error('the proxy closed the connection before the tunnel was open');
+    if (tunnel.reply(buf.slice(0, n))) return;
+  }
+}
+
+function close(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
 
 export async function connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream> {
   if (options.peerKey) return connectNodeTls(address, port, options, handlers);
   const tcp = await Deno.connect({ hostname: address, port, transport: 'tcp' });
   tcp.setNoDelay(true);
   let conn: Deno.TlsConn | null = null;
+  // Closing the connection fails the read or handshake under way.
+  const onAbort = () => close(conn ?? tcp);
+  options.signal?.addEventListener('abort', onAbort);
   try {
+    if (options.signal?.aborted) throw new Error('aborted');
+    if (options.tunnel) await openTunnel(tcp, options.tunnel);
+    if (options.signal?.aborted) throw new Error('aborted');
     conn = await Deno.startTls(tcp, {
       hostname: options.serverName,
       caCerts: options.caPem ? [options.caPem] : undefined,
@@ -21,12 +49,10 @@ export async function connectTls(address: string, port: number, options: TlsOpti
     // The handshake (and so verification) would otherwise wait for the first write.
     await conn.handshake();
   } catch (e) {
-    try {
-      (conn ?? tcp).close();
-    } catch {
-      // Already closed.
-    }
+    close(conn ?? tcp);
     throw e;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
   serve(conn, handlers);
   return { ...wrap(conn), peerKeySha256: null };

@@ -1,9 +1,10 @@
-// TLS client connections on node:tls, verified against the system store or the given CAs.
+// TLS client connections on node:tls, verified against the system store or the given CAs,
+// directly or inside an HTTP proxy's tunnel (whose bytes the core writes and judges).
 
 import { createHash, X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { StreamHandlers, TlsOptions, TlsStream } from '../../core/ports.ts';
+import type { StreamHandlers, TlsOptions, TlsStream, TlsTunnel } from '../../core/ports.ts';
 import { whenConnected, wrap } from './tcp.ts';
 
 /** RFC 7469 §2.4: the pin is the SHA-256 of the DER SubjectPublicKeyInfo, in base64. */
@@ -16,10 +17,46 @@ function peerKeySha256(socket: tls.TLSSocket): string | null {
   return createHash('sha256').update(spki).digest('base64');
 }
 
-export function connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream> {
+/** A TCP connection to `address:port` on which `tunnel` has opened; its listeners removed again. */
+function openTunnel(address: string, port: number, tunnel: TlsTunnel, signal?: AbortSignal): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: address, port, noDelay: true });
+    const done = (e: Error | null) => {
+      socket.off('data', onData);
+      socket.off('error', done);
+      socket.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+      if (e === null) return resolve(socket);
+      socket.destroy();
+      reject(e);
+    };
+    const onData = (d: Buffer) => {
+      let open: boolean;
+      try {
+        open = tunnel.reply(d);
+      } catch (e) {
+        return done(e as Error);
+      }
+      if (open) done(null);
+    };
+    const onClose = () => done(new Error('the proxy closed the connection before the tunnel was open'));
+    const onAbort = () => done(new Error('aborted'));
+    socket.on('data', onData);
+    socket.on('error', done);
+    socket.on('close', onClose);
+    socket.once('connect', () => socket.write(tunnel.request));
+    signal?.addEventListener('abort', onAbort);
+  });
+}
+
+export async function connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream> {
+  const tunnel = options.tunnel ? await openTunnel(address, port, options.tunnel, options.signal) : null;
+  if (options.signal?.aborted) {
+    tunnel?.destroy();
+    throw new Error('aborted');
+  }
   const socket = tls.connect({
-    host: address,
-    port,
+    ...(tunnel ? { socket: tunnel } : { host: address, port }),
     // RFC 6066 §3: SNI carries host names only.
     servername: net.isIP(options.serverName) ? undefined : options.serverName,
     ca: options.caPem,
@@ -29,7 +66,9 @@ export function connectTls(address: string, port: number, options: TlsOptions, h
     rejectUnauthorized: true,
   });
   socket.setNoDelay(true);
-  return whenConnected(socket, 'secureConnect', handlers, (s) => {
+  const onAbort = () => socket.destroy(new Error('aborted'));
+  options.signal?.addEventListener('abort', onAbort);
+  const ready = whenConnected(socket, 'secureConnect', handlers, (s) => {
     let key: string | null = null;
     try {
       key = options.peerKey ? peerKeySha256(s) : null;
@@ -38,4 +77,5 @@ export function connectTls(address: string, port: number, options: TlsOptions, h
     }
     return { peerKeySha256: key, ...wrap(s) };
   });
+  return ready.finally(() => options.signal?.removeEventListener('abort', onAbort));
 }

@@ -5,13 +5,14 @@ import { defineCommand } from 'citty';
 import { DEFAULT_CONFIG, validateConfig, type ServerConfig } from '../../core/config.ts';
 import { createCounters } from '../../core/counters.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
+import { DEFAULT_PROXY_PORT } from '../../core/proxy-url.ts';
 import { createHandle } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { createPipeline } from '../../pipeline/chain.ts';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../pipeline/upstream/relay/codec.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import { createRelayHandler } from '../../server/relay/handler.ts';
-import { intFlag, rejectUnknownFlags, repeated } from '../args.ts';
+import { intFlag, proxyFlag, rejectUnknownFlags, repeated } from '../args.ts';
 import { createLogger } from '../logger.ts';
 
 /** The token from the environment, so it need not appear in `ps` output. */
@@ -22,6 +23,11 @@ export const relayArgs = {
   upstream: { type: 'string', description: 'Upstream the relay resolves through, as for serve; repeatable (required)', valueHint: 'URL' },
   'ca-file': { type: 'string', description: 'PEM file of CAs to trust for tls:// and https:// upstreams', valueHint: 'PATH' },
   bootstrap: { type: 'string', description: 'Plain upstream that resolves upstreams given by name; repeatable', valueHint: 'URL' },
+  proxy: {
+    type: 'string',
+    description: `HTTP proxy for tls://, https:// and relay upstreams, as for serve: http://[USER:PASS@]HOST[:PORT] (port ${DEFAULT_PROXY_PORT} if left out)`,
+    valueHint: 'URL',
+  },
   'relay-token': { type: 'string', description: `Bearer token clients must send (or ${RELAY_TOKEN_ENV})`, valueHint: 'TOKEN' },
   'base-path': { type: 'string', description: 'Path before /v1/ (default none: /v1/dns and /v1/info)', valueHint: 'PATH' },
   'max-items': { type: 'string', description: `Items per request (default ${DEFAULT_RELAY_LIMITS.max_items})`, valueHint: 'N' },
@@ -46,7 +52,12 @@ export function relayCommand(runtime: Runtime) {
       const config: ServerConfig = validateConfig({
         ...DEFAULT_CONFIG,
         upstreams,
-        encryptedUpstream: { ...DEFAULT_CONFIG.encryptedUpstream, caFile: (args['ca-file'] as string | undefined) ?? null, bootstrap: repeated(rawArgs, 'bootstrap') },
+        encryptedUpstream: {
+          ...DEFAULT_CONFIG.encryptedUpstream,
+          caFile: (args['ca-file'] as string | undefined) ?? null,
+          bootstrap: repeated(rawArgs, 'bootstrap'),
+          proxy: proxyFlag(args.proxy as string | undefined, null),
+        },
         cache: { ...DEFAULT_CONFIG.cache, maxEntries: intFlag('cache-size', args['cache-size'] as string | undefined, DEFAULT_CONFIG.cache.maxEntries) },
       });
       const limits: RelayLimits = {
@@ -85,6 +96,7 @@ export function relayCommand(runtime: Runtime) {
       const where = `${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${server.port}`;
       log.info(`relay listening on http ${where}`, { transport: 'http', address: hp.host, port: server.port, token: token !== null });
       log.info(`forwarding to ${upstreams.join(', ')}`, { upstreams, runtime: runtime.name });
+      if (pipeline.proxy) log.info(`tls://, https:// and relay upstreams through HTTP proxy ${pipeline.proxy.label}`, { proxy: pipeline.proxy.label });
       const stop = (signal: string) => {
         log.info(`${signal}: stopping`);
         runtime.timers.setTimeout(() => runtime.exit(0), 1_500);

@@ -4,6 +4,7 @@ import { defineCommand } from 'citty';
 import type { ConsolaInstance } from 'consola';
 import { DEFAULT_CONFIG, validateConfig, type ListenAddress, type ServerConfig } from '../../core/config.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
+import { DEFAULT_PROXY_PORT, type ProxyUrl } from '../../core/proxy-url.ts';
 import type { HandledQuery } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { nameToText } from '../../core/wire/names.ts';
@@ -14,7 +15,7 @@ import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
 import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
-import { intFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
+import { intFlag, proxyFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
 import { checkConfig, readConfigFile, withEnv } from '../config-load.ts';
 import { createLogger } from '../logger.ts';
 
@@ -60,6 +61,11 @@ export const serveArgs = {
     type: 'string',
     description: "At start, a relay whose /v1/info does not fit (wrong token, version or limits): 'require' refuses to start, 'warn' logs, 'off' skips the check (default require)",
     valueHint: 'MODE',
+  },
+  proxy: {
+    type: 'string',
+    description: `HTTP proxy that tls://, https:// and relay+http(s):// upstreams are reached through, with CONNECT: http://[USER:PASS@]HOST[:PORT] (port ${DEFAULT_PROXY_PORT} if left out, as in curl); "none" turns off one from the config file (default: none; HTTPS_PROXY is not read)`,
+    valueHint: 'URL',
   },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
   'cache-memory': {
@@ -246,6 +252,7 @@ export function configFromFlags(
       ...base.encryptedUpstream,
       caFile: (args['ca-file'] as string | undefined) ?? base.encryptedUpstream.caFile,
       bootstrap: orBase(repeated(rawArgs, 'bootstrap'), base.encryptedUpstream.bootstrap),
+      proxy: proxyFlag(args.proxy as string | undefined, base.encryptedUpstream.proxy),
     },
     relayUpstream: {
       ...base.relayUpstream,
@@ -415,10 +422,27 @@ function queryLogLine(log: ConsolaInstance, h: HandledQuery): void {
   });
 }
 
-/** Looks up upstreams given by host name now, so a bad name shows at start rather than at the first query. */
+/** Which proxy the TLS upstreams go through, so a log shows where connections really go. */
+function proxyLogLine(log: ConsolaInstance, proxy: ProxyUrl | null): void {
+  if (proxy) log.info(`tls://, https:// and relay upstreams through HTTP proxy ${proxy.label}`, { proxy: proxy.label, proxyAuth: proxy.username !== null });
+}
+
+/**
+ * Looks up the names we resolve ourselves now (the upstreams', or with a proxy the proxy's), so
+ * a bad name shows at start rather than at the first query.
+ */
 function resolveNamedUpstreams(server: Awaited<ReturnType<typeof startServer>>, log: ConsolaInstance): void {
   const bootstrap = server.pipeline.bootstrap;
   if (!bootstrap) return;
+  const proxy = server.pipeline.proxy;
+  if (proxy) {
+    if (proxy.family !== 0) return;
+    bootstrap.resolve(proxy.host).then(
+      (address) => log.info(`proxy ${proxy.label}: ${proxy.host} is ${address}`, { proxy: proxy.label, address }),
+      (e: Error) => log.warn(`proxy ${proxy.label}: cannot resolve ${proxy.host} yet (${e.message})`, { proxy: proxy.label }),
+    );
+    return;
+  }
   for (const h of server.pipeline.upstreams.health) {
     if (h.spec.family !== 0) continue;
     bootstrap.resolve(h.spec.address).then(
@@ -479,6 +503,7 @@ export function serveCommand(runtime: Runtime) {
         });
       }
       log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });
+      proxyLogLine(log, server.pipeline.proxy);
       accessLogLine(log, config, server.localSubnets?.current() ?? null);
       resolveNamedUpstreams(server, log);
 
@@ -507,6 +532,7 @@ export function serveCommand(runtime: Runtime) {
             const needRestart = await server.reload(next);
             config = next;
             log.info(`SIGHUP: configuration reloaded; forwarding to ${next.upstreams.join(', ')}`, { upstreams: next.upstreams });
+            proxyLogLine(log, server.pipeline.proxy);
             if (needRestart.length) log.warn(`SIGHUP: ${needRestart.join(', ')} changed and take effect only after a restart`, { needRestart });
           })
           .catch((e: Error) => log.error(`SIGHUP: new configuration refused, the running one stays (${e.message})`, { error: e.message }))

@@ -54,6 +54,11 @@ export function isEncrypted(spec: UpstreamSpec): boolean {
   return spec.tls !== undefined;
 }
 
+/** Does this upstream go through the HTTP proxy when one is set (everything but udp:// and tcp://)? */
+export function isProxied(spec: UpstreamSpec): boolean {
+  return spec.protocol !== 'udp' && spec.protocol !== 'tcp';
+}
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-fA-F:.]+$/;
 

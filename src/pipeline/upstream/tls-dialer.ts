@@ -1,10 +1,12 @@
 // Opening a verified TLS connection to one upstream, shared by DoT and DoH: resolve its host
-// name through the bootstrap if it has one, connect within a deadline, check the key against
-// the pins, and report a failure once per change of reason so the log is not flooded. There
-// is no fallback: a connection that fails here fails the copy, never goes out in plain text.
+// name through the bootstrap if it has one, connect within a deadline (through the HTTP proxy
+// if one is set), check the key against the pins, and report a failure once per change of
+// reason so the log is not flooded. There is no fallback: a connection that fails here fails
+// the copy, never goes out in plain text, and never goes around a proxy that refused it.
 
-import { ErrorCode, HoldfastError } from '../../core/errors.ts';
-import type { CorePorts, StreamHandlers, TlsStream } from '../../core/ports.ts';
+import { ErrorCode, HoldfastError, isHoldfastError } from '../../core/errors.ts';
+import type { CorePorts, StreamHandlers, TlsOptions, TlsStream } from '../../core/ports.ts';
+import { connectAuthority, createTunnel } from './proxy-connect.ts';
 import type { UpstreamSpec } from './spec.ts';
 import type { EncryptedTransportSettings } from './transport.ts';
 
@@ -21,35 +23,57 @@ export function createTlsDialer(
 ): TlsDialer {
   const tls = spec.tls!;
   const pins = tls.pins;
+  const proxy = settings.proxy ?? null;
+  const via = proxy ? ` through proxy ${proxy.label}` : '';
+  // The proxy resolves the upstream's name itself, as curl and browsers let it: a network that
+  // needs a proxy often has no other way out, not even for DNS.
+  const target = proxy ? connectAuthority(spec.address, spec.port) : null;
+  const credentials = proxy?.username != null ? { username: proxy.username, password: proxy.password ?? '' } : null;
   let lastFailure: string | null = null;
 
-  const fail = (why: string): HoldfastError => {
-    const message = `upstream: TLS connection to ${spec.label} failed (${why})`;
+  const fail = (why: string, code: ErrorCode = ErrorCode.upstreamTls): HoldfastError => {
+    // A proxy's own error names it already.
+    const message = `upstream: TLS connection to ${spec.label}${code === ErrorCode.upstreamProxy ? '' : via} failed (${why})`;
     if (message !== lastFailure) {
       lastFailure = message;
-      settings.onEvent?.({ upstream: spec.label, kind: 'connect-failed', code: ErrorCode.upstreamTls, message });
+      settings.onEvent?.({ upstream: spec.label, kind: 'connect-failed', code, message });
     }
-    return new HoldfastError(ErrorCode.upstreamTls, message);
+    return new HoldfastError(code, message);
   };
 
+  /** Where the TCP connection goes: the proxy if there is one, else the upstream. */
+  const dialled = proxy ? { host: proxy.host, family: proxy.family, what: 'proxy ' } : { host: spec.address, family: spec.family, what: '' };
+
   const address = async (): Promise<string> => {
-    if (spec.family !== 0) return spec.address;
-    if (!settings.resolveHost) throw fail(`"${spec.address}" is a host name and no bootstrap upstream is set`);
+    if (dialled.family !== 0) return dialled.host;
+    if (!settings.resolveHost) throw fail(`${dialled.what}"${dialled.host}" is a host name and no bootstrap upstream is set`);
     try {
-      return await settings.resolveHost.resolve(spec.address);
+      return await settings.resolveHost.resolve(dialled.host);
     } catch (e) {
-      throw fail(`could not resolve "${spec.address}": ${(e as Error).message}`);
+      throw fail(`could not resolve ${dialled.what}"${dialled.host}": ${(e as Error).message}`);
     }
   };
 
   const connect = (to: string, handlers: StreamHandlers): Promise<TlsStream> =>
     new Promise((resolve, reject) => {
       let done = false;
+      // The deadline covers everything before TLS is up: the TCP connection, the proxy's
+      // answer to CONNECT, the handshake. Aborting frees the socket of a proxy that never answers.
+      const abort = new AbortController();
       const timer = ports.timers.setTimeout(() => {
         done = true;
-        reject(new Error(`no handshake within ${settings.connectTimeoutMs} ms`));
+        abort.abort();
+        reject(new Error(`no ${proxy ? 'tunnel and ' : ''}handshake within ${settings.connectTimeoutMs} ms`));
       }, settings.connectTimeoutMs);
-      ports.net.connectTls(to, spec.port, { serverName: tls.serverName, caPem: settings.caPem, alpn, peerKey: pins.length > 0 }, handlers).then(
+      const options: TlsOptions = {
+        serverName: tls.serverName,
+        caPem: settings.caPem,
+        alpn,
+        peerKey: pins.length > 0,
+        tunnel: proxy ? createTunnel(proxy.label, target!, credentials) : undefined,
+        signal: abort.signal,
+      };
+      ports.net.connectTls(to, proxy ? proxy.port : spec.port, options, handlers).then(
         (stream) => {
           ports.timers.clearTimeout(timer);
           if (done) stream.close();
@@ -70,8 +94,9 @@ export function createTlsDialer(
         stream = await connect(to, handlers);
       } catch (e) {
         // The name may have moved: ask the bootstrap again before the next attempt.
-        if (spec.family === 0) settings.resolveHost?.forget(spec.address);
-        throw fail((e as Error).message);
+        if (dialled.family === 0) settings.resolveHost?.forget(dialled.host);
+        // A proxy's refusal is named as such: the fix is in the proxy, not the upstream.
+        throw fail((e as Error).message, isHoldfastError(e, ErrorCode.upstreamProxy) ? ErrorCode.upstreamProxy : ErrorCode.upstreamTls);
       }
       if (pins.length > 0) {
         const key = stream.peerKeySha256;

@@ -5,6 +5,7 @@
 import type { Counters } from '../../core/counters.ts';
 import type { ErrorCode } from '../../core/errors.ts';
 import type { CorePorts } from '../../core/ports.ts';
+import type { ProxyUrl } from '../../core/proxy-url.ts';
 import { createDohTransport } from './transport-https.ts';
 import { exchangeTcp } from './transport-tcp.ts';
 import { createDotTransport } from './transport-tls.ts';
@@ -49,6 +50,11 @@ export interface EncryptedTransportSettings {
   readonly httpConnections: number;
   /** Resolves an upstream given by host name (the bootstrap); absent: names are refused. */
   readonly resolveHost?: HostResolver;
+  /**
+   * The HTTP proxy every connection goes through (CONNECT); absent: connect directly. An
+   * upstream's host name is then sent to the proxy to resolve; the proxy's own is resolved here.
+   */
+  readonly proxy?: ProxyUrl;
   readonly onEvent?: (event: UpstreamEvent) => void;
   /** relay+https:// and relay+http:// upstreams. */
   readonly relay?: RelayClientSettings;

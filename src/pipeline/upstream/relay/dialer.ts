@@ -1,8 +1,10 @@
 // Connections to a relay: through the TLS dialer for relay+https:// (verification, pins, the
-// bootstrap), or plain TCP for relay+http://, with the same bootstrap and connect deadline.
+// bootstrap, the proxy), or plain TCP for relay+http://, with the same bootstrap, deadline and
+// proxy: a network that needs a proxy gets no connection around it, even in clear text.
 
-import { ErrorCode, HoldfastError } from '../../../core/errors.ts';
+import { ErrorCode, HoldfastError, isHoldfastError } from '../../../core/errors.ts';
 import type { ByteStream, CorePorts, StreamHandlers } from '../../../core/ports.ts';
+import { connectAuthority, createTunnel } from '../proxy-connect.ts';
 import type { UpstreamSpec } from '../spec.ts';
 import { createTlsDialer } from '../tls-dialer.ts';
 import type { EncryptedTransportSettings } from '../transport.ts';
@@ -13,37 +15,70 @@ export interface RelayDialer {
 
 export function createRelayDialer(spec: UpstreamSpec, settings: EncryptedTransportSettings, ports: CorePorts): RelayDialer {
   if (spec.tls) return createTlsDialer(spec, settings, ports, ['http/1.1']);
-  const fail = (why: string) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: connection to ${spec.label} failed (${why})`);
+  const proxy = settings.proxy ?? null;
+  const via = proxy ? ` through proxy ${proxy.label}` : '';
+  const fail = (why: string, code: ErrorCode = ErrorCode.upstreamNetwork) => new HoldfastError(code, `upstream: connection to ${spec.label}${code === ErrorCode.upstreamProxy ? '' : via} failed (${why})`);
+  // With a proxy, the TCP connection goes to it and it resolves the relay's name.
+  const dialled = proxy ? { host: proxy.host, family: proxy.family, port: proxy.port } : { host: spec.address, family: spec.family, port: spec.port };
+
+  const address = async (): Promise<string> => {
+    if (dialled.family !== 0) return dialled.host;
+    if (!settings.resolveHost) throw fail(`"${dialled.host}" is a host name and no bootstrap upstream is set`);
+    try {
+      return await settings.resolveHost.resolve(dialled.host);
+    } catch (e) {
+      throw fail(`could not resolve "${dialled.host}": ${(e as Error).message}`);
+    }
+  };
+
   return {
     async dial(handlers) {
-      let address = spec.address;
-      if (spec.family === 0) {
-        if (!settings.resolveHost) throw fail(`"${spec.address}" is a host name and no bootstrap upstream is set`);
-        try {
-          address = await settings.resolveHost.resolve(spec.address);
-        } catch (e) {
-          throw fail(`could not resolve "${spec.address}": ${(e as Error).message}`);
-        }
-      }
+      const to = await address();
+      const tunnel = proxy
+        ? createTunnel(proxy.label, connectAuthority(spec.address, spec.port), proxy.username !== null ? { username: proxy.username, password: proxy.password ?? '' } : null)
+        : null;
       return new Promise<ByteStream>((resolve, reject) => {
-        let done = false;
-        const timer = ports.timers.setTimeout(() => {
-          done = true;
-          reject(fail(`no connection within ${settings.connectTimeoutMs} ms`));
-        }, settings.connectTimeoutMs);
-        ports.net.connectTcp(address, spec.port, handlers).then(
-          (stream) => {
-            ports.timers.clearTimeout(timer);
-            if (done) stream.close();
-            else resolve(stream);
-          },
-          (e: unknown) => {
-            ports.timers.clearTimeout(timer);
-            if (done) return;
-            if (spec.family === 0) settings.resolveHost?.forget(spec.address);
-            reject(fail(e instanceof Error ? e.message : String(e)));
-          },
-        );
+        let settled = false;
+        let stream: ByteStream | null = null;
+        let open = tunnel === null;
+        const end = (e: HoldfastError | null) => {
+          if (settled) return;
+          settled = true;
+          ports.timers.clearTimeout(timer);
+          if (e) {
+            stream?.close();
+            if (dialled.family === 0) settings.resolveHost?.forget(dialled.host);
+            reject(e);
+          } else resolve(stream!);
+        };
+        const timer = ports.timers.setTimeout(() => end(fail(`no connection${tunnel ? ' and tunnel' : ''} within ${settings.connectTimeoutMs} ms`)), settings.connectTimeoutMs);
+        ports.net
+          .connectTcp(to, dialled.port, {
+            onData: (bytes) => {
+              if (open) return handlers.onData(bytes);
+              try {
+                if (tunnel!.reply(bytes)) {
+                  open = true;
+                  end(null);
+                }
+              } catch (e) {
+                end(isHoldfastError(e, ErrorCode.upstreamProxy) ? fail(e.message, ErrorCode.upstreamProxy) : fail(String(e)));
+              }
+            },
+            onClose: () => {
+              if (open && settled) handlers.onClose();
+              else end(fail(proxy ? `proxy ${proxy.label} closed the connection before the tunnel was open` : 'closed while connecting'));
+            },
+          })
+          .then(
+            (s) => {
+              stream = s;
+              if (settled) return s.close();
+              if (tunnel) s.write(tunnel.request);
+              else end(null);
+            },
+            (e: unknown) => end(fail(e instanceof Error ? e.message : String(e))),
+          );
       });
     },
   };
