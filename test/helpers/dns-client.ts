@@ -1,9 +1,11 @@
 // Asking a DNS server from a test: raw UDP/TCP exchanges (for malformed input) and the real
 // dig and kdig clients (for "what a user would see").
 
+import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
+import { decode, query, type Decoded } from './packets.ts';
 
 /**
  * Sends raw bytes over UDP and returns the first datagram back, or null after `timeoutMs`.
@@ -138,4 +140,16 @@ export function dig(port: number, args: string[], address = '127.0.0.1', bindAdd
 
 export function kdig(port: number, args: string[], address = '127.0.0.1'): Promise<ToolResult> {
   return runTool('kdig', [`@${address}`, '-p', String(port), '+retry=0', '+time=3', ...args]);
+}
+
+let nextId = 1;
+
+/** Asks `name` A over UDP with a fresh ID and returns the reply, decoded; fails the test if none comes. */
+export async function askA(port: number, name: string, waitMs: number): Promise<Decoded> {
+  const id = nextId++ & 0xffff;
+  const r = await udpExchange(port, query(name, 'A', { id }), waitMs);
+  assert.ok(r, `no reply at all for ${name}`);
+  const d = decode(r);
+  assert.equal(d.id, id);
+  return d;
 }

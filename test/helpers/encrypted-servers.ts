@@ -5,10 +5,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { accepting, freePort } from './ports.ts';
 import type { ServerCert } from './tls-certs.ts';
 
 export const DOT_ANSWER = '192.0.2.1';
@@ -27,16 +26,6 @@ export interface ServerOptions {
   readonly cert: ServerCert;
   /** The server closes a connection idle this long. */
   readonly idleTimeoutMs?: number;
-}
-
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 async function launch(name: string, makeArgs: (dir: string, port: number) => string[], fixedPort?: number): Promise<EncryptedServer> {

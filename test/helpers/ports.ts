@@ -26,3 +26,14 @@ export async function freePort(): Promise<number> {
   }
   throw new Error('no free port found on 127.0.0.1');
 }
+
+/** Does something accept TCP connections on this loopback port now? */
+export function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}

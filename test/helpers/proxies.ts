@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './ports.ts';
+import { accepting, freePort } from './ports.ts';
 
 export interface Tinyproxy {
   readonly port: number;
@@ -22,16 +22,6 @@ export interface TinyproxyOptions {
   readonly connectPorts: readonly number[];
   /** Requires these credentials (tinyproxy answers 407 without them). */
   readonly basicAuth?: { readonly user: string; readonly password: string };
-}
-
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
 }
 
 export async function startTinyproxy(o: TinyproxyOptions): Promise<Tinyproxy> {

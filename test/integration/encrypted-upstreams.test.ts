@@ -6,7 +6,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { udpExchange } from '../helpers/dns-client.ts';
+import { askA, udpExchange } from '../helpers/dns-client.ts';
 import { DOH_ANSWER, DOT_ANSWER, startDnsdistDoh, startUnboundDot, type EncryptedServer } from '../helpers/encrypted-servers.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
@@ -22,15 +22,7 @@ before(() => {
 });
 after(() => pki?.remove());
 
-let nextId = 1;
-async function ask(port: number, name: string): Promise<Decoded> {
-  const id = nextId++ & 0xffff;
-  const r = await udpExchange(port, query(name, 'A', { id }), REPLY_WAIT_MS);
-  assert.ok(r, `no reply at all for ${name}`);
-  const d = decode(r);
-  assert.equal(d.id, id);
-  return d;
-}
+const ask = (port: number, name: string): Promise<Decoded> => askA(port, name, REPLY_WAIT_MS);
 
 const addresses = (d: Decoded) => d.answers.filter((a) => a.type === 'A').map((a) => a.data);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { decodeRelayResponse, encodeRelayRequest } from '../../src/pipeline/upstream/relay/codec.ts';
-import { udpExchange } from '../helpers/dns-client.ts';
+import { askA } from '../helpers/dns-client.ts';
 import { DOH_ANSWER, DOT_ANSWER, startDnsdistDoh, startUnboundDot, type EncryptedServer } from '../helpers/encrypted-servers.ts';
 import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { decode, query, type Decoded } from '../helpers/packets.ts';
@@ -18,15 +18,7 @@ import { createTestPki, TEST_SERVER_NAME, type TestPki } from '../helpers/tls-ce
 /** Generous: every reply is expected well before this, and a missing one fails the test. */
 const REPLY_WAIT_MS = 8000;
 
-let nextId = 1;
-async function ask(port: number, name: string): Promise<Decoded> {
-  const id = nextId++ & 0xffff;
-  const r = await udpExchange(port, query(name, 'A', { id }), REPLY_WAIT_MS);
-  assert.ok(r, `no reply at all for ${name}`);
-  const d = decode(r);
-  assert.equal(d.id, id);
-  return d;
-}
+const ask = (port: number, name: string): Promise<Decoded> => askA(port, name, REPLY_WAIT_MS);
 
 const addresses = (d: Decoded) => d.answers.filter((a) => a.type === 'A').map((a) => a.data);
 const warnings = (hf: HoldfastProcess, code: string) => hf.logs.filter((l) => l.level === 'warn' && l.code === code);

@@ -16,7 +16,7 @@ import { dig, udpExchange } from '../helpers/dns-client.ts';
 import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { decode, query, reply } from '../helpers/packets.ts';
-import { freePort } from '../helpers/ports.ts';
+import { accepting, freePort } from '../helpers/ports.ts';
 import { startCountingListener, startFakeProxy, startTinyproxy } from '../helpers/proxies.ts';
 import { startRelay, type RelayProcess } from '../helpers/relay-process.ts';
 import { until } from '../helpers/until.ts';
@@ -51,14 +51,7 @@ async function startStunnel(pki: TestPki, to: number): Promise<{ port: number; s
     rmSync(dir, { recursive: true, force: true });
   };
   for (let i = 0; i < 150 && child.exitCode === null; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: '127.0.0.1', port }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return { port, stop };
+    if (await accepting(port)) return { port, stop };
     await new Promise((r) => setTimeout(r, 20));
   }
   await stop();
