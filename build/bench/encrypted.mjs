@@ -46,7 +46,7 @@ const LOAD_COLUMNS = ['udp', 'reused', 'clientReused', 'clientFresh'];
 const TRICKLE_COLUMNS = ['udp', 'reused', 'perQuery'];
 /** Each ratio's reference column: encryption against plain UDP, a handshake per query against reuse. */
 export const REFERENCES = { udp: 'udp', reused: 'udp', perQuery: 'reused', clientReused: 'clientReused', clientFresh: 'clientReused' };
-const FIELDS = ['qps', 'cpuUsPerQuery', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs', 'upstreamCpuUsPerQuery', 'connectionsPerQuery', 'handshakeP50Ms', 'otherOnServerCore'];
+const FIELDS = ['qps', 'cpuUsPerQuery', 'cpuBusy', 'p50Ms', 'p90Ms', 'p99Ms', 'maxMs', 'upstreamCpuUsPerQuery', 'connectionsPerQuery', 'handshakeP50Ms', 'otherOnServerCore'];
 
 export function columnLabels(proto, holdfastLabel) {
   return {
@@ -126,6 +126,7 @@ async function holdfastRun(h, upstream, run, ctx) {
     failed: notNoerror(m),
     // To the nanosecond (schedstat), not in 10 ms clock ticks: the upstream's share is small.
     cpuUsPerQuery: (own * 1e6) / m.completed,
+    cpuBusy: own / m.runSeconds,
     upstreamCpuUsPerQuery: (up * 1e6) / m.completed,
     connectionsPerQuery: h.encrypted ? conns / m.completed : undefined,
   };
@@ -170,6 +171,7 @@ async function clientRun(proto, mode, upstream, names, ctx) {
     runSeconds: out.runSeconds,
     qps: out.qps,
     cpuUsPerQuery: (out.cpuSeconds * 1e6) / out.completed,
+    cpuBusy: out.cpuSeconds / out.runSeconds,
     upstreamCpuUsPerQuery: (out.watchedCpuSeconds * 1e6) / out.completed,
     connectionsPerQuery: out.connections / out.completed,
     p50Ms: percentile(l, out.sent, 50),

@@ -119,6 +119,8 @@ export function encryptedRows(E) {
     [`${load}: p90 latency (ms)`, 'load', 'p90Ms', 1, 'ms'],
     [`${load}: p99 latency (ms)`, 'load', 'p99Ms', 1, 'ms'],
     [`${load}: CPU/query, Holdfast or client (µs)`, 'load', 'cpuUsPerQuery', 1, 'us'],
+    // Well under 100%: the QPS is held back by something other than this side's CPU.
+    [`${load}: Holdfast or client core busy (%)`, 'load', 'cpuBusy', 100, 'pct'],
     [`${load}: CPU/query, upstream server (µs)`, 'load', 'upstreamCpuUsPerQuery', 1, 'us'],
     [`${load}: new connections per query`, 'load', 'connectionsPerQuery', 1, 'conn'],
     [`${load}: TLS handshake p50 (ms)`, 'load', 'handshakeP50Ms', 1, 'ms'],
