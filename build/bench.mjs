@@ -1,28 +1,34 @@
 // `npm run bench`: Holdfast (the compiled Bun binary and the Node bundle) against dnsmasq, all
 // forwarding to one NSD on loopback that serves a wildcard zone, driven by dnsperf with the same
 // query lists. Prints QPS, CPU per query, latency and RSS, each as a ratio to dnsmasq, and writes
-// them to .cache/bench/last.json. Not a test: `npm test` never runs it. docs/benchmarks.md says
+// them to .cache/bench/last.json. Then the encrypted stage: Holdfast forwarding misses over UDP,
+// DNS over TLS (to unbound) and DNS over HTTPS (to dnsdist), and a TLS handshake per query
+// against reused connections. Not a test: `npm test` never runs it. docs/benchmarks.md says
 // how to read the figures.
-//   node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--cpu-prof hits|misses]
+//   node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--encrypted] [--cpu-prof hits|misses]
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeNames } from './bench/dnsperf.mjs';
+import { columnLabels, PROTOCOLS, REFERENCES, runEncryptedStage } from './bench/encrypted.mjs';
 import { measure, runStages } from './bench/measure.mjs';
 import { killAllNow, pinSelf, stopAll } from './bench/procs.mjs';
 import { renderTop, topFunctions } from './bench/profile.mjs';
-import { renderTable, tabulate } from './bench/report.mjs';
+import { encryptedRows, renderTable, tabulate } from './bench/report.mjs';
 import { serverKinds, startNsd, startServer } from './bench/servers.mjs';
 import { buildServers, checkTools, describeMachine } from './bench/setup.mjs';
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--cpu-prof hits|misses]
-  --only      servers to measure (default: all three; ratios are to dnsmasq when it is among them)
+const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--encrypted] [--cpu-prof hits|misses]
+  --only      servers to measure (default: all three; ratios are to dnsmasq when it is among them);
+              the encrypted stage measures the Bun binary, or the Node bundle if only it is named
   --quick     one round, half the durations: a smoke run, not figures to quote
   --memory    only the memory stage, up to 1,000,000 cached names (about 12 minutes)
+  --encrypted only the encrypted stage: DoT and DoH against UDP, reused connections against one
+              per query (about 2 minutes); with --memory, both
   --cpu-prof  profile the Node server (node --cpu-prof) in the hit or miss phase and list the
               functions with the most self time, instead of the comparison`;
 
@@ -33,6 +39,7 @@ try {
       only: { type: 'string' },
       quick: { type: 'boolean' },
       memory: { type: 'boolean' },
+      encrypted: { type: 'boolean' },
       'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -57,6 +64,12 @@ if (usageError) {
   log(`${usageError}\n${USAGE}`);
   process.exit(2);
 }
+
+// --memory and --encrypted each pick their stage alone; without either, every stage runs.
+const runComparison = !opts.encrypted || Boolean(opts.memory);
+const runEncrypted = !opts['cpu-prof'] && (Boolean(opts.encrypted) || !opts.memory);
+// One Holdfast in the encrypted stage, whose columns are per connection mode, not per server.
+const encryptedKind = chosen.includes('bun') ? 'bun' : chosen.includes('node') ? 'node' : null;
 
 const quick = opts.quick ? 0.5 : 1;
 const SETTINGS = {
@@ -92,6 +105,23 @@ const SETTINGS = {
   latencySeconds: 3 * quick,
   // dnsperf: one socket, 100 queries in flight (-c 1 -q 100), stragglers waited for 2 s (-t 2).
   load: { clients: 1, outstanding: 100, timeoutSeconds: 2 },
+  // The encrypted stage (build/bench/encrypted.mjs).
+  encrypted: {
+    serverName: 'dns.bench.test',
+    rounds: opts.quick ? 1 : 2,
+    // Queries in flight, from dnsperf to Holdfast or from the client to the server: a busy
+    // household's worth, more than Holdfast's 4 DoH connections carry at once.
+    concurrency: 10,
+    // Each load run: one pass over its names or this long, whichever is first.
+    loadNames: 20_000,
+    loadSeconds: 3 * quick,
+    // One at a time, 200 ms apart: longer than the 100 ms idle close plus a reply.
+    trickleQps: 5,
+    trickleNames: opts.quick ? 10 : 25,
+    idleCloseMs: 100,
+    warmNames: 1_000,
+    timeoutSeconds: 2,
+  },
 };
 
 const nproc = os.availableParallelism?.() ?? os.cpus().length;
@@ -155,17 +185,13 @@ async function profileNode(phase, artefacts, files, nsd) {
   process.stdout.write(`\nNode server, ${phase} phase only (${join(dir, file)}):\n${renderTop(top)}\n`);
 }
 
-function report(info, artefacts, results, loadAverage, seconds) {
+/** The comparison's and memory stage's lines: settings, notes and the table. */
+function comparisonLines(artefacts, results) {
   const S = SETTINGS;
   const reference = chosen.includes('dnsmasq') ? 'dnsmasq' : chosen[0];
   const labels = Object.fromEntries(chosen.map((k) => [k, serverKinds(artefacts)[k].label]));
   const table = tabulate(results, S, reference);
   const lines = [
-    '',
-    `machine:  ${info.nproc} cores, ${info.cpuModel}, ${info.kernel}, ${info.memoryGiB} GiB; ${info.pinning}`,
-    `versions: ${Object.entries(info.versions).map(([k, v]) => `${k} ${v ?? '?'}`).join(', ')}`,
-    `built:    ${artefacts.how}`,
-    `load:     1-minute load average ${loadAverage[0].toFixed(2)} before, ${loadAverage[1].toFixed(2)} after (the bench itself adds about 1)`,
     `settings: zone *.${S.zone} (wildcard A, TTL ${S.ttlSeconds}), upstream NSD; dnsperf -c ${S.load.clients} -q ${S.load.outstanding} -t ${S.load.timeoutSeconds}; ${S.rounds} round(s), servers taking turns`,
     ...(S.memoryOnly
       ? []
@@ -185,31 +211,82 @@ function report(info, artefacts, results, loadAverage, seconds) {
     `spread is the widest (max - min) / median over rounds among the servers: a ratio nearer 1 than that is noise`,
     '',
     renderTable(table, labels),
+  ];
+  return { lines, json: { labels, reference, table } };
+}
+
+/** The encrypted stage's lines: one table per protocol. */
+function encryptedLines(artefacts, encrypted) {
+  const S = SETTINGS;
+  const E = S.encrypted;
+  const holdfast = serverKinds(artefacts)[encryptedKind].label;
+  const lines = [
+    `encrypted: ${holdfast} forwarding never-asked names of *.${S.zone}; the TLS client's side (Holdfast or build/bench/encrypted-client.mjs) on the`,
+    `          server core, the upstream on the other; ${E.rounds} round(s), columns taking turns; P-256 certificates from a throw-away CA`,
+    `          load: ${E.concurrency} in flight (dnsperf -q ${E.concurrency}, or the client's ${E.concurrency} workers), each name once, at most ${E.loadSeconds} s`,
+    `          one at a time: ${E.trickleNames} names at ${E.trickleQps}/s (dnsperf -q 1 -Q ${E.trickleQps}); "idle close" is Holdfast with`,
+    `          encryptedUpstream.idleTimeoutMs = ${E.idleCloseMs}, so each query opens a connection; "client" columns: the bench's own node:tls client`,
+    `          (reused: one pipelined DoT connection, or ${E.concurrency} keep-alive DoH connections; per query: connect, handshake, one query, close)`,
+    `(Nx): holdfast tls/https to holdfast udp, idle close to holdfast tls/https, client per query to client reused`,
+  ];
+  const json = {};
+  for (const [proto, { server, columns }] of Object.entries(encrypted)) {
+    const labels = columnLabels(proto, holdfast);
+    const table = tabulate(columns, S, REFERENCES, encryptedRows(E));
+    lines.push('', `${PROTOCOLS[proto].title} (${proto}://, ${server}; udp: the same ${server} over UDP)`, renderTable(table, labels));
+    json[proto] = { server, labels, references: REFERENCES, table, results: columns };
+  }
+  return { lines, json };
+}
+
+function report(info, artefacts, results, encrypted, loadAverage, seconds) {
+  const comparison = results ? comparisonLines(artefacts, results) : null;
+  const enc = encrypted ? encryptedLines(artefacts, encrypted) : null;
+  const lines = [
+    '',
+    `machine:  ${info.nproc} cores, ${info.cpuModel}, ${info.kernel}, ${info.memoryGiB} GiB; ${info.pinning}`,
+    `versions: ${Object.entries(info.versions).map(([k, v]) => `${k} ${v ?? '?'}`).join(', ')}`,
+    `built:    ${artefacts.how}`,
+    `load:     1-minute load average ${loadAverage[0].toFixed(2)} before, ${loadAverage[1].toFixed(2)} after (the bench itself adds about 1)`,
+    ...(comparison ? comparison.lines : []),
+    ...(comparison && enc ? [''] : []),
+    ...(enc ? enc.lines : []),
     '',
     `took ${seconds.toFixed(0)} s; JSON in .cache/bench/last.json`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync('.cache/bench', { recursive: true });
-  const json = { date: new Date().toISOString(), machine: info, loadAverage, settings: S, labels, reference, table, results };
+  const json = {
+    date: new Date().toISOString(),
+    machine: info,
+    loadAverage,
+    settings: SETTINGS,
+    ...(comparison ? { ...comparison.json, results } : {}),
+    ...(enc ? { encrypted: enc.json } : {}),
+  };
   writeFileSync('.cache/bench/last.json', `${JSON.stringify(json, null, 2)}\n`);
 }
 
 async function main() {
-  checkTools(chosen.includes('dnsmasq'));
+  checkTools({ dnsmasq: runComparison && chosen.includes('dnsmasq'), encrypted: runEncrypted });
   if (CORES.load !== undefined) pinSelf(CORES.load);
   const artefacts = buildServers(log);
   const tmp = mkdtempSync(join(os.tmpdir(), 'holdfast-bench-'));
   tempDirs.push(tmp);
-  const files = await writeQueryFiles(tmp);
+  const files = runComparison || opts['cpu-prof'] ? await writeQueryFiles(tmp) : null;
   const nsd = await startNsd({ dir: tmp, zone: SETTINGS.zone, ttlSeconds: SETTINGS.ttlSeconds, cpu: CORES.load });
   try {
     if (opts['cpu-prof']) return await profileNode(opts['cpu-prof'], artefacts, files, nsd);
     const info = describeMachine(nproc, PINNING);
     const startedMs = Date.now();
     const loadBefore = os.loadavg()[0];
-    const ctx = { kinds: serverKinds(artefacts), cores: CORES, settings: SETTINGS, files, log };
-    const results = await runStages(chosen, ctx, nsd);
-    report(info, artefacts, results, [loadBefore, os.loadavg()[0]], (Date.now() - startedMs) / 1000);
+    const kinds = serverKinds(artefacts);
+    const results = runComparison ? await runStages(chosen, { kinds, cores: CORES, settings: SETTINGS, files, log }, nsd) : null;
+    let encrypted = null;
+    if (runEncrypted && encryptedKind) {
+      encrypted = await runEncryptedStage({ holdfast: kinds[encryptedKind], cores: CORES, settings: SETTINGS, log, dir: tmp }, nsd);
+    } else if (runEncrypted) log('encrypted: skipped, --only names no Holdfast');
+    report(info, artefacts, results, encrypted, [loadBefore, os.loadavg()[0]], (Date.now() - startedMs) / 1000);
   } finally {
     await nsd.stop();
   }

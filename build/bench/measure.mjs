@@ -48,6 +48,7 @@ export async function measure(server, run, { cores, load }) {
     const l = r.latenciesMs;
     Object.assign(m, {
       p50Ms: percentile(l, r.sent, 50),
+      p90Ms: percentile(l, r.sent, 90),
       p99Ms: percentile(l, r.sent, 99),
       p999Ms: percentile(l, r.sent, 99.9),
       maxMs: l.reduce((a, b) => Math.max(a, b), 0),
@@ -56,16 +57,18 @@ export async function measure(server, run, { cores, load }) {
   return m;
 }
 
-const median = (xs) => {
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 
+const SUMMARISED = ['qps', 'cpuUsPerQuery', 'cpuBusy', 'p50Ms', 'p90Ms', 'p99Ms', 'p999Ms', 'maxMs', 'otherOnServerCore'];
+
 /** Per field: the median over rounds, and [min, max]. */
-export function summarise(rounds) {
+export function summarise(rounds, fields = SUMMARISED) {
   const out = { rounds: rounds.length, spread: {} };
-  for (const field of ['qps', 'cpuUsPerQuery', 'cpuBusy', 'p50Ms', 'p99Ms', 'p999Ms', 'maxMs', 'otherOnServerCore']) {
+  for (const field of fields) {
     const xs = rounds.map((r) => r[field]).filter((x) => x !== undefined);
     if (!xs.length) continue;
     out[field] = median(xs);
@@ -74,7 +77,7 @@ export function summarise(rounds) {
   return out;
 }
 
-const rotate = (xs, n) => xs.map((_, i) => xs[(i + n) % xs.length]);
+export const rotate = (xs, n) => xs.map((_, i) => xs[(i + n) % xs.length]);
 const fmtQps = (m) => `${Math.round(m.qps).toLocaleString('en-US')} qps, ${m.cpuUsPerQuery.toFixed(1)} µs CPU/query`;
 
 /** Starts one server per key with `cacheSize` (and `cacheMemory` for Holdfast), runs `body(servers)`, stops them all. */

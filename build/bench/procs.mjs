@@ -1,7 +1,7 @@
 // The processes the bench starts: spawned (optionally pinned to a core with taskset), tracked by
 // PID, and killed by that PID only, also when the bench fails or is interrupted.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -120,6 +120,23 @@ export function cpuSeconds(pid) {
   // The command name (field 2) may hold spaces; count fields from after its closing ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * CPU time of the process's live threads, in seconds, to the nanosecond: the first field of each
+ * /proc/PID/task/TID/schedstat. For runs too short for clock ticks (10 ms each) to count, such
+ * as a few dozen queries; a thread that exited in between takes its time with it.
+ */
+export function threadCpuSeconds(pid) {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread exited between the listing and the read.
+    }
+  }
+  return ns / 1e9;
 }
 
 /** VmRSS in KiB, from /proc/PID/status. */

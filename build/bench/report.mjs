@@ -49,6 +49,8 @@ function fmt(value, unit) {
       return Math.round(value).toLocaleString('en-US');
     case 'us':
       return value.toFixed(1);
+    case 'conn':
+      return value.toFixed(2);
     case 'ms':
       return value.toFixed(3);
     case 'pct':
@@ -61,22 +63,28 @@ function fmt(value, unit) {
 
 const ratioOf = (value, reference) => (Number.isFinite(value) && Number.isFinite(reference) && reference !== 0 ? value / reference : null);
 
+/** Units whose ratio and spread say nothing: counts, noise, and shares near 0 (connections per query). */
+const NO_RATIO = new Set(['count', 'noise', 'conn']);
+
 /**
  * The figures as { label, unit, spreadPct, cells: { server: { value, text, ratio } } }.
  * spreadPct: the largest (max - min) / median over rounds among the servers, for that figure.
+ * `reference` is the column every ratio is to, or an object naming each column's own.
  */
-export function tabulate(results, S, reference) {
-  return rows(S).map(([label, phase, field, scale, unit]) => {
+export function tabulate(results, S, reference, rowList = rows(S)) {
+  const referenceOf = (server) => (typeof reference === 'string' ? reference : reference[server]);
+  return rowList.map(([label, phase, field, scale, unit]) => {
     const read = (r) => (phase ? r[phase]?.[field] : r[field]);
-    const ref = results[reference] ? read(results[reference]) : undefined;
+    /** @type {Record<string, { value: number | string | null, text: string, ratio: number | null }>} */
     const cells = {};
     let spreadPct = null;
     for (const [server, r] of Object.entries(results)) {
       const raw = read(r);
       const value = raw === undefined ? undefined : raw * scale;
-      const ratio = unit === 'count' || unit === 'noise' ? null : ratioOf(raw, ref);
+      const refResults = results[referenceOf(server)];
+      const ratio = NO_RATIO.has(unit) || !refResults ? null : ratioOf(raw, read(refResults));
       cells[server] = { value: value === Infinity ? 'lost' : Number.isFinite(value) ? value : null, text: fmt(value, unit), ratio };
-      const range = phase && r[phase]?.spread?.[field];
+      const range = phase && !NO_RATIO.has(unit) && r[phase]?.spread?.[field];
       if (range && r[phase].rounds > 1 && Number.isFinite(raw) && raw !== 0) {
         const pct = (100 * (range[1] - range[0])) / raw;
         spreadPct = Math.max(spreadPct ?? 0, Number.isFinite(pct) ? pct : Infinity);
@@ -99,4 +107,29 @@ export function renderTable(table, labels) {
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** The encrypted stage's rows (its results per column hold a "load" and a "trickle" phase). */
+export function encryptedRows(E) {
+  const load = `misses, ${E.concurrency} in flight`;
+  const one = `misses one at a time, ${E.trickleQps}/s`;
+  return [
+    [`${load}: QPS`, 'load', 'qps', 1, 'qps'],
+    [`${load}: p50 latency (ms)`, 'load', 'p50Ms', 1, 'ms'],
+    [`${load}: p90 latency (ms)`, 'load', 'p90Ms', 1, 'ms'],
+    [`${load}: p99 latency (ms)`, 'load', 'p99Ms', 1, 'ms'],
+    [`${load}: CPU/query, Holdfast or client (µs)`, 'load', 'cpuUsPerQuery', 1, 'us'],
+    // Well under 100%: the QPS is held back by something other than this side's CPU.
+    [`${load}: Holdfast or client core busy (%)`, 'load', 'cpuBusy', 100, 'pct'],
+    [`${load}: CPU/query, upstream server (µs)`, 'load', 'upstreamCpuUsPerQuery', 1, 'us'],
+    [`${load}: new connections per query`, 'load', 'connectionsPerQuery', 1, 'conn'],
+    [`${load}: TLS handshake p50 (ms)`, 'load', 'handshakeP50Ms', 1, 'ms'],
+    [`${one}: p50 latency (ms)`, 'trickle', 'p50Ms', 1, 'ms'],
+    [`${one}: p90 latency (ms)`, 'trickle', 'p90Ms', 1, 'ms'],
+    // Too few queries for a p99: the slowest is what there is.
+    [`${one}: slowest of ${E.trickleNames} (ms)`, 'trickle', 'maxMs', 1, 'ms'],
+    [`${one}: new connections per query`, 'trickle', 'connectionsPerQuery', 1, 'conn'],
+    ['queries lost or not NOERROR (all phases)', null, 'lost', 1, 'count'],
+    ['other load on Holdfast core, worst run (%)', null, 'otherOnServerCore', 100, 'noise'],
+  ];
 }

@@ -80,7 +80,8 @@ export function startNsd({ dir, zone, ttlSeconds, cpu }) {
 
 /**
  * The servers compared, by key. `argv(port, upstreamPort, cacheSize, cacheMemory)` is the whole
- * command; cacheMemory (Holdfast's --cache-memory) means nothing to dnsmasq.
+ * command; cacheMemory (Holdfast's --cache-memory) means nothing to dnsmasq. Holdfast's kinds
+ * also give `command`, what comes before `serve`, for stages that build their own flags.
  */
 export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
   const holdfast = (cmd) => (port, upstreamPort, cacheSize, cacheMemory) => [
@@ -100,8 +101,8 @@ export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
     'warn',
   ];
   return {
-    bun: { label: 'holdfast (bun)', argv: holdfast([bunBinary]) },
-    node: { label: 'holdfast (node)', argv: holdfast([process.execPath, ...extraNodeFlags, nodeBundle]) },
+    bun: { label: 'holdfast (bun)', command: [bunBinary], argv: holdfast([bunBinary]) },
+    node: { label: 'holdfast (node)', command: [process.execPath, ...extraNodeFlags, nodeBundle], argv: holdfast([process.execPath, ...extraNodeFlags, nodeBundle]) },
     dnsmasq: {
       label: 'dnsmasq',
       argv: (port, upstreamPort, cacheSize) => [

@@ -5,12 +5,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** Throws naming the Debian package for the first tool missing. */
-export function checkTools(withDnsmasq) {
+export function checkTools({ dnsmasq, encrypted }) {
   const needed = [
     ['dnsperf', ['-h'], 'dnsperf'],
     ['nsd', ['-v'], 'nsd'],
     ['taskset', ['-V'], 'util-linux'],
-    ...(withDnsmasq ? [['dnsmasq', ['--version'], 'dnsmasq-base']] : []),
+    ...(dnsmasq ? [['dnsmasq', ['--version'], 'dnsmasq-base']] : []),
+    ...(encrypted
+      ? [
+          ['unbound', ['-V'], 'unbound'],
+          ['dnsdist', ['--version'], 'dnsdist'],
+          ['openssl', ['version'], 'openssl'],
+        ]
+      : []),
   ];
   for (const [cmd, args, pkg] of needed) {
     if (spawnSync(cmd, args).error) throw new Error(`bench: ${cmd} not found (apt-get install ${pkg})`);
@@ -57,6 +64,8 @@ export function describeMachine(nproc, pinning) {
       holdfast: `${JSON.parse(readFileSync('package.json', 'utf8')).version} (${git(['rev-parse', '--short', 'HEAD'])}${dirty})`,
       dnsmasq: versionOf('dnsmasq', ['--version'], /version (\S+)/i),
       nsd: versionOf('nsd', ['-v'], /version (\S+)/i),
+      unbound: versionOf('unbound', ['-V'], /^Version (\S+)/m),
+      dnsdist: versionOf('dnsdist', ['--version'], /^dnsdist (\S+)/m),
       dnsperf: versionOf('dnsperf', ['-h'], /^Version (\S+)/m),
       bun: versionOf('node_modules/.bin/bun', ['--version']),
       node: process.version,
