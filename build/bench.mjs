@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeNames } from './bench/dnsperf.mjs';
 import { columnLabels, PROTOCOLS, REFERENCES, runEncryptedStage } from './bench/encrypted.mjs';
+import { RELAY_REFERENCES, relayColumnLabels, relayRows, runRelayStage } from './bench/relay.mjs';
 import { measure, runStages } from './bench/measure.mjs';
 import { killAllNow, pinSelf, stopAll } from './bench/procs.mjs';
 import { renderTop, topFunctions } from './bench/profile.mjs';
@@ -28,7 +29,8 @@ const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [
   --quick     one round, half the durations: a smoke run, not figures to quote
   --memory    only the memory stage, up to 1,000,000 cached names (about 12 minutes)
   --encrypted only the encrypted stage: DoT and DoH against UDP, reused connections against one
-              per query (about 2 minutes); with --memory, both
+              per query, and the relay (batched, relay protocol v1) against UDP (about 3 minutes);
+              with --memory, both
   --cpu-prof  profile the Node server (node --cpu-prof) in the hit or miss phase and list the
               functions with the most self time, instead of the comparison`;
 
@@ -121,6 +123,11 @@ const SETTINGS = {
     idleCloseMs: 100,
     warmNames: 1_000,
     timeoutSeconds: 2,
+  },
+  // The relay stage (build/bench/relay.mjs) also takes the encrypted stage's settings.
+  relay: {
+    // Where batching pays: more questions in flight than the relay client's 4 connections.
+    busyConcurrency: 100,
   },
 };
 
@@ -231,10 +238,21 @@ function encryptedLines(artefacts, encrypted) {
   ];
   const json = {};
   for (const [proto, { server, columns }] of Object.entries(encrypted)) {
+    if (proto === 'relay') continue;
     const labels = columnLabels(proto, holdfast);
     const table = tabulate(columns, S, REFERENCES, encryptedRows(E));
     lines.push('', `${PROTOCOLS[proto].title} (${proto}://, ${server}; udp: the same ${server} over UDP)`, renderTable(table, labels));
     json[proto] = { server, labels, references: REFERENCES, table, results: columns };
+  }
+  if (encrypted.relay) {
+    const labels = relayColumnLabels(holdfast);
+    const table = tabulate(encrypted.relay.columns, S, RELAY_REFERENCES, relayRows(E, S.relay));
+    lines.push(
+      '',
+      `relay (relay+http:// to holdfast relay, which asks the bench's NSD over UDP; udp: Holdfast to that NSD directly; (Nx) to udp)`,
+      renderTable(table, labels),
+    );
+    json.relay = { labels, references: RELAY_REFERENCES, table, results: encrypted.relay.columns };
   }
   return { lines, json };
 }
@@ -284,7 +302,9 @@ async function main() {
     const results = runComparison ? await runStages(chosen, { kinds, cores: CORES, settings: SETTINGS, files, log }, nsd) : null;
     let encrypted = null;
     if (runEncrypted && encryptedKind) {
-      encrypted = await runEncryptedStage({ holdfast: kinds[encryptedKind], cores: CORES, settings: SETTINGS, log, dir: tmp }, nsd);
+      const stageCtx = { holdfast: kinds[encryptedKind], cores: CORES, settings: SETTINGS, log, dir: tmp };
+      encrypted = await runEncryptedStage(stageCtx, nsd);
+      encrypted.relay = await runRelayStage(stageCtx, nsd);
     } else if (runEncrypted) log('encrypted: skipped, --only names no Holdfast');
     report(info, artefacts, results, encrypted, [loadBefore, os.loadavg()[0]], (Date.now() - startedMs) / 1000);
   } finally {

@@ -13,7 +13,8 @@ import { freePort, startProcess, waitAnswering } from './procs.mjs';
 
 const ATTEMPTS = 5;
 
-function accepting(port) {
+/** Does something accept TCP connections on this loopback port now? */
+export function accepting(port) {
   return new Promise((resolve) => {
     const s = net.connect({ host: '127.0.0.1', port }, () => {
       s.destroy();

@@ -81,7 +81,7 @@ export async function writeEncryptedNames(dir, E, rounds, zone) {
 }
 
 /** Holdfast forwarding to `upstream`, with /metrics on loopback; `configFile` for what has no flag. */
-async function startHoldfast(kind, { upstream, caFile, configFile, S, cpu }) {
+export async function startHoldfast(kind, { upstream, caFile, configFile, S, cpu, extraArgs = [] }) {
   const httpPort = await freePort();
   const proc = await startServer(
     {
@@ -95,6 +95,7 @@ async function startHoldfast(kind, { upstream, caFile, configFile, S, cpu }) {
         '--upstream',
         upstream,
         ...(caFile ? ['--ca-file', caFile] : []),
+        ...extraArgs,
         '--http',
         `127.0.0.1:${httpPort}`,
         '--cache-size',
@@ -112,10 +113,10 @@ async function startHoldfast(kind, { upstream, caFile, configFile, S, cpu }) {
   return Object.assign(proc, { httpPort, encrypted: Boolean(caFile) });
 }
 
-const notNoerror = (m) => m.completed - (m.rcodes?.NOERROR ?? 0);
+export const notNoerror = (m) => m.completed - (m.rcodes?.NOERROR ?? 0);
 
 /** One dnsperf run through Holdfast, with the upstream's CPU and the connections Holdfast opened. */
-async function holdfastRun(h, upstream, run, ctx) {
+export async function holdfastRun(h, upstream, run, ctx) {
   const conns0 = h.encrypted ? await upstreamConnections(h.httpPort) : 0;
   const [own0, up0] = [threadCpuSeconds(h.pid), threadCpuSeconds(upstream.pid)];
   const m = await measure(h, { ...run, verbose: true }, { cores: ctx.cores, load: run.load });
