@@ -52,7 +52,8 @@ async function relayCounters(httpPort) {
 async function relayRun(h, upstream, run, ctx) {
   const before = h.relay ? await relayCounters(h.httpPort) : null;
   const m = await holdfastRun(h, upstream, run, ctx);
-  if (!before) return m;
+  // NSD answers from a child process, not the one whose CPU is read: no figure beats a wrong one.
+  if (!before) return { ...m, upstreamCpuUsPerQuery: undefined };
   const after = await relayCounters(h.httpPort);
   const batches = after.batches - before.batches;
   return { ...m, itemsPerBatch: batches > 0 ? (after.items - before.items) / batches : undefined };
