@@ -70,6 +70,8 @@ interface Item {
   readonly reject: (e: HoldfastError) => void;
   /** When the copy that asked gives up: the batch's time-out is its items' latest. */
   readonly deadlineMs: number;
+  /** What it adds to a request body. */
+  readonly bytes: number;
   done: boolean;
 }
 
@@ -287,14 +289,41 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
     });
   };
 
-  const batcher = createBatcher<Item>(
-    { windowMs: relay.batchWindowMs, envelopeBytes: relayEnvelopeBytes(`${prefix}zzzzzz`) },
-    { maxItems: limits.max_items, maxBytes: limits.max_request_bytes },
-    timers,
-    (items) => {
-      send(items).catch((e) => failAll(items, new HoldfastError(ErrorCode.upstreamNetwork, `upstream: relay ${spec.label} failed (${(e as Error).message})`)));
-    },
-  );
+  // Items whose window has ended, waiting for a connection. HTTP/1.1 carries one request at a
+  // time per connection: while all are busy (a slow or lossy link), what arrives meanwhile waits
+  // here and goes as one request when one is free, instead of as many small requests queued
+  // behind each other, each paying a round trip.
+  let ready: Item[] = [];
+  let requestsInFlight = 0;
+  const envelopeBytes = relayEnvelopeBytes(`${prefix}zzzzzz`);
+
+  /** Sends what is ready while a connection is free, each request cut at the limits. */
+  const pump = () => {
+    while (requestsInFlight < settings.httpConnections) {
+      ready = ready.filter((i) => !i.done);
+      if (ready.length === 0) return;
+      let take = 0;
+      let bytes = envelopeBytes;
+      while (take < ready.length && take < limits.max_items && (take === 0 || bytes + ready[take].bytes <= limits.max_request_bytes)) {
+        bytes += ready[take].bytes;
+        take++;
+      }
+      const batch = ready.slice(0, take);
+      ready = ready.slice(take);
+      requestsInFlight++;
+      send(batch)
+        .catch((e) => failAll(batch, new HoldfastError(ErrorCode.upstreamNetwork, `upstream: relay ${spec.label} failed (${(e as Error).message})`)))
+        .finally(() => {
+          requestsInFlight--;
+          pump();
+        });
+    }
+  };
+
+  const batcher = createBatcher<Item>({ windowMs: relay.batchWindowMs, envelopeBytes }, { maxItems: limits.max_items, maxBytes: limits.max_request_bytes }, timers, (items) => {
+    ready.push(...items);
+    pump();
+  });
 
   return {
     preflight() {
@@ -329,8 +358,10 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
           signal?.removeEventListener('abort', onAbort);
           batcher.remove(item);
         };
+        const id = (seq++).toString(36);
         const item: Item = {
-          id: (seq++).toString(36),
+          id,
+          bytes: relayItemBytes(id, query.length),
           query,
           deadlineMs: clock.now() + timeoutMs,
           resolve: (v) => {
@@ -347,7 +378,7 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
         const timer = timers.setTimeout(() => settle(item, new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no answer from relay ${spec.label} within ${timeoutMs} ms`)), timeoutMs);
         if (signal?.aborted) return onAbort();
         signal?.addEventListener('abort', onAbort);
-        batcher.add(item, relayItemBytes(item.id, query.length));
+        batcher.add(item, item.bytes);
       });
     },
     close() {

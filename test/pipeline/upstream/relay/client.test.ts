@@ -11,7 +11,7 @@ import type { CorePorts } from '../../../../src/core/ports.ts';
 import { createRelayTransport, DEFAULT_RELAY_CLIENT, type RelayClientSettings } from '../../../../src/pipeline/upstream/relay/client.ts';
 import { decodeRelayRequest, encodeRelayInfo, encodeRelayResponse, DEFAULT_RELAY_LIMITS, type RelayResultItem } from '../../../../src/pipeline/upstream/relay/codec.ts';
 import { parseUpstream } from '../../../../src/pipeline/upstream/spec.ts';
-import { DEFAULT_ENCRYPTED_SETTINGS, type UpstreamEvent } from '../../../../src/pipeline/upstream/transport.ts';
+import { DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type UpstreamEvent } from '../../../../src/pipeline/upstream/transport.ts';
 import { createRelayHandler } from '../../../../src/server/relay/handler.ts';
 import { createFakeTime, type FakeTime } from '../../../helpers/fake-clock.ts';
 import { createFakeNet, settle, type FakeTlsServer } from '../../../helpers/fake-net.ts';
@@ -98,7 +98,7 @@ const json = (status: number, body: Uint8Array | string, headers: Record<string,
   new Response(typeof body === 'string' ? body : ab(body), { status, headers: { 'content-type': 'application/json', ...headers } });
 const INFO = () => json(200, encodeRelayInfo(DEFAULT_RELAY_LIMITS, false));
 
-function setup(handler: Handler, relay: Partial<RelayClientSettings> = {}, url = URL) {
+function setup(handler: Handler, relay: Partial<RelayClientSettings> = {}, url = URL, encrypted: Partial<EncryptedTransportSettings> = {}) {
   const time = createFakeTime();
   const seen: Seen[] = [];
   const fake = createFakeNet({ [AT]: { tls: fetchServer(handler, seen) } });
@@ -107,7 +107,7 @@ function setup(handler: Handler, relay: Partial<RelayClientSettings> = {}, url =
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.25, id16: () => 9 }, net: fake.net };
   const t = createRelayTransport(
     parseUpstream(url),
-    { ...DEFAULT_ENCRYPTED_SETTINGS, onEvent: (e) => events.push(e), relay: { ...DEFAULT_RELAY_CLIENT, infoCheck: 'off', ...relay } },
+    { ...DEFAULT_ENCRYPTED_SETTINGS, ...encrypted, onEvent: (e) => events.push(e), relay: { ...DEFAULT_RELAY_CLIENT, infoCheck: 'off', ...relay } },
     ports,
     counters,
   );
@@ -193,6 +193,42 @@ describe('relay client: batching', () => {
     assert.equal(big.headers.get('content-encoding'), 'gzip');
     assert.equal((await itemsOf(big)).length, 10);
     assert.deepEqual(many.map(addressOf), Array(10).fill('192.0.2.77'));
+  });
+
+  it('while every connection is busy, questions wait and then go together in one request, whatever their windows', async () => {
+    const held: Array<() => void> = [];
+    const relay = realRelay();
+    const s = setup(
+      async (r) => {
+        const body = new Uint8Array(await r.arrayBuffer());
+        await new Promise<void>((go) => held.push(go));
+        return relay(new Request('http://relay.example/relay/v1/dns', { method: 'POST', body: ab(body) }));
+      },
+      { batchWindowMs: 3 },
+      URL,
+      { httpConnections: 1 },
+    );
+    const first = s.ask('first.example', 1);
+    const step = async (ms: number) => {
+      s.time.advance(ms);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    };
+    await step(5);
+    assert.equal(held.length, 1, 'the first question went alone');
+    const later = [];
+    for (const name of ['b.example', 'c.example', 'd.example']) {
+      later.push(s.ask(name, later.length + 2));
+      await step(10); // each in a window of its own
+    }
+    assert.equal(held.length, 1, 'nothing more while the connection is busy');
+    held[0]();
+    await settle(first, s.time, 1, 1000, true);
+    for (let i = 0; i < 50 && held.length < 2; i++) await step(1);
+    assert.equal(held.length, 2);
+    held[1]();
+    const answers = await settle(Promise.all(later), s.time, 1, 1000, true);
+    assert.deepEqual(answers.map((a) => decode(a).questions[0].name), ['b.example', 'c.example', 'd.example']);
+    assert.deepEqual(await Promise.all(batches(s.seen).map(async (b) => (await itemsOf(b)).length)), [1, 3]);
   });
 
   it('takes back a question stopped before its batch goes, and sends nothing if none is left', async () => {
