@@ -4,7 +4,7 @@
 // loss each way, and for a full outage after a warm-up, it prints the share of queries answered
 // right and the latency percentiles, and writes them to .cache/bench/lossy.json. Needs root.
 // Not a test: `npm test` never runs it. docs/benchmarks.md ("Lossy link") describes the method.
-//   node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain] [--quick] [--seconds N] [--qps N]
+//   node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain,holdfast-relay] [--quick] [--seconds N] [--qps N]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,9 +17,10 @@ import { createLossyLink, lossyLinkUnavailable, sendQueries } from './bench/netn
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `usage: node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain] [--quick] [--seconds N] [--qps N]
+const USAGE = `usage: node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain,holdfast-relay] [--quick] [--seconds N] [--qps N]
   --only     servers to measure (default holdfast,dnsmasq,unbound; also dnsmasq-plain: dnsmasq
-             without --fast-dns-retry, as most installations run it)
+             without --fast-dns-retry, as most installations run it; and holdfast-relay: Holdfast
+             asking holdfast relay beside NSD, in batches over HTTP/1.1 across the same link)
   --quick    12 s phases: checks the bench works; not figures to quote
   --seconds  length of each measured phase (default 40)
   --qps      queries a second each server gets (default 100)`;
@@ -177,7 +178,7 @@ async function main() {
   let upstream;
   try {
     upstream = await startUpstream(link, { dir, zone: S.zone, zoneText: zone.text, delayMs: S.delayMs });
-    const ctx = { dir, zone: S.zone, upstreamAddress: upstream.address, cacheSize: S.cacheSize, holdfastCommand: holdfast.argv };
+    const ctx = { dir, zone: S.zone, upstreamAddress: upstream.address, cacheSize: S.cacheSize, holdfastCommand: holdfast.argv, delayMs: S.delayMs };
     const estimate = S.losses.length * S.phaseSeconds + S.warmupSeconds + S.phaseSeconds + S.recoverySeconds;
     log(`bench:lossy: ${chosen.join(', ')}; about ${Math.round(estimate * 1.1)} s`);
 

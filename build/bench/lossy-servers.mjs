@@ -7,7 +7,7 @@ import { probeInNs, startDelayRelay, startTracked } from './netns.mjs';
 import { nsdConf } from './servers.mjs';
 
 /** Ports inside the namespaces: fresh namespaces have every port free. */
-export const PORTS = { nsd: 5300, holdfast: 5301, dnsmasq: 5302, unbound: 5303, dnsmasqPlain: 5304 };
+export const PORTS = { nsd: 5300, holdfast: 5301, dnsmasq: 5302, unbound: 5303, dnsmasqPlain: 5304, holdfastViaRelay: 5305, relay: 8053 };
 const READY_LIMIT_MS = 15_000;
 
 /** Starts `argv` inside `ns` and waits until it answers `probeName` on 127.0.0.1:`port` there. */
@@ -152,6 +152,51 @@ export const LOSSY_SERVERS = {
       const conf = join(d, 'unbound.conf');
       writeFileSync(conf, unboundConf({ dir: d, port: PORTS.unbound, zone: c.zone, upstreamAddress: c.upstreamAddress, cacheSize: c.cacheSize }));
       return startAnswering(link, link.hostNs, 'unbound', ['unbound', '-d', '-p', '-c', conf], PORTS.unbound, `ns1.${c.zone}`);
+    },
+  },
+  // Not measured unless asked for (--only): Holdfast asking `holdfast relay`, which sits beside
+  // NSD on the far side of the link, in batches over HTTP/1.1 (relay+http://): the link's loss
+  // and delay then fall on TCP connections, which recover by retransmission, not on datagrams.
+  'holdfast-relay': {
+    label: 'holdfast via relay',
+    optional: true,
+    async start(link, c) {
+      const relay = await startTracked(
+        link.inNs(link.upstreamNs, [...c.holdfastCommand, 'relay', '--listen', `127.0.0.1:${PORTS.relay}`, '--upstream', `udp://127.0.0.1:${PORTS.nsd}`, '--log-level', 'warn']),
+        { what: 'holdfast relay' },
+      );
+      let delay = null;
+      try {
+        // The same delay each way as the DNS path, on the relay's port.
+        delay = await startDelayRelay(link, { port: PORTS.relay, target: `127.0.0.1:${PORTS.relay}`, delayMs: c.delayMs });
+        const argv = [
+          ...c.holdfastCommand,
+          'serve',
+          '--listen',
+          `127.0.0.1:${PORTS.holdfastViaRelay}`,
+          '--upstream',
+          `relay+http://${link.upstreamAddress}:${PORTS.relay}`,
+          '--cache-size',
+          String(c.cacheSize),
+          '--log-format',
+          'json',
+          '--log-level',
+          'warn',
+        ];
+        const hf = await startAnswering(link, link.hostNs, 'holdfast via relay', argv, PORTS.holdfastViaRelay, `ns1.${c.zone}`);
+        const stop = hf.stop;
+        return Object.assign(hf, {
+          async stop(graceMs) {
+            await stop(graceMs);
+            await delay.stop();
+            await relay.stop();
+          },
+        });
+      } catch (e) {
+        await delay?.stop();
+        await relay.stop();
+        throw e;
+      }
     },
   },
   // Not measured unless asked for (--only): dnsmasq as most installations run it, leaving
