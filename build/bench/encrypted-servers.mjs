@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { zoneText } from './servers.mjs';
+import { unboundProcessLines, zoneText } from './servers.mjs';
 import { freePort, startProcess, waitAnswering } from './procs.mjs';
 
 const ATTEMPTS = 5;
@@ -50,16 +50,7 @@ export function unboundConf({ dir, udpPort, tlsPort, pki, zone, zoneFile }) {
     `  tls-port: ${tlsPort}`,
     `  tls-service-key: "${pki.key}"`,
     `  tls-service-pem: "${pki.cert}"`,
-    '  do-ip6: no',
-    '  do-daemonize: no',
-    '  username: ""',
-    '  chroot: ""',
-    `  directory: "${dir}"`,
-    '  pidfile: ""',
-    '  use-syslog: no',
-    '  logfile: ""',
-    '  verbosity: 1',
-    '  num-threads: 1',
+    ...unboundProcessLines(dir),
     // Room for every per-query connection of the client at once, and then some.
     '  incoming-num-tcp: 256',
     '  access-control: 127.0.0.0/8 allow',

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeInNs, startDelayRelay, startTracked } from './netns.mjs';
-import { nsdConf } from './servers.mjs';
+import { nsdConf, unboundProcessLines } from './servers.mjs';
 
 /** Ports inside the namespaces: fresh namespaces have every port free. */
 export const PORTS = { nsd: 5300, holdfast: 5301, dnsmasq: 5302, unbound: 5303, dnsmasqPlain: 5304, holdfastViaRelay: 5305, relay: 8053 };
@@ -43,16 +43,7 @@ function unboundConf({ dir, port, zone, upstreamAddress, cacheSize }) {
   return [
     'server:',
     `  interface: 127.0.0.1@${port}`,
-    '  do-ip6: no',
-    '  do-daemonize: no',
-    '  username: ""',
-    '  chroot: ""',
-    `  directory: "${dir}"`,
-    '  pidfile: ""',
-    '  use-syslog: no',
-    '  logfile: ""',
-    '  verbosity: 1',
-    '  num-threads: 1',
+    ...unboundProcessLines(dir),
     // A forwarder like the others: no DNSSEC validation (the zone is unsigned), no iteration.
     '  module-config: "iterator"',
     '  qname-minimisation: no',
@@ -109,6 +100,11 @@ function startDnsmasq(link, c, { port, fastRetry }) {
   return startAnswering(link, link.hostNs, 'dnsmasq', argv, port, `ns1.${c.zone}`);
 }
 
+/** `holdfast serve` on 127.0.0.1:`port` forwarding to `upstream`, every other setting its default. */
+function holdfastServe(c, port, upstream) {
+  return [...c.holdfastCommand, 'serve', '--listen', `127.0.0.1:${port}`, '--upstream', upstream, '--cache-size', String(c.cacheSize), '--log-format', 'json', '--log-level', 'warn'];
+}
+
 /**
  * The servers compared, by key: label and a start(link, ctx) that resolves once the server
  * answers in Holdfast's namespace; `optional` ones run only when --only names them.
@@ -117,28 +113,7 @@ function startDnsmasq(link, c, { port, fastRetry }) {
 export const LOSSY_SERVERS = {
   holdfast: {
     label: 'holdfast',
-    start: (link, c) =>
-      startAnswering(
-        link,
-        link.hostNs,
-        'holdfast',
-        [
-          ...c.holdfastCommand,
-          'serve',
-          '--listen',
-          `127.0.0.1:${PORTS.holdfast}`,
-          '--upstream',
-          `udp://${c.upstreamAddress}`,
-          '--cache-size',
-          String(c.cacheSize),
-          '--log-format',
-          'json',
-          '--log-level',
-          'warn',
-        ],
-        PORTS.holdfast,
-        `ns1.${c.zone}`,
-      ),
+    start: (link, c) => startAnswering(link, link.hostNs, 'holdfast', holdfastServe(c, PORTS.holdfast, `udp://${c.upstreamAddress}`), PORTS.holdfast, `ns1.${c.zone}`),
   },
   dnsmasq: {
     label: 'dnsmasq',
@@ -169,20 +144,7 @@ export const LOSSY_SERVERS = {
       try {
         // The same delay each way as the DNS path, on the relay's port.
         delay = await startDelayRelay(link, { port: PORTS.relay, target: `127.0.0.1:${PORTS.relay}`, delayMs: c.delayMs });
-        const argv = [
-          ...c.holdfastCommand,
-          'serve',
-          '--listen',
-          `127.0.0.1:${PORTS.holdfastViaRelay}`,
-          '--upstream',
-          `relay+http://${link.upstreamAddress}:${PORTS.relay}`,
-          '--cache-size',
-          String(c.cacheSize),
-          '--log-format',
-          'json',
-          '--log-level',
-          'warn',
-        ];
+        const argv = holdfastServe(c, PORTS.holdfastViaRelay, `relay+http://${link.upstreamAddress}:${PORTS.relay}`);
         const hf = await startAnswering(link, link.hostNs, 'holdfast via relay', argv, PORTS.holdfastViaRelay, `ns1.${c.zone}`);
         const stop = hf.stop;
         return Object.assign(hf, {

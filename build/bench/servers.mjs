@@ -34,6 +34,22 @@ export function zoneText(zone, ttlSeconds) {
   ].join('\n');
 }
 
+/** unbound.conf lines for a bench's own unbound: one thread, in the foreground, IPv4, files in `dir`, no privilege drop. */
+export function unboundProcessLines(dir) {
+  return [
+    '  do-ip6: no',
+    '  do-daemonize: no',
+    '  username: ""',
+    '  chroot: ""',
+    `  directory: "${dir}"`,
+    '  pidfile: ""',
+    '  use-syslog: no',
+    '  logfile: ""',
+    '  verbosity: 1',
+    '  num-threads: 1',
+  ];
+}
+
 /** nsd.conf for one server process in `dir` on `address`@`port`, serving `zone` from `dir`/`zone`.zone. */
 /** NSD's configuration for zones served from `dir` (each NAME.zone), as the benches and tests use it. */
 export function nsdConf({ dir, address = '127.0.0.1', port, zones }) {
