@@ -148,7 +148,11 @@ export interface ServerConfig {
     readonly idleTimeoutMs: number;
     /** TCP and TLS handshakes together may take this long. */
     readonly connectTimeoutMs: number;
-    /** A connection with a query unanswered this long and nothing received since is taken as dead and replaced. */
+    /**
+     * DoT: a connection with a query unanswered this long and nothing received since is taken as
+     * dead and replaced. DoH and relays: such a connection keeps its request but stops counting
+     * against httpConnections, so other requests get connections of their own (twice as many at most).
+     */
     readonly silentConnectionMs: number;
     /** DoH and relays: HTTP/1.1 connections per upstream, one request at a time on each. */
     readonly httpConnections: number;

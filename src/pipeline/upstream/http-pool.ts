@@ -25,6 +25,12 @@ export interface HttpPoolOptions {
   readonly idleTimeoutMs: number;
   /** A stopped request's response is awaited this long before its connection is given up. */
   readonly drainMs: number;
+  /**
+   * A connection whose request has had no byte back for this long is stalled (TCP backing off
+   * on a lossy link, or a server still working): it keeps its request, but no longer counts
+   * against `connections`, so other requests get a connection of their own, up to twice as many.
+   */
+  readonly stallMs: number;
   readonly maxBodyBytes: number;
   /** Opens one connection (TLS or plain); rejects with a HoldfastError saying why. */
   readonly dial: (handlers: StreamHandlers) => Promise<ByteStream>;
@@ -59,6 +65,8 @@ interface HttpConn {
   idleTimer: TimerHandle | null;
   /** Set while a stopped request's response is still owed. */
   drainTimer: TimerHandle | null;
+  stallTimer: TimerHandle | null;
+  stalled: boolean;
 }
 
 export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, counters: Counters): HttpPool {
@@ -79,6 +87,24 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
     else r.resolve(response!);
   };
 
+  /** Restarts the stall clock of a busy connection (a byte came, or a request went out). */
+  const watch = (c: HttpConn) => {
+    if (c.stallTimer !== null) timers.clearTimeout(c.stallTimer);
+    c.stalled = false;
+    c.stallTimer = timers.setTimeout(() => {
+      c.stallTimer = null;
+      if (c.busy === null || c.closed) return;
+      c.stalled = true;
+      pump();
+    }, options.stallMs);
+  };
+
+  const unwatch = (c: HttpConn) => {
+    if (c.stallTimer !== null) timers.clearTimeout(c.stallTimer);
+    c.stallTimer = null;
+    c.stalled = false;
+  };
+
   const shut = (c: HttpConn, why: string) => {
     if (c.closed) return;
     c.closed = true;
@@ -86,6 +112,7 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
     if (i >= 0) conns.splice(i, 1);
     if (c.idleTimer !== null) timers.clearTimeout(c.idleTimer);
     if (c.drainTimer !== null) timers.clearTimeout(c.drainTimer);
+    unwatch(c);
     c.stream?.close();
     const r = c.busy;
     c.busy = null;
@@ -114,6 +141,7 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
     const r = c.busy;
     c.busy = null;
     c.reused = true;
+    unwatch(c);
     if (c.drainTimer !== null) {
       timers.clearTimeout(c.drainTimer);
       c.drainTimer = null;
@@ -132,6 +160,7 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
       timers.clearTimeout(c.idleTimer);
       c.idleTimer = null;
     }
+    watch(c);
     c.stream!.write(r.bytes);
   };
 
@@ -153,11 +182,15 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
       closed: false,
       idleTimer: null,
       drainTimer: null,
+      stallTimer: null,
+      stalled: false,
     };
     options
       .dial({
         onData: (bytes) => {
-          if (c.stream && !c.closed) c.reader.push(bytes);
+          if (!c.stream || c.closed) return;
+          if (c.busy !== null) watch(c);
+          c.reader.push(bytes);
         },
         onClose: () => {
           if (!c.stream || c.closed) return;
@@ -198,7 +231,9 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
         assign(free, queue.shift()!);
         continue;
       }
-      if (conns.length + opening < options.connections && opening < queue.length) {
+      // Stalled connections are not counted, but never more than twice `connections` in all.
+      const counted = conns.filter((c) => !c.stalled).length + opening;
+      if (counted < options.connections && conns.length + opening < 2 * options.connections && opening < queue.length) {
         if (clock.now() < retryAtMs && lastConnectError) {
           if (conns.length === 0 && opening === 0) failWaiting(lastConnectError);
           return;

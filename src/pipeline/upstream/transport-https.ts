@@ -27,6 +27,7 @@ export function createDohTransport(spec: UpstreamSpec, settings: EncryptedTransp
       connections: settings.httpConnections,
       idleTimeoutMs: settings.idleTimeoutMs,
       drainMs: settings.silentConnectionMs,
+      stallMs: settings.silentConnectionMs,
       maxBodyBytes: MAX_TCP_MESSAGE,
       dial: (handlers) => dialer.dial(handlers),
     },

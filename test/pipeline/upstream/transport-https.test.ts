@@ -135,6 +135,30 @@ describe('DoH transport: requests', () => {
     assert.equal(server.conns.length, 3);
   });
 
+  it('a connection whose request has had no byte back for silentConnectionMs no longer counts: the next request opens another (twice httpConnections at most)', async () => {
+    const held: SeenRequest[] = [];
+    const server = httpServer((r) => held.push(r));
+    const s = setup(server, URL, { httpConnections: 1, silentConnectionMs: 2000 });
+    const first = s.ask('a.example', 1, 8000);
+    const second = s.ask('b.example', 2, 8000);
+    await drain();
+    s.time.advance(1999);
+    await drain();
+    assert.equal(server.conns.length, 1, 'not before the stall');
+    s.time.advance(1);
+    await drain();
+    assert.equal(server.conns.length, 2, 'the waiting request got a connection of its own');
+    const third = s.ask('c.example', 3, 8000);
+    s.time.advance(2000);
+    await drain();
+    assert.equal(server.conns.length, 2, 'never more than twice httpConnections');
+    for (let i = 0; i < 3; i++) {
+      await drain();
+      respond(held[i].peer, 200, answer(held[i].body));
+    }
+    assert.deepEqual((await Promise.all([first, second, third])).map(nameOf), ['a.example', 'b.example', 'c.example']);
+  });
+
   it('reads a chunked response', async () => {
     const s = setup(httpServer((r) => {
       const body = answer(r.body);

@@ -104,6 +104,7 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
       connections: settings.httpConnections,
       idleTimeoutMs: settings.idleTimeoutMs,
       drainMs: settings.silentConnectionMs,
+      stallMs: settings.silentConnectionMs,
       maxBodyBytes: ours.max_response_bytes,
       dial: (handlers) => dialer.dial(handlers),
     },
@@ -294,12 +295,17 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
   // here and goes as one request when one is free, instead of as many small requests queued
   // behind each other, each paying a round trip.
   let ready: Item[] = [];
+  // Requests in flight, and those of them stalled (no answer for silentConnectionMs): a stalled
+  // one no longer holds a place, as in the HTTP pool, so what is ready can go on another
+  // connection, up to twice httpConnections in all. A link back from an outage, its old
+  // connections still in TCP's back-off, then recovers on fresh ones.
   let requestsInFlight = 0;
+  let requestsStalled = 0;
   const envelopeBytes = relayEnvelopeBytes(`${prefix}zzzzzz`);
 
   /** Sends what is ready while a connection is free, each request cut at the limits. */
   const pump = () => {
-    while (requestsInFlight < settings.httpConnections) {
+    while (requestsInFlight - requestsStalled < settings.httpConnections && requestsInFlight < 2 * settings.httpConnections) {
       ready = ready.filter((i) => !i.done);
       if (ready.length === 0) return;
       let take = 0;
@@ -311,10 +317,18 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
       const batch = ready.slice(0, take);
       ready = ready.slice(take);
       requestsInFlight++;
+      let stalled = false;
+      const stallTimer = timers.setTimeout(() => {
+        stalled = true;
+        requestsStalled++;
+        pump();
+      }, settings.silentConnectionMs);
       send(batch)
         .catch((e) => failAll(batch, new HoldfastError(ErrorCode.upstreamNetwork, `upstream: relay ${spec.label} failed (${(e as Error).message})`)))
         .finally(() => {
+          timers.clearTimeout(stallTimer);
           requestsInFlight--;
+          if (stalled) requestsStalled--;
           pump();
         });
     }

@@ -231,6 +231,38 @@ describe('relay client: batching', () => {
     assert.deepEqual(await Promise.all(batches(s.seen).map(async (b) => (await itemsOf(b)).length)), [1, 3]);
   });
 
+  it('a request stalled past silentConnectionMs no longer holds its place: what waits goes on a second connection, and the stalled one still answers', async () => {
+    const held: Array<() => void> = [];
+    const relay = realRelay();
+    const s = setup(
+      async (r) => {
+        const body = new Uint8Array(await r.arrayBuffer());
+        const names = decodeRelayRequest(body).items.map((i) => decode(i.q!).questions[0].name);
+        if (names.includes('stuck.example')) await new Promise<void>((go) => held.push(go));
+        return relay(new Request('http://relay.example/relay/v1/dns', { method: 'POST', body: ab(body) }));
+      },
+      {},
+      URL,
+      { httpConnections: 1, silentConnectionMs: 2000 },
+    );
+    const t0 = s.time.now();
+    const stuck = s.ask('stuck.example', 1, 8000);
+    const step = async (ms: number) => {
+      s.time.advance(ms);
+      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+    };
+    await step(10);
+    const next = s.ask('next.example', 2, 8000);
+    await step(1000);
+    assert.equal(batches(s.seen).length, 1, 'within silentConnectionMs the one connection is still its');
+    const answer = await settle(next, s.time, 10, 500, true);
+    assert.equal(decode(answer).questions[0].name, 'next.example');
+    assert.deepEqual(batches(s.seen).map((b) => b.conn), [0, 1]);
+    assert.ok(s.time.now() - t0 >= 2000, 'not before the stall');
+    held[0]();
+    assert.equal(decode(await settle(stuck, s.time, 10, 500, true)).questions[0].name, 'stuck.example');
+  });
+
   it('takes back a question stopped before its batch goes, and sends nothing if none is left', async () => {
     const s = setup(realRelay(), { batchWindowMs: 10 });
     const stop = new AbortController();
