@@ -36,6 +36,14 @@ export interface HttpPoolOptions {
   readonly dial: (handlers: StreamHandlers) => Promise<ByteStream>;
 }
 
+/** The options an upstream's pool takes from the encrypted-upstream settings. */
+export function poolSettings(
+  label: string,
+  s: { readonly httpConnections: number; readonly idleTimeoutMs: number; readonly silentConnectionMs: number },
+): Pick<HttpPoolOptions, 'label' | 'connections' | 'idleTimeoutMs' | 'drainMs' | 'stallMs'> {
+  return { label, connections: s.httpConnections, idleTimeoutMs: s.idleTimeoutMs, drainMs: s.silentConnectionMs, stallMs: s.silentConnectionMs };
+}
+
 export interface HttpPool {
   /**
    * Sends one encoded request and resolves with its response, whatever the status. Rejects with

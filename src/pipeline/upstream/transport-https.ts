@@ -9,7 +9,7 @@ import type { CorePorts } from '../../core/ports.ts';
 import { padQuery } from '../../core/wire/padding.ts';
 import { MAX_TCP_MESSAGE } from '../../core/wire/reply.ts';
 import { base64url, encodeRequest } from './http1.ts';
-import { createHttpPool } from './http-pool.ts';
+import { createHttpPool, poolSettings } from './http-pool.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
 import { createTlsDialer } from './tls-dialer.ts';
@@ -22,15 +22,7 @@ export function createDohTransport(spec: UpstreamSpec, settings: EncryptedTransp
   // ALPN: ask for HTTP/1.1 explicitly, so a server that also speaks h2 does not pick it.
   const dialer = createTlsDialer(spec, settings, ports, ['http/1.1']);
   const pool = createHttpPool(
-    {
-      label: spec.label,
-      connections: settings.httpConnections,
-      idleTimeoutMs: settings.idleTimeoutMs,
-      drainMs: settings.silentConnectionMs,
-      stallMs: settings.silentConnectionMs,
-      maxBodyBytes: MAX_TCP_MESSAGE,
-      dial: (handlers) => dialer.dial(handlers),
-    },
+    { ...poolSettings(spec.label, settings), maxBodyBytes: MAX_TCP_MESSAGE, dial: (handlers) => dialer.dial(handlers) },
     ports,
     counters,
   );

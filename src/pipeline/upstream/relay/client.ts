@@ -13,7 +13,7 @@ import { ErrorCode, HoldfastError } from '../../../core/errors.ts';
 import type { Counters } from '../../../core/counters.ts';
 import type { CorePorts } from '../../../core/ports.ts';
 import { encodeRequest, type HttpResponse } from '../http1.ts';
-import { createHttpPool } from '../http-pool.ts';
+import { createHttpPool, poolSettings } from '../http-pool.ts';
 import { replyMatches } from '../reply-match.ts';
 import type { UpstreamSpec } from '../spec.ts';
 import type { EncryptedTransportSettings, Transport } from '../transport.ts';
@@ -99,15 +99,7 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
 
   const dialer = createRelayDialer(spec, settings, ports);
   const pool = createHttpPool(
-    {
-      label: spec.label,
-      connections: settings.httpConnections,
-      idleTimeoutMs: settings.idleTimeoutMs,
-      drainMs: settings.silentConnectionMs,
-      stallMs: settings.silentConnectionMs,
-      maxBodyBytes: ours.max_response_bytes,
-      dial: (handlers) => dialer.dial(handlers),
-    },
+    { ...poolSettings(spec.label, settings), maxBodyBytes: ours.max_response_bytes, dial: (handlers) => dialer.dial(handlers) },
     ports,
     counters,
   );
