@@ -118,6 +118,12 @@ function setup(handler: Handler, relay: Partial<RelayClientSettings> = {}, url =
 /** Waits for `p`, letting real async work (gzip, bodies) run and moving fake time 1 ms a step. */
 const until = <T>(p: Promise<T>, time: FakeTime, maxSteps = 20_000): Promise<T> => settle(p, time, 1, maxSteps, true);
 
+/** Moves fake time `ms` on, then lets a few real tasks (gzip, bodies, fake sockets) run. */
+async function stepTime(time: FakeTime, ms: number): Promise<void> {
+  time.advance(ms);
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
 async function rejectsWith(p: Promise<unknown>, time: FakeTime, code: ErrorCode, message?: RegExp): Promise<HoldfastError> {
   try {
     await until(p, time);
@@ -209,10 +215,7 @@ describe('relay client: batching', () => {
       { httpConnections: 1 },
     );
     const first = s.ask('first.example', 1);
-    const step = async (ms: number) => {
-      s.time.advance(ms);
-      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-    };
+    const step = (ms: number) => stepTime(s.time, ms);
     await step(5);
     assert.equal(held.length, 1, 'the first question went alone');
     const later = [];
@@ -247,10 +250,7 @@ describe('relay client: batching', () => {
     );
     const t0 = s.time.now();
     const stuck = s.ask('stuck.example', 1, 8000);
-    const step = async (ms: number) => {
-      s.time.advance(ms);
-      for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
-    };
+    const step = (ms: number) => stepTime(s.time, ms);
     await step(10);
     const next = s.ask('next.example', 2, 8000);
     await step(1000);
