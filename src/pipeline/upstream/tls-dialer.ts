@@ -6,7 +6,7 @@
 
 import { ErrorCode, HoldfastError, isHoldfastError } from '../../core/errors.ts';
 import type { CorePorts, StreamHandlers, TlsOptions, TlsStream } from '../../core/ports.ts';
-import { connectAuthority, createTunnel } from './proxy-connect.ts';
+import { dialTarget, resolveTarget } from './dial-target.ts';
 import type { UpstreamSpec } from './spec.ts';
 import type { EncryptedTransportSettings } from './transport.ts';
 
@@ -25,10 +25,6 @@ export function createTlsDialer(
   const pins = tls.pins;
   const proxy = settings.proxy ?? null;
   const via = proxy ? ` through proxy ${proxy.label}` : '';
-  // The proxy resolves the upstream's name itself, as curl and browsers let it: a network that
-  // needs a proxy often has no other way out, not even for DNS.
-  const target = proxy ? connectAuthority(spec.address, spec.port) : null;
-  const credentials = proxy?.username != null ? { username: proxy.username, password: proxy.password ?? '' } : null;
   let lastFailure: string | null = null;
 
   const fail = (why: string, code: ErrorCode = ErrorCode.upstreamTls): HoldfastError => {
@@ -42,17 +38,7 @@ export function createTlsDialer(
   };
 
   /** Where the TCP connection goes: the proxy if there is one, else the upstream. */
-  const dialled = proxy ? { host: proxy.host, family: proxy.family, what: 'proxy ' } : { host: spec.address, family: spec.family, what: '' };
-
-  const address = async (): Promise<string> => {
-    if (dialled.family !== 0) return dialled.host;
-    if (!settings.resolveHost) throw fail(`${dialled.what}"${dialled.host}" is a host name and no bootstrap upstream is set`);
-    try {
-      return await settings.resolveHost.resolve(dialled.host);
-    } catch (e) {
-      throw fail(`could not resolve ${dialled.what}"${dialled.host}": ${(e as Error).message}`);
-    }
-  };
+  const dialled = dialTarget(spec, proxy);
 
   const connect = (to: string, handlers: StreamHandlers): Promise<TlsStream> =>
     new Promise((resolve, reject) => {
@@ -70,10 +56,10 @@ export function createTlsDialer(
         caPem: settings.caPem,
         alpn,
         peerKey: pins.length > 0,
-        tunnel: proxy ? createTunnel(proxy.label, target!, credentials) : undefined,
+        tunnel: dialled.tunnel() ?? undefined,
         signal: abort.signal,
       };
-      ports.net.connectTls(to, proxy ? proxy.port : spec.port, options, handlers).then(
+      ports.net.connectTls(to, dialled.port, options, handlers).then(
         (stream) => {
           ports.timers.clearTimeout(timer);
           if (done) stream.close();
@@ -88,7 +74,7 @@ export function createTlsDialer(
 
   return {
     async dial(handlers) {
-      const to = await address();
+      const to = await resolveTarget(dialled, settings.resolveHost, (why) => fail(why));
       let stream: TlsStream;
       try {
         stream = await connect(to, handlers);

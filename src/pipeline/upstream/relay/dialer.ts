@@ -4,7 +4,7 @@
 
 import { ErrorCode, HoldfastError, isHoldfastError } from '../../../core/errors.ts';
 import type { ByteStream, CorePorts, StreamHandlers } from '../../../core/ports.ts';
-import { connectAuthority, createTunnel } from '../proxy-connect.ts';
+import { dialTarget, resolveTarget } from '../dial-target.ts';
 import type { UpstreamSpec } from '../spec.ts';
 import { createTlsDialer } from '../tls-dialer.ts';
 import type { EncryptedTransportSettings } from '../transport.ts';
@@ -19,24 +19,12 @@ export function createRelayDialer(spec: UpstreamSpec, settings: EncryptedTranspo
   const via = proxy ? ` through proxy ${proxy.label}` : '';
   const fail = (why: string, code: ErrorCode = ErrorCode.upstreamNetwork) => new HoldfastError(code, `upstream: connection to ${spec.label}${code === ErrorCode.upstreamProxy ? '' : via} failed (${why})`);
   // With a proxy, the TCP connection goes to it and it resolves the relay's name.
-  const dialled = proxy ? { host: proxy.host, family: proxy.family, port: proxy.port } : { host: spec.address, family: spec.family, port: spec.port };
-
-  const address = async (): Promise<string> => {
-    if (dialled.family !== 0) return dialled.host;
-    if (!settings.resolveHost) throw fail(`"${dialled.host}" is a host name and no bootstrap upstream is set`);
-    try {
-      return await settings.resolveHost.resolve(dialled.host);
-    } catch (e) {
-      throw fail(`could not resolve "${dialled.host}": ${(e as Error).message}`);
-    }
-  };
+  const dialled = dialTarget(spec, proxy);
 
   return {
     async dial(handlers) {
-      const to = await address();
-      const tunnel = proxy
-        ? createTunnel(proxy.label, connectAuthority(spec.address, spec.port), proxy.username !== null ? { username: proxy.username, password: proxy.password ?? '' } : null)
-        : null;
+      const to = await resolveTarget(dialled, settings.resolveHost, (why) => fail(why));
+      const tunnel = dialled.tunnel();
       return new Promise<ByteStream>((resolve, reject) => {
         let settled = false;
         let stream: ByteStream | null = null;
