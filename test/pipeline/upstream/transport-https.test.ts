@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { appendBytes } from '../../../src/core/stream-framer.ts';
 import { createCounters } from '../../../src/core/counters.ts';
 import { ErrorCode, isHoldfastError } from '../../../src/core/errors.ts';
 import type { CorePorts } from '../../../src/core/ports.ts';
@@ -28,13 +29,10 @@ function httpServer(onRequest: (r: SeenRequest) => void): FakeTlsServer & { conn
     conns,
     accept(peer) {
       const conn = conns.push(peer) - 1;
-      let buf = new Uint8Array(0);
+      let buf: Uint8Array = new Uint8Array(0);
       return {
         onData(bytes) {
-          const joined = new Uint8Array(buf.length + bytes.length);
-          joined.set(buf);
-          joined.set(bytes, buf.length);
-          buf = joined;
+          buf = appendBytes(buf, bytes);
           for (;;) {
             const text = new TextDecoder().decode(buf);
             const end = text.indexOf('\r\n\r\n');

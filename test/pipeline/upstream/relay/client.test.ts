@@ -5,6 +5,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { appendBytes } from '../../../../src/core/stream-framer.ts';
 import { createCounters } from '../../../../src/core/counters.ts';
 import { ErrorCode, HoldfastError, isHoldfastError } from '../../../../src/core/errors.ts';
 import type { CorePorts } from '../../../../src/core/ports.ts';
@@ -39,13 +40,10 @@ function fetchServer(handler: Handler, seen: Seen[]): FakeTlsServer {
   return {
     accept(peer) {
       const conn = conns++;
-      let buf = new Uint8Array(0);
+      let buf: Uint8Array = new Uint8Array(0);
       return {
         onData(bytes) {
-          const joined = new Uint8Array(buf.length + bytes.length);
-          joined.set(buf);
-          joined.set(bytes, buf.length);
-          buf = joined;
+          buf = appendBytes(buf, bytes);
           for (;;) {
             const all = text.decode(buf);
             const end = all.indexOf('\r\n\r\n');
