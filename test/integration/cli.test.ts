@@ -325,7 +325,10 @@ describe('holdfast serve without --upstream', () => {
     try {
       const from = hf.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('using upstreams from'));
       assert.equal(from?.msg, `using upstreams from ${path}`);
-      const line = hf.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('forwarding'));
+      // Logged just after the listeners, so it may reach us a moment after the start is seen.
+      const forwarding = () => hf.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('forwarding'));
+      await until(() => forwarding() !== undefined, 5000);
+      const line = forwarding();
       assert.deepEqual(line?.upstreams, ['udp://127.0.0.53:53', 'udp://[::1]:53']);
     } finally {
       await hf.stop();
