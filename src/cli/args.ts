@@ -3,7 +3,7 @@
 
 import type { ArgsDef } from 'citty';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
-import { parseProxyUrl } from '../core/proxy-url.ts';
+import { parseProxyUrl } from '../core/net/proxy-url.ts';
 
 /** Every value of a repeatable `--name VALUE` or `--name=VALUE` flag, in order. */
 export function repeated(rawArgs: readonly string[], name: string): string[] {

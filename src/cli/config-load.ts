@@ -6,12 +6,12 @@
 // commas or spaces (HOLDFAST_UPSTREAM="udp://9.9.9.9 udp://1.1.1.1"). An empty variable is unset.
 
 import type { ArgsDef } from 'citty';
-import { configFromText } from '../core/config-file.ts';
-import { configError, DEFAULT_CONFIG, validateConfig, type ServerConfig } from '../core/config.ts';
+import { configFromText } from '../config/config-file.ts';
+import { configError, DEFAULT_CONFIG, validateConfig, type ServerConfig } from '../config/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import type { FileSystem } from '../core/ports.ts';
-import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../pipeline/access/admission.ts';
-import { parseCidr } from '../pipeline/access/cidr.ts';
+import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../gate/admission.ts';
+import { parseCidr } from '../core/net/cidr.ts';
 import { repeated } from './args.ts';
 
 /** Flags that may be given more than once; their variables hold lists. */

@@ -24,7 +24,7 @@ export interface HandledQuery {
   readonly reply: Uint8Array;
 }
 
-/** What to do with a client's message before it is parsed (src/pipeline/access decides). */
+/** What to do with a client's message before it is parsed (src/gate decides). */
 export const Admit = {
   answer: 0,
   /** No reply at all. */

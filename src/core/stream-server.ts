@@ -16,7 +16,7 @@ export interface StreamServerOptions {
   readonly maxInFlightPerConnection: number;
   /** A client's query is small; a declared length above this is an attack or garbage. */
   readonly maxQueryBytes: number;
-  /** Per-client admission of connections (src/pipeline/access); absent admits everyone. */
+  /** Per-client admission of connections (src/gate); absent admits everyone. */
   readonly admitConnection?: ConnectionGate;
 }
 

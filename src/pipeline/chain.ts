@@ -4,19 +4,19 @@
 
 import type { Next, Stage } from '../core/answer.ts';
 import type { Counters } from '../core/counters.ts';
-import type { ServerConfig } from '../core/config.ts';
+import type { ServerConfig } from '../config/config.ts';
 import type { CorePorts } from '../core/ports.ts';
 import { createCacheStage } from './cache/stage.ts';
 import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
-import { createPrefetcher, type Prefetcher } from './prefetch/prefetcher.ts';
+import { createPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
-import { parseProxyUrl, type ProxyUrl } from '../core/proxy-url.ts';
-import { createBootstrap } from './upstream/bootstrap.ts';
-import { isProxied, parseUpstream, type UpstreamSpec } from './upstream/spec.ts';
+import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
+import { createBootstrap } from '../upstreams/bootstrap.ts';
+import { isProxied, parseUpstream, type UpstreamSpec } from '../upstreams/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
-import type { RelayClientSettings } from './upstream/relay/client.ts';
-import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from './upstream/transport.ts';
+import type { RelayClientSettings } from '../upstreams/relay/client.ts';
+import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
 
 /** What the pipeline gets from outside the configuration: files read, and where events go. */
 export interface PipelineExtras {

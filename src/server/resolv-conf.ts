@@ -1,7 +1,7 @@
 // Upstreams from /etc/resolv.conf, for a user who gave none: its nameserver lines, minus any
 // that would send queries back to Holdfast itself.
 
-import type { ListenAddress } from '../core/config.ts';
+import type { ListenAddress } from '../config/config.ts';
 
 // A wildcard listener takes queries to this machine's loopback addresses of its family; a
 // remote nameserver such as the LAN router never reaches it.

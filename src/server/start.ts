@@ -3,22 +3,22 @@
 // handle to stop it.
 
 import { createCounters, type Counters } from '../core/counters.ts';
-import type { ServerConfig, ListenAddress } from '../core/config.ts';
+import type { ServerConfig, ListenAddress } from '../config/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
 import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { VERSION } from '../core/version.ts';
-import { createAdmission, type Admission } from '../pipeline/access/admission.ts';
-import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../pipeline/access/local-subnets.ts';
+import { createAdmission, type Admission } from '../gate/admission.ts';
+import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
-import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
+import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import { createHttpHandler } from './http/handler.ts';
 import { createStaleWatch } from './http/health.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
-import type { UpstreamEvent } from '../pipeline/upstream/transport.ts';
+import type { UpstreamEvent } from '../upstreams/transport.ts';
 
 export interface BoundListener {
   readonly transport: 'udp' | 'tcp';
@@ -156,7 +156,7 @@ export async function startServer(
   // while we were down are refreshed first, as soon as an upstream answers.
   if (snapshot) pipeline.prefetcher.watchPopular();
   // Before the pipeline and before parsing: a refused or limited client costs an address
-  // lookup and a token count, nothing more (src/pipeline/access/README.md).
+  // lookup and a token count, nothing more (src/gate/README.md).
   let admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
   let lastLocal: Parameters<Admission['setLocalSubnets']>[0] = [];
   let current = config;

@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { checkConfig, envName, withEnv } from '../../src/cli/config-load.ts';
-import { configFromText } from '../../src/core/config-file.ts';
+import { configFromText } from '../../src/config/config-file.ts';
 import { loadServeConfig, serveArgs } from '../../src/cli/commands/serve.ts';
-import { DEFAULT_CONFIG } from '../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../src/config/config.ts';
 import { ErrorCode, HoldfastError } from '../../src/core/errors.ts';
 
 const FILE = `

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { proxyFlag, sizeFlag } from '../../src/cli/args.ts';
 import { configFromFlags, parseHttpListen, serveArgs } from '../../src/cli/commands/serve.ts';
 import { withEnv } from '../../src/cli/config-load.ts';
-import { DEFAULT_CONFIG } from '../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../src/config/config.ts';
 import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
 
 const configError = (e: unknown) => isHoldfastError(e, ErrorCode.config);

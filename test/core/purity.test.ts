@@ -35,10 +35,10 @@ describe('the pure core', () => {
   });
 
   // server/http too: the HTTP side is a Fetch API handler, and the adapters own the server.
-  for (const dir of ['src/core', 'src/pipeline', 'src/server/http']) {
+  for (const dir of ['src/core', 'src/config', 'src/gate', 'src/pipeline', 'src/upstreams', 'src/protocols', 'src/services', 'src/server/http']) {
     it(`${dir} imports nothing runtime-specific`, () => {
       const files = sources(dir);
-      assert.ok(files.length > 3, `expected sources under ${dir}`);
+      assert.ok(files.length > 0, `expected sources under ${dir}`);
       const found = files.flatMap((f) => breaches(readFileSync(f, 'utf8')).map((b) => `${f}: ${b}`));
       assert.deepEqual(found, []);
     });

@@ -13,7 +13,7 @@ import { tcpExchange, udpExchange } from '../helpers/dns-client.ts';
 import { plans, startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { until } from '../helpers/until.ts';
 import { startHoldfast, runHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
-import { encodeSnapshot } from '../../src/pipeline/cache/snapshot/format.ts';
+import { encodeSnapshot } from '../../src/services/snapshot/format.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { decode, query } from '../helpers/packets.ts';
 import { freePort } from '../helpers/ports.ts';

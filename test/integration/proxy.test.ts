@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { decodeRelayResponse, encodeRelayRequest } from '../../src/pipeline/upstream/relay/codec.ts';
+import { decodeRelayResponse, encodeRelayRequest } from '../../src/protocols/relay-v1.ts';
 import { askA } from '../helpers/dns-client.ts';
 import { DOH_ANSWER, DOT_ANSWER, startDnsdistDoh, startUnboundDot, type EncryptedServer } from '../helpers/encrypted-servers.ts';
 import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';

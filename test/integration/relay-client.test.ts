@@ -11,7 +11,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeRelayRequest, DEFAULT_RELAY_LIMITS, encodeRelayInfo, encodeRelayResponse, type RelayResultItem } from '../../src/pipeline/upstream/relay/codec.ts';
+import { decodeRelayRequest, DEFAULT_RELAY_LIMITS, encodeRelayInfo, encodeRelayResponse, type RelayResultItem } from '../../src/protocols/relay-v1.ts';
 import { dig, udpExchange } from '../helpers/dns-client.ts';
 import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';

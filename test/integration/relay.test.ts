@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { decodeRelayInfo, decodeRelayResponse, encodeRelayRequest } from '../../src/pipeline/upstream/relay/codec.ts';
+import { decodeRelayInfo, decodeRelayResponse, encodeRelayRequest } from '../../src/protocols/relay-v1.ts';
 import { decode, query } from '../helpers/packets.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { startRelay } from '../helpers/relay-process.ts';

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tempPathFor } from '../../src/adapters/shared/paths.ts';
-import { decodeSnapshot } from '../../src/pipeline/cache/snapshot/format.ts';
+import { decodeSnapshot } from '../../src/services/snapshot/format.ts';
 import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import { query } from '../helpers/packets.ts';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scanMessage, toStored } from '../../src/core/wire/message.ts';
 import { parseQuery } from '../../src/core/wire/query.ts';
-import { decodeSnapshot, encodeSnapshot } from '../../src/pipeline/cache/snapshot/format.ts';
+import { decodeSnapshot, encodeSnapshot } from '../../src/services/snapshot/format.ts';
 import { dig, udpExchange } from '../helpers/dns-client.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';

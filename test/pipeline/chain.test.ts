@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Answer, Next, Stage } from '../../src/core/answer.ts';
 import { createCounters } from '../../src/core/counters.ts';
-import { DEFAULT_CONFIG } from '../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../src/config/config.ts';
 import { parseQuery } from '../../src/core/wire/query.ts';
 import { compose, createPipeline } from '../../src/pipeline/chain.ts';
 import { createFakeTime } from '../helpers/fake-clock.ts';

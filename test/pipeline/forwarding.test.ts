@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCounters } from '../../src/core/counters.ts';
-import { DEFAULT_CONFIG } from '../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../src/config/config.ts';
 import { createHandle } from '../../src/core/handle.ts';
 import type { CorePorts, Peer } from '../../src/core/ports.ts';
 import { createPipeline } from '../../src/pipeline/chain.ts';

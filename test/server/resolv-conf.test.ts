@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { nameserversFrom } from '../../src/server/resolv-conf.ts';
-import { parseUpstream } from '../../src/pipeline/upstream/spec.ts';
+import { parseUpstream } from '../../src/upstreams/spec.ts';
 
 const NOT_53 = [{ address: '127.0.0.1', port: 5353 }];
 

@@ -4,7 +4,7 @@
 
 import { defineCommand } from 'citty';
 import type { Runtime } from '../../core/ports.ts';
-import { formatConfig } from '../../core/config-file.ts';
+import { formatConfig } from '../../config/config-file.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import { withEnv } from '../config-load.ts';
 import { loadServeConfig, serveArgs } from './serve.ts';

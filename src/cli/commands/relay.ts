@@ -2,15 +2,15 @@
 // through Holdfast's own pipeline (cache, coalescing, upstream pool) to the given upstreams.
 
 import { defineCommand } from 'citty';
-import { DEFAULT_CONFIG, validateConfig, type ServerConfig } from '../../core/config.ts';
+import { DEFAULT_CONFIG, validateConfig, type ServerConfig } from '../../config/config.ts';
 import { createCounters } from '../../core/counters.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
-import { DEFAULT_PROXY_PORT } from '../../core/proxy-url.ts';
+import { DEFAULT_PROXY_PORT } from '../../core/net/proxy-url.ts';
 import { createHandle } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { createPipeline } from '../../pipeline/chain.ts';
-import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../pipeline/upstream/relay/codec.ts';
-import { splitHostPort } from '../../pipeline/upstream/spec.ts';
+import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../protocols/relay-v1.ts';
+import { splitHostPort } from '../../upstreams/spec.ts';
 import { createRelayHandler } from '../../server/relay/handler.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated } from '../args.ts';
 import { createLogger } from '../logger.ts';

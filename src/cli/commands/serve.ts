@@ -2,17 +2,17 @@
 
 import { defineCommand } from 'citty';
 import type { ConsolaInstance } from 'consola';
-import { DEFAULT_CONFIG, validateConfig, type ListenAddress, type ServerConfig } from '../../core/config.ts';
+import { DEFAULT_CONFIG, validateConfig, type ListenAddress, type ServerConfig } from '../../config/config.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
-import { DEFAULT_PROXY_PORT, type ProxyUrl } from '../../core/proxy-url.ts';
+import { DEFAULT_PROXY_PORT, type ProxyUrl } from '../../core/net/proxy-url.ts';
 import type { HandledQuery } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { nameToText } from '../../core/wire/names.ts';
-import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../../pipeline/access/admission.ts';
-import { parseCidr } from '../../pipeline/access/cidr.ts';
-import { splitHostPort } from '../../pipeline/upstream/spec.ts';
-import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
-import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
+import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../../gate/admission.ts';
+import { parseCidr } from '../../core/net/cidr.ts';
+import { splitHostPort } from '../../upstreams/spec.ts';
+import type { SnapshotEvent } from '../../services/snapshot/service.ts';
+import type { LocalSubnetsEvent } from '../../services/local-subnets.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';

@@ -4,7 +4,7 @@
 import { defineCommand } from 'citty';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/ports.ts';
-import { decodeSnapshot, SnapshotError } from '../../pipeline/cache/snapshot/format.ts';
+import { decodeSnapshot, SnapshotError } from '../../services/snapshot/format.ts';
 import { rejectUnknownFlags } from '../args.ts';
 
 export const snapshotArgs = {

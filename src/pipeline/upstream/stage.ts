@@ -6,9 +6,9 @@ import type { Counters } from '../../core/counters.ts';
 import { toStored } from '../../core/wire/message.ts';
 import { upstreamQuery } from '../../core/wire/reply.ts';
 import { Source, type Next } from '../../core/answer.ts';
-import { createUpstreamPool, type PoolOptions, type UpstreamPool } from './pool.ts';
-import type { UpstreamSpec } from './spec.ts';
-import type { EncryptedTransportSettings } from './transport.ts';
+import { createUpstreamPool, type PoolOptions, type UpstreamPool } from '../../upstreams/pool.ts';
+import type { UpstreamSpec } from '../../upstreams/spec.ts';
+import type { EncryptedTransportSettings } from '../../upstreams/transport.ts';
 
 export interface UpstreamStageOptions extends PoolOptions {
   readonly upstreams: readonly UpstreamSpec[];

@@ -4,7 +4,7 @@
 
 import type { Counters } from '../../core/counters.ts';
 import type { Clock, TimerHandle, Timers } from '../../core/ports.ts';
-import type { UpstreamHealth } from '../../pipeline/upstream/pool.ts';
+import type { UpstreamHealth } from '../../upstreams/pool.ts';
 
 /** Stale answers within this long make /readyz report servingStale. */
 export const STALE_WINDOW_MS = 60_000;

@@ -6,11 +6,11 @@
 // name, so a new counter does not compile until it has its one line here (and its line in
 // docs/metrics.md).
 
-import type { ServerConfig } from '../../core/config.ts';
+import type { ServerConfig } from '../../config/config.ts';
 import type { CounterName, Counters } from '../../core/counters.ts';
 import { LATENCY_BUCKETS_MS, LATENCY_SOURCES, type LatencyHistograms } from '../../core/latency.ts';
-import { BreakerState } from '../../pipeline/upstream/health/breaker.ts';
-import type { UpstreamHealth } from '../../pipeline/upstream/pool.ts';
+import { BreakerState } from '../../upstreams/health/breaker.ts';
+import type { UpstreamHealth } from '../../upstreams/pool.ts';
 import type { HistogramSample, Labels, MetricFamily, Sample } from './exposition.ts';
 
 /** The parts of a running server that metrics read; RunningServer has them all. */

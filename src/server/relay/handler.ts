@@ -13,8 +13,8 @@ import {
   RelayProtocolError,
   type RelayLimits,
   type RelayResultItem,
-} from '../../pipeline/upstream/relay/codec.ts';
-import { asBody as body, gzip, readCapped } from '../../pipeline/upstream/relay/gzip.ts';
+} from '../../protocols/relay-v1.ts';
+import { asBody as body, gzip, readCapped } from '../../upstreams/relay/gzip.ts';
 import { createBearerCheck } from '../http/auth.ts';
 
 /** Answers one DNS query in wire format; rejects (a HoldfastError, ideally) when it cannot. */

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { configFromFlags } from '../../../src/cli/commands/serve.ts';
-import { DEFAULT_CONFIG } from '../../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../../src/config/config.ts';
 import { ErrorCode, isHoldfastError } from '../../../src/core/errors.ts';
 
 /** configFromFlags as citty would call it: the raw list, and the last value of each flag. */

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Answer, ClientInfo, Next } from '../../../src/core/answer.ts';
 import { createCounters } from '../../../src/core/counters.ts';
-import { DEFAULT_CONFIG } from '../../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../../src/config/config.ts';
 import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wire/message.ts';
 import { parseQuery, type Query } from '../../../src/core/wire/query.ts';
 import { renderStored } from '../../../src/core/wire/reply.ts';

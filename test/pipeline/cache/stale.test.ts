@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Answer, ClientInfo, Next } from '../../../src/core/answer.ts';
-import { DEFAULT_CONFIG } from '../../../src/core/config.ts';
+import { DEFAULT_CONFIG } from '../../../src/config/config.ts';
 import { createCounters } from '../../../src/core/counters.ts';
 import { HoldfastError, ErrorCode } from '../../../src/core/errors.ts';
 import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wire/message.ts';

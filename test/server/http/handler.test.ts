@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_CONFIG, type ServerConfig } from '../../../src/core/config.ts';
+import { DEFAULT_CONFIG, type ServerConfig } from '../../../src/config/config.ts';
 import { createCounters } from '../../../src/core/counters.ts';
 import { createLatencyHistograms } from '../../../src/core/latency.ts';
 import type { CorePorts } from '../../../src/core/ports.ts';

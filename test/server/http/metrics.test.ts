@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_CONFIG, type ServerConfig } from '../../../src/core/config.ts';
+import { DEFAULT_CONFIG, type ServerConfig } from '../../../src/config/config.ts';
 import { CounterName, createCounters } from '../../../src/core/counters.ts';
 import { createHandle } from '../../../src/core/handle.ts';
 import { createLatencyHistograms } from '../../../src/core/latency.ts';

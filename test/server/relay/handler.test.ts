@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, HoldfastError } from '../../../src/core/errors.ts';
-import { decodeRelayInfo, decodeRelayResponse, encodeBase64, encodeRelayRequest } from '../../../src/pipeline/upstream/relay/codec.ts';
+import { decodeRelayInfo, decodeRelayResponse, encodeBase64, encodeRelayRequest } from '../../../src/protocols/relay-v1.ts';
 import { createRelayHandler, type RelayResolve } from '../../../src/server/relay/handler.ts';
 
 const ab = (b: Uint8Array) => b as Uint8Array<ArrayBuffer>;

@@ -1,0 +1,47 @@
+// The shape every upstream transport shares: open a socket, send once it is open, and settle
+// exactly once, on the first acceptable reply, a failure, the deadline or an abort (a hedged
+// query that another copy already answered), closing the socket however it ends.
+
+import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import type { Timers } from '../core/ports.ts';
+
+export type Settle = (error: Error | null, reply?: Uint8Array) => void;
+
+export interface ExchangeCounters {
+  upstream_mismatched_replies: number;
+}
+
+export function boundedExchange<S extends { close(): void }>(
+  timers: Timers,
+  timeoutMs: number,
+  timeoutMessage: () => string,
+  open: (settle: Settle) => Promise<S>,
+  send: (socket: S) => void,
+  openFailed: (e: Error) => HoldfastError,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    let socket: S | null = null;
+    let done = false;
+    const settle: Settle = (error, reply) => {
+      if (done) return;
+      done = true;
+      timers.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket?.close();
+      if (error) reject(error);
+      else resolve(reply!);
+    };
+    const onAbort = () => settle(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
+    const timer = timers.setTimeout(() => settle(new HoldfastError(ErrorCode.upstreamTimeout, timeoutMessage())), timeoutMs);
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort);
+    open(settle)
+      .then((s) => {
+        socket = s;
+        if (done) s.close();
+        else send(s);
+      })
+      .catch((e: Error) => settle(openFailed(e)));
+  });
+}

@@ -1,0 +1,295 @@
+// One query to the upstreams, as a series of copies. The first copy goes to the best upstream;
+// when it is not answered within that upstream's RTO, another copy goes out (to the next
+// healthy upstream if there is one, else to the same one again) while the earlier copies keep
+// listening: on a lossy link the first reply to any copy wins. Every copy after the first is a
+// retry and must be paid for from the retry budget, so loss never becomes a retry storm.
+//
+// A copy ends early on a hard error (the next one goes out at once) or on SERVFAIL/REFUSED
+// (that upstream has given its answer and is not asked again; the answer is kept in case no
+// other upstream does better). The exchange ends at the first usable reply, or when nothing
+// is left listening and nothing more may be sent, or at the total deadline.
+
+import { ErrorCode, HoldfastError, isHoldfastError, Rcode } from '../core/errors.ts';
+import type { CorePorts } from '../core/ports.ts';
+import type { Counters } from '../core/counters.ts';
+import { scanMessage } from '../core/wire/message.ts';
+import type { RetryBudget } from './health/retry-budget.ts';
+import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool.ts';
+import { exchangeTcp } from './tcp.ts';
+
+/** Each further copy to the same upstream waits this much longer than the one before... */
+const BACKOFF = 1.5;
+/**
+ * ...up to this many RTOs. Past a few RTOs a copy's silence says the packet was lost, not that
+ * the upstream is slow; waiting longer only spends the client's time, and the breaker, not the
+ * backoff, is what stops us asking a dead upstream.
+ */
+const MAX_WAIT_RTOS = 4;
+/**
+ * When at least this share of an upstream's copies goes unanswered, silence is taken for loss
+ * and copies follow one RTO apart without backing off: on a link losing half its copies that
+ * cuts the slowest answers by about half, at little extra traffic, since a lost copy's
+ * successor goes out sooner, not more often. Below it, silence more likely means a slow answer,
+ * and waiting longer each time spares the upstream.
+ */
+const LOSSY_SHARE = 0.2;
+
+interface Copy {
+  readonly h: UpstreamHealth;
+  readonly sentAtMs: number;
+  readonly stop: AbortController;
+  /** Ended: replied, failed or stopped. */
+  ended: boolean;
+  /** Already counted as silent, at its RTO. */
+  judged: boolean;
+}
+
+/** The same query under another ID, so each copy's reply names the copy it answers. */
+function withId(query: Uint8Array, id: number): Uint8Array {
+  const copy = query.slice();
+  copy[0] = id >> 8;
+  copy[1] = id & 0xff;
+  return copy;
+}
+
+async function sendOne(
+  ports: CorePorts,
+  counters: Counters,
+  h: UpstreamHealth,
+  query: Uint8Array,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<UpstreamReply> {
+  const started = ports.clock.now();
+  // Every kind of upstream behind one interface: over TLS and HTTPS this copy is one query on
+  // a shared connection, never a connection of its own.
+  let bytes = await h.transport.exchange(query, timeoutMs, signal);
+  let scan = scanMessage(bytes);
+  if (typeof scan !== 'string' && scan.truncated && h.spec.protocol === 'udp') {
+    // RFC 7766 §5: a truncated UDP reply means "ask again over TCP".
+    counters.upstream_tcp_fallbacks++;
+    const left = Math.max(1, timeoutMs - (ports.clock.now() - started));
+    bytes = await exchangeTcp(ports, h.spec, query, left, counters, signal);
+    scan = scanMessage(bytes);
+  }
+  if (typeof scan === 'string') {
+    counters.upstream_bad_replies++;
+    throw new HoldfastError(ErrorCode.upstreamBadReply, `upstream: unusable reply from ${h.spec.label} (${scan})`);
+  }
+  return { bytes, scan, upstream: h.spec, rttMs: ports.clock.now() - started };
+}
+
+export function hedgedExchange(
+  query: Uint8Array,
+  pool: PoolForExchange,
+  options: PoolOptions,
+  ports: CorePorts,
+  counters: Counters,
+  budget: RetryBudget,
+): Promise<UpstreamReply> {
+  const { clock, timers } = ports;
+  const start = clock.now();
+  const deadline = start + options.totalTimeoutMs;
+  budget.deposit(start);
+
+  return new Promise<UpstreamReply>((resolve, reject) => {
+    const copies: Copy[] = [];
+    const sentTo = new Map<UpstreamHealth, number>();
+    /** Upstreams that gave their answer (SERVFAIL/REFUSED) and are not asked again. */
+    const finished = new Set<UpstreamHealth>();
+    let refusal: UpstreamReply | null = null;
+    let lastError: HoldfastError | null = null;
+    let hedgeTimer: unknown = null;
+    let over = false;
+
+    const live = () => copies.some((c) => !c.ended);
+
+    const finish = (reply: UpstreamReply | null) => {
+      if (over) return;
+      over = true;
+      if (hedgeTimer !== null) timers.clearTimeout(hedgeTimer);
+      for (const c of copies) {
+        if (c.ended) continue;
+        c.ended = true;
+        if (!c.judged) pool.abandoned(c.h);
+        c.stop.abort();
+      }
+      const result = reply ?? refusal;
+      if (result) resolve(result);
+      else
+        reject(
+          new HoldfastError(
+            ErrorCode.upstreamsExhausted,
+            `upstream: no usable reply after ${copies.length} ${copies.length === 1 ? 'copy' : 'copies'} (${lastError?.message ?? 'deadline passed'})`,
+            Rcode.SERVFAIL,
+          ),
+        );
+    };
+
+    /** Ends the exchange if nothing is listening and nothing more can be sent. */
+    const sendOrGiveUp = () => {
+      if (!send(true) && !live()) finish(null);
+    };
+
+    /** `c.h` answered, but not usefully: it is not asked again for this query. */
+    const gaveUp = (c: Copy) => {
+      finished.add(c.h);
+      c.h.failures++;
+      c.h.consecutiveFailures++;
+      for (const other of copies) {
+        if (other.h === c.h && !other.ended) {
+          other.ended = true;
+          other.stop.abort();
+        }
+      }
+      if (!live()) sendOrGiveUp();
+    };
+
+    const onReply = (c: Copy, reply: UpstreamReply) => {
+      c.ended = true;
+      const now = clock.now();
+      const rcode = reply.scan.rcode;
+      if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) {
+        // Alive, but no help for this name: a SERVFAIL can take the upstream's own timeouts,
+        // so it is no RTT sample either.
+        pool.replied(c.h, null, now);
+        refusal = reply;
+        gaveUp(c);
+        return;
+      }
+      pool.replied(c.h, now - c.sentAtMs, now);
+      finish(reply);
+    };
+
+    const onError = (c: Copy, e: unknown) => {
+      if (c.ended) return; // stopped by us
+      c.ended = true;
+      const now = clock.now();
+      const err =
+        e instanceof HoldfastError
+          ? e
+          : new HoldfastError(ErrorCode.upstreamNetwork, `upstream: ${c.h.spec.label} failed (${e instanceof Error ? e.message : String(e)})`);
+      lastError = err;
+      if (isHoldfastError(err, ErrorCode.upstreamTimeout)) {
+        // Only the deadline ends a copy by timeout; its RTO may not have been judged yet.
+        if (!c.judged) {
+          c.judged = true;
+          counters.upstream_timeouts++;
+          pool.silent(c.h, c.sentAtMs, now);
+        }
+        if (!live()) finish(null);
+        return;
+      }
+      counters.upstream_errors++;
+      if (isHoldfastError(err, ErrorCode.upstreamBadReply) || isHoldfastError(err, ErrorCode.upstreamRelayItem)) {
+        // A garbled reply (or a relay's failed item) still proves the upstream is there; it may
+        // choke on this name only, so the breaker, which guards every name, is not told.
+        pool.replied(c.h, null, now);
+        gaveUp(c);
+        return;
+      }
+      pool.failed(c.h, now);
+      // Any transport's failure is that upstream's, never the end of the query.
+      sendOrGiveUp();
+    };
+
+    /** Sends one more copy if attempts, time, an upstream and (for a retry) the budget allow. */
+    function send(retry: boolean): boolean {
+      if (over || copies.length >= options.maxAttempts) return false;
+      const now = clock.now();
+      if (deadline - now <= 0) return false;
+      const h = pool.pick(sentTo, finished, now);
+      if (h === null) return false;
+      if (retry) {
+        if (!budget.tryWithdraw(now)) {
+          counters.upstream_retries_refused++;
+          // pick() may have admitted a half-open probe that is not going out after all.
+          pool.abandoned(h);
+          return false;
+        }
+        counters.upstream_retries++;
+      }
+      sendTo(h, now);
+      return true;
+    }
+
+    function sendProbe(h: UpstreamHealth, now: number): void {
+      counters.upstream_probes++;
+      counters.upstream_queries++;
+      h.queries++;
+      h.inFlight++;
+      sentTo.set(h, 1);
+      const timeoutMs = options.rtoMaxMs;
+      sendOne(ports, counters, h, withId(query, ports.entropy.id16()), timeoutMs, new AbortController().signal)
+        .then(
+          (reply) => {
+            const at = clock.now();
+            const rcode = reply.scan.rcode;
+            const usable = rcode !== Rcode.SERVFAIL && rcode !== Rcode.REFUSED;
+            pool.replied(h, usable ? at - now : null, at);
+            if (usable) finish(reply);
+          },
+          (e) => {
+            if (isHoldfastError(e, ErrorCode.upstreamTimeout)) pool.silent(h, now, clock.now());
+            else pool.failed(h, clock.now());
+          },
+        )
+        .finally(() => {
+          h.inFlight--;
+        });
+    }
+
+    /** One copy to `h`; the next copy follows when this one outlives its RTO. */
+    function sendTo(h: UpstreamHealth, now: number): void {
+      const n = sentTo.get(h) ?? 0;
+      sentTo.set(h, n + 1);
+      const c: Copy = { h, sentAtMs: now, stop: new AbortController(), ended: false, judged: false };
+      copies.push(c);
+      h.queries++;
+      h.inFlight++;
+      counters.upstream_queries++;
+      const bytes = copies.length === 1 ? query : withId(query, ports.entropy.id16());
+      sendOne(ports, counters, h, bytes, deadline - now, c.stop.signal)
+        .then(
+          (reply) => {
+            if (!c.ended) onReply(c, reply);
+          },
+          (e) => onError(c, e),
+        )
+        .finally(() => {
+          h.inFlight--;
+        });
+      if (hedgeTimer !== null) timers.clearTimeout(hedgeTimer);
+      hedgeTimer = null;
+      const rto = h.rto.rtoMs;
+      const growth = h.lossEstimate >= LOSSY_SHARE ? 1 : Math.min(BACKOFF ** n, MAX_WAIT_RTOS);
+      const waitMs = Math.min(options.rtoMaxMs, rto * growth);
+      if (waitMs < deadline - now) {
+        hedgeTimer = timers.setTimeout(() => {
+          hedgeTimer = null;
+          if (over) return;
+          if (!c.ended && !c.judged) {
+            c.judged = true;
+            counters.upstream_timeouts++;
+            pool.silent(h, c.sentAtMs, clock.now());
+          }
+          send(true);
+        }, waitMs);
+      }
+    }
+
+    if (!send(false)) {
+      counters.upstream_unavailable++;
+      over = true;
+      reject(new HoldfastError(ErrorCode.upstreamsUnavailable, 'upstream: every upstream is failing or busy; not asking now', Rcode.SERVFAIL));
+      return;
+    }
+    // A recovering upstream is probed alongside the healthy one, so it can earn its place back
+    // even while others answer well. The probe is not stopped when another copy wins: it
+    // listens for its full time, so the breaker always gets its verdict, and one probe per
+    // cooldown is all a dead upstream costs.
+    const now = clock.now();
+    const probe = pool.probe(sentTo, now);
+    if (probe) sendProbe(probe, now);
+  });
+}

@@ -1,0 +1,238 @@
+// The upstreams and their health. Each upstream has an adaptive retransmit timeout (RTO, from
+// its smoothed RTT), a circuit breaker, and a count of copies in flight; the pool picks where
+// each copy of a query goes, and hedged-exchange.ts decides when to send one.
+//
+// Health is judged so that a lossy link is not mistaken for a dead one: a copy that goes
+// unanswered counts against its upstream only if nothing at all has been heard from that
+// upstream since the copy was sent, nor for `breakerSilenceMs`. At 30% loss replies keep
+// arriving and the breaker stays closed; when the link is gone, the breaker opens after a few
+// silent copies and queries fail fast (the cache then answers stale at once) until a jittered
+// probe gets through.
+
+import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import type { ServerConfig } from '../config/config.ts';
+import type { CorePorts } from '../core/ports.ts';
+import type { Counters } from '../core/counters.ts';
+import type { ScannedMessage } from '../core/wire/message.ts';
+import { BreakerState, createBreaker, type Breaker } from './health/breaker.ts';
+import { createRetryBudget, type RetryBudget } from './health/retry-budget.ts';
+import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
+import { hedgedExchange } from './hedged-exchange.ts';
+import type { UpstreamSpec } from './spec.ts';
+import { createTransport, DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type Transport } from './transport.ts';
+
+export type PoolOptions = ServerConfig['upstream'];
+
+/** RFC 6298's G: the least margin of the RTO over the smoothed RTT. */
+const RTO_GRANULARITY_MS = 20;
+const RETRY_WINDOW_MS = 10_000;
+const LOSS_GAIN = 1 / 16;
+
+export interface UpstreamHealth {
+  readonly spec: UpstreamSpec;
+  /** How copies reach it: a socket per copy (UDP, TCP) or a shared connection (TLS, HTTPS). */
+  readonly transport: Transport;
+  readonly rto: RtoEstimator;
+  readonly breaker: Breaker;
+  /** Smoothed RTT in ms, or -1 before the first reply. */
+  readonly srttMs: number;
+  /** Copies sent to it that have not ended. */
+  inFlight: number;
+  /** Copies sent to it. */
+  queries: number;
+  replies: number;
+  /** Copies that timed out, errors and SERVFAIL/REFUSED answers. */
+  failures: number;
+  /** Failures since the last good reply; they push it down the order of preference. */
+  consecutiveFailures: number;
+  lastReplyAtMs: number;
+  /**
+   * The share of copies that go unanswered past their RTO, smoothed (gain 1/16): how lossy the
+   * path is. A high share says silence means loss, not a slow upstream (hedged-exchange.ts).
+   */
+  lossEstimate: number;
+}
+
+export interface UpstreamReply {
+  readonly bytes: Uint8Array;
+  readonly scan: ScannedMessage;
+  readonly upstream: UpstreamSpec;
+  readonly rttMs: number;
+}
+
+export interface ExchangeOptions {
+  /**
+   * Prefetch and other work no client waits for: refused while upstreams are unhealthy or
+   * half the in-flight limit is taken, so it never crowds out client queries.
+   */
+  readonly background?: boolean;
+}
+
+export interface UpstreamPool {
+  exchange(query: Uint8Array, options?: ExchangeOptions): Promise<UpstreamReply>;
+  readonly health: readonly UpstreamHealth[];
+  /** Is some upstream's breaker closed? */
+  healthy(): boolean;
+  /** Queries in flight to upstreams now. */
+  inFlight(): number;
+  readonly retryBudget: RetryBudget;
+  /** Closes the connections kept open to upstreams. */
+  close(): void;
+  /** The checks upstreams make before use (a relay's /v1/info); rejects with a config error to refuse one. */
+  preflight(): Promise<void>;
+}
+
+/** The pool's side of one exchange: where the next copy goes, and what each outcome means for health. */
+export interface PoolForExchange {
+  /**
+   * The upstream for the next copy: the healthy one with the best score, a different one for
+   * each hedge while one is left, a half-open one as a probe when none is healthy; null if none.
+   */
+  pick(sentTo: ReadonlyMap<UpstreamHealth, number>, finished: ReadonlySet<UpstreamHealth>, nowMs: number): UpstreamHealth | null;
+  /** A half-open upstream not yet asked whose breaker admits a probe now, or null. */
+  probe(sentTo: ReadonlyMap<UpstreamHealth, number>, nowMs: number): UpstreamHealth | null;
+  /** A reply came (any rcode); `rttMs` when it may be used as a sample. */
+  replied(h: UpstreamHealth, rttMs: number | null, nowMs: number): void;
+  /** A copy ended in an error: no socket, a refused connection, a garbled reply. */
+  failed(h: UpstreamHealth, nowMs: number): void;
+  /** A copy went past its RTO (or the deadline) unanswered. */
+  silent(h: UpstreamHealth, sentAtMs: number, nowMs: number): void;
+  /** A copy was stopped with no verdict on its upstream. */
+  abandoned(h: UpstreamHealth): void;
+}
+
+export function createUpstreamPool(
+  specs: readonly UpstreamSpec[],
+  options: PoolOptions,
+  ports: CorePorts,
+  counters: Counters,
+  encrypted: EncryptedTransportSettings = DEFAULT_ENCRYPTED_SETTINGS,
+): UpstreamPool {
+  if (specs.length === 0) throw new HoldfastError(ErrorCode.config, 'upstream: at least one upstream is needed');
+  const random = () => ports.entropy.random();
+  const health: UpstreamHealth[] = specs.map((spec) => {
+    const rto = createRtoEstimator({ minMs: options.rtoMinMs, maxMs: options.rtoMaxMs, initialMs: options.rtoInitialMs, granularityMs: RTO_GRANULARITY_MS });
+    return {
+      spec,
+      transport: createTransport(spec, encrypted, ports, counters),
+      rto,
+      breaker: createBreaker(
+        { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
+        random,
+      ),
+      get srttMs() {
+        return rto.srttMs;
+      },
+      inFlight: 0,
+      queries: 0,
+      replies: 0,
+      failures: 0,
+      consecutiveFailures: 0,
+      lastReplyAtMs: -Infinity,
+      lossEstimate: 0,
+    };
+  });
+  const retryBudget = createRetryBudget({ ratio: options.retryRatio, minPerSecond: options.retryMinPerSecond, windowMs: RETRY_WINDOW_MS });
+  let inFlight = 0;
+
+  // An upstream never measured scores 0, so it is tried and measured; each recent failure
+  // costs it one RTO, so a flaky upstream sinks below a steady one before its breaker opens.
+  const score = (h: UpstreamHealth) => Math.max(0, h.rto.srttMs) + h.consecutiveFailures * h.rto.rtoMs;
+
+  const forExchange: PoolForExchange = {
+    pick(sentTo, finished, now) {
+      let best: UpstreamHealth | null = null;
+      let bestScore = Infinity;
+      let probe: UpstreamHealth | null = null;
+      for (const h of health) {
+        if (finished.has(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
+        const state = h.breaker.state(now);
+        if (state === BreakerState.closed) {
+          // Hedges spread over the healthy upstreams before any is asked twice.
+          const s = score(h) + (sentTo.get(h) ?? 0) * 1e9;
+          if (s < bestScore) {
+            best = h;
+            bestScore = s;
+          }
+        } else if (state === BreakerState.halfOpen && probe === null && !sentTo.has(h)) probe = h;
+      }
+      if (best) return best;
+      // allow() admits one probe per half-open breaker; it may already be out with another query.
+      return probe && probe.breaker.allow(now) ? probe : null;
+    },
+    probe(sentTo, now) {
+      for (const h of health) {
+        if (sentTo.has(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
+        if (h.breaker.state(now) === BreakerState.halfOpen && h.breaker.allow(now)) return h;
+      }
+      return null;
+    },
+    replied(h, rttMs, now) {
+      h.replies++;
+      h.lastReplyAtMs = now;
+      h.lossEstimate -= h.lossEstimate * LOSS_GAIN;
+      if (rttMs !== null) {
+        // Each copy has its own ID (and over UDP and TCP its own socket; over HTTPS its own
+        // request), so a reply says which copy it answers: RTT samples stay valid under
+        // retransmission, without Karn's ambiguity.
+        h.rto.sample(rttMs);
+        h.consecutiveFailures = 0;
+      }
+      h.breaker.success();
+    },
+    failed(h, now) {
+      h.failures++;
+      h.consecutiveFailures++;
+      h.breaker.failure(now);
+    },
+    silent(h, sentAtMs, now) {
+      h.failures++;
+      h.consecutiveFailures++;
+      h.lossEstimate += (1 - h.lossEstimate) * LOSS_GAIN;
+      // Heard from since this copy left, or lately: alive, only lossy. Not the breaker's
+      // business: at 30% loss each way a run of five lost copies is common, a few seconds
+      // without a single reply is not.
+      const heardLately = h.lastReplyAtMs >= sentAtMs || now - h.lastReplyAtMs < options.breakerSilenceMs;
+      if (!heardLately) h.breaker.failure(now);
+      else if (h.breaker.state(now) === BreakerState.halfOpen) h.breaker.abandon();
+    },
+    abandoned(h) {
+      h.breaker.abandon();
+    },
+  };
+
+  const healthy = () => {
+    const now = ports.clock.now();
+    return health.some((h) => h.breaker.state(now) === BreakerState.closed);
+  };
+
+  return {
+    health,
+    retryBudget,
+    healthy,
+    inFlight: () => inFlight,
+    close() {
+      for (const h of health) h.transport.close();
+    },
+    async preflight() {
+      await Promise.all(health.map((h) => h.transport.preflight?.()));
+    },
+    exchange(query, exchangeOptions = {}) {
+      const background = exchangeOptions.background === true;
+      if (inFlight >= (background ? options.maxInFlight / 2 : options.maxInFlight)) {
+        counters.upstream_overloaded++;
+        return Promise.reject(new HoldfastError(ErrorCode.upstreamsUnavailable, `upstream: ${inFlight} queries already in flight`));
+      }
+      if (background && !healthy()) {
+        return Promise.reject(new HoldfastError(ErrorCode.upstreamsUnavailable, 'upstream: no healthy upstream for background work'));
+      }
+      inFlight++;
+      const done = () => {
+        inFlight--;
+      };
+      const p = hedgedExchange(query, forExchange, options, ports, counters, retryBudget);
+      p.then(done, done);
+      return p;
+    },
+  };
+}

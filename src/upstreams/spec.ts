@@ -1,0 +1,195 @@
+// Upstream addresses as a user writes them:
+//   udp://IP[:PORT]  tcp://IP[:PORT]
+//   tls://HOST[:PORT][?pin=sha256/BASE64...][#TLS-NAME]          DNS over TLS, RFC 7858 (853)
+//   https://HOST[:PORT]/PATH[?method=get&pin=...][#TLS-NAME]     DNS over HTTPS, RFC 8484 (443)
+//   relay+https://HOST[:PORT][/BASE][?token=T&pin=...][#TLS-NAME]  relay protocol v1 (443)
+//   relay+http://HOST[:PORT][/BASE][?token=T]                      the same in clear text (80)
+// HOST may be a name for all but udp:// and tcp://; it is then resolved through a bootstrap upstream.
+
+import { ErrorCode, HoldfastError } from '../core/errors.ts';
+
+export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp', tls: 'tls', https: 'https', relay: 'relay' } as const;
+export type UpstreamProtocol = (typeof UpstreamProtocol)[keyof typeof UpstreamProtocol];
+
+export interface TlsSpec {
+  /** The name the certificate must be valid for: `#TLS-NAME`, else HOST. */
+  readonly serverName: string;
+  /** Base64 SHA-256 SPKI pins (RFC 7469 §2.4); the key must match one. Empty: no pinning. */
+  readonly pins: readonly string[];
+}
+
+export interface HttpSpec {
+  /** Path and any query string of the DoH endpoint, e.g. "/dns-query". */
+  readonly path: string;
+  readonly method: 'POST' | 'GET';
+  /** The Host header. */
+  readonly authority: string;
+}
+
+export interface RelaySpec {
+  /** The base path, without a trailing "/": requests go to BASE/v1/dns and BASE/v1/info. */
+  readonly base: string;
+  /** The bearer token from the URL (`?token=`), else null (then --relay-token, if any). */
+  readonly token: string | null;
+}
+
+export interface UpstreamSpec {
+  readonly protocol: UpstreamProtocol;
+  /** An IP address; for tls:// and https:// also a host name (family 0) to resolve at start. */
+  readonly address: string;
+  readonly port: number;
+  readonly family: 4 | 6 | 0;
+  /** As given by the user, for logs and metrics labels. */
+  readonly label: string;
+  /** tls:// and https:// only. */
+  readonly tls?: TlsSpec;
+  /** https:// and relay+http(s):// (whose path is the relay's base). */
+  readonly http?: HttpSpec;
+  /** relay+https:// and relay+http:// only. */
+  readonly relay?: RelaySpec;
+}
+
+/** Is this upstream spoken to over TLS (DoT or DoH)? */
+export function isEncrypted(spec: UpstreamSpec): boolean {
+  return spec.tls !== undefined;
+}
+
+/** Does this upstream go through the HTTP proxy when one is set (everything but udp:// and tcp://)? */
+export function isProxied(spec: UpstreamSpec): boolean {
+  return spec.protocol !== 'udp' && spec.protocol !== 'tcp';
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:.]+$/;
+
+export function isIpv4(s: string): boolean {
+  return IPV4.test(s);
+}
+
+export function isIpv6(s: string): boolean {
+  // A link-local address carries its zone ("fe80::1%eth0", RFC 4007 §11), as resolv.conf writes it.
+  const bare = s.replace(/%[\w.-]+$/, '');
+  return bare.includes(':') && IPV6.test(bare) && bare.split('::').length <= 2;
+}
+
+/** Splits "HOST:PORT", "[V6]:PORT", "HOST" or "V6" into parts; port is null when absent. */
+export function splitHostPort(s: string): { host: string; port: number | null } | null {
+  let host: string;
+  let portText: string | undefined;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close < 0) return null;
+    host = s.slice(1, close);
+    const rest = s.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) return null;
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else if (s.split(':').length > 2) {
+    host = s; // a bare IPv6 address
+  } else {
+    const colon = s.lastIndexOf(':');
+    host = colon < 0 ? s : s.slice(0, colon);
+    portText = colon < 0 ? undefined : s.slice(colon + 1);
+  }
+  if (portText === undefined) return { host, port: null };
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return null;
+  return { host, port: Number(portText) };
+}
+
+const EXPECTED = 'expected udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:PORT][#TLS-NAME], https://HOST[:PORT]/PATH or relay+https://HOST[:PORT][/BASE]';
+const DEFAULT_PORT: Record<string, number> = { udp: 53, tcp: 53, tls: 853, https: 443, 'relay+https': 443, 'relay+http': 80 };
+const SCHEMES = new Set(Object.keys(DEFAULT_PORT));
+/** A host name as RFC 1123 §2.1 allows: letters, digits and hyphens, dot-separated. */
+const HOST_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*\.?$/;
+/** A SHA-256 digest in base64: 32 bytes are 43 characters and one "=". */
+const PIN = /^sha256\/([A-Za-z0-9+/]{43}=)$/;
+
+export function parseUpstream(text: string): UpstreamSpec {
+  const bad = (why: string) => new HoldfastError(ErrorCode.config, `upstream: "${text}" ${why} (${EXPECTED})`);
+  const m = /^([a-z+]+):\/\/(.+)$/.exec(text);
+  if (!m) throw bad('has no scheme');
+  const scheme = m[1];
+  if (!SCHEMES.has(scheme)) throw bad(`uses scheme "${scheme}", which is not supported`);
+  const relay = scheme.startsWith('relay+');
+  const protocol: UpstreamProtocol = relay ? 'relay' : (scheme as UpstreamProtocol);
+  const encrypted = protocol === 'tls' || protocol === 'https' || scheme === 'relay+https';
+  // May the host be a name, resolved through the bootstrap?
+  const named = protocol !== 'udp' && protocol !== 'tcp';
+
+  // Split off, in order: #TLS-NAME, ?OPTIONS, /PATH.
+  let rest = m[2];
+  let fragment: string | null = null;
+  const hash = rest.indexOf('#');
+  if (hash >= 0) {
+    fragment = rest.slice(hash + 1);
+    rest = rest.slice(0, hash);
+  }
+  let queryText: string | null = null;
+  const question = rest.indexOf('?');
+  if (question >= 0) {
+    queryText = rest.slice(question + 1);
+    rest = rest.slice(0, question);
+  }
+  let path = '';
+  const slash = rest.indexOf('/');
+  if (slash >= 0) {
+    path = rest.slice(slash);
+    rest = rest.slice(0, slash);
+  }
+  if (!named && (fragment !== null || queryText !== null)) throw bad('has options, which only tls:// and https:// take');
+  if (scheme === 'relay+http' && fragment !== null) throw bad('gives a certificate name, and relay+http:// has no TLS (relay+https:// does)');
+  if (protocol === 'tls' && path !== '' && path !== '/') throw bad('has a path, which only https:// takes');
+  if (protocol === 'https' && (path === '' || path === '/')) throw bad('has no path (DoH servers commonly use /dns-query)');
+
+  const hp = splitHostPort(rest);
+  if (!hp) throw bad('has a malformed address or port');
+  const family = isIpv4(hp.host) ? 4 : isIpv6(hp.host) ? 6 : 0;
+  if (family === 0 && !(named && HOST_NAME.test(hp.host))) {
+    throw bad(named ? `names host "${hp.host}", which is neither an IP address nor a host name` : `names host "${hp.host}", which is not an IP address`);
+  }
+  const port = hp.port ?? DEFAULT_PORT[scheme];
+  if (port === 0) throw bad('has port 0');
+  if (!named) return { protocol, address: hp.host, port, family, label: text };
+
+  if (fragment !== null && !HOST_NAME.test(fragment)) throw bad(`gives "#${fragment}" as the certificate name, which is not a host name`);
+  const serverName = fragment ?? hp.host.replace(/\.$/, '');
+  const pins: string[] = [];
+  let method: 'POST' | 'GET' = 'POST';
+  let token: string | null = null;
+  const kept: string[] = [];
+  for (const part of queryText ? queryText.split('&') : []) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    let value: string;
+    try {
+      value = decodeURIComponent(eq < 0 ? '' : part.slice(eq + 1));
+    } catch {
+      throw bad(`has a malformed option "${part}"`);
+    }
+    if (key === 'token' && relay) {
+      if (!/^\S+$/.test(value)) throw bad('has an empty token or one with spaces');
+      token = value;
+    } else if (key === 'pin' && encrypted) {
+      const pin = PIN.exec(value);
+      if (!pin) throw bad(`has pin "${value}", which is not sha256/ and 44 characters of base64`);
+      pins.push(pin[1]);
+    } else if (key === 'method' && protocol === 'https') {
+      if (value !== 'get' && value !== 'post') throw bad(`has method "${value}" (get or post)`);
+      method = value === 'get' ? 'GET' : 'POST';
+    } else if (protocol === 'https') {
+      kept.push(part); // the endpoint's own query string
+    } else {
+      throw bad(`has option "${key}" (${relay ? `${scheme}:// takes token=${encrypted ? ' and pin=sha256/BASE64' : ''}` : 'tls:// takes pin=sha256/BASE64'})`);
+    }
+  }
+  const address = hp.host.replace(/\.$/, '');
+  const base: UpstreamSpec = { protocol, address, port, family, label: text };
+  const spec: UpstreamSpec = encrypted ? { ...base, tls: { serverName, pins } } : base;
+  if (protocol === 'tls') return spec;
+  const hostPart = fragment ?? (family === 6 ? `[${hp.host}]` : hp.host);
+  const authority = port === DEFAULT_PORT[scheme] ? hostPart : `${hostPart}:${port}`;
+  if (relay) {
+    const relayBase = path.replace(/\/+$/, '');
+    return { ...spec, http: { path: relayBase, method: 'POST', authority }, relay: { base: relayBase, token } };
+  }
+  return { ...spec, http: { path: kept.length ? `${path}?${kept.join('&')}` : path, method, authority } };
+}

@@ -1,0 +1,91 @@
+// One interface for every upstream kind, so the pool's health, breakers, retry budget and the
+// cache's stale answers apply to all of them alike. A "copy" of a query is one exchange: over
+// UDP and TCP on a fresh socket, over TLS and HTTPS on a shared, long-lived connection.
+
+import type { Counters } from '../core/counters.ts';
+import type { ErrorCode } from '../core/errors.ts';
+import type { CorePorts } from '../core/ports.ts';
+import type { ProxyUrl } from '../core/net/proxy-url.ts';
+import { createDohTransport } from './http/doh.ts';
+import { exchangeTcp } from './tcp.ts';
+import { createDotTransport } from './tls/dot.ts';
+import { createRelayTransport, type RelayClientSettings } from './relay/client.ts';
+import { exchangeUdp } from './udp.ts';
+import type { UpstreamSpec } from './spec.ts';
+
+export interface Transport {
+  /**
+   * Sends one copy of `query` and resolves with the reply that matches it. Rejects with a
+   * HoldfastError: upstreamTimeout past `timeoutMs`, upstreamAborted when `signal` fires,
+   * otherwise the reason the upstream could not answer.
+   */
+  exchange(query: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array>;
+  /** Closes any connections kept open; later exchanges open new ones. */
+  close(): void;
+  /** Checks, before use, what can be checked (a relay's /v1/info); rejects to refuse the upstream. */
+  preflight?(): Promise<void>;
+}
+
+/** Something worth one log line, reported once per change rather than once per query. */
+export interface UpstreamEvent {
+  readonly upstream: string;
+  /** connect-failed: a warning (a connection or a check failed); connected: it works again. */
+  readonly kind: 'connect-failed' | 'connected';
+  readonly code: ErrorCode | null;
+  readonly message: string;
+}
+
+export interface EncryptedTransportSettings {
+  /** PEM certificates to trust instead of the system store. */
+  readonly caPem?: string;
+  /** RFC 8467 block padding for queries; 0 turns it off. */
+  readonly paddingBlockBytes: number;
+  /** An open connection with nothing in flight for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** TCP and TLS handshakes together may take this long. */
+  readonly connectTimeoutMs: number;
+  /** A connection with a query unanswered this long and nothing received since is dead. */
+  readonly silentConnectionMs: number;
+  /** DoH: connections per upstream, each carrying one request at a time (HTTP/1.1). */
+  readonly httpConnections: number;
+  /** Resolves an upstream given by host name (the bootstrap); absent: names are refused. */
+  readonly resolveHost?: HostResolver;
+  /**
+   * The HTTP proxy every connection goes through (CONNECT); absent: connect directly. An
+   * upstream's host name is then sent to the proxy to resolve; the proxy's own is resolved here.
+   */
+  readonly proxy?: ProxyUrl;
+  readonly onEvent?: (event: UpstreamEvent) => void;
+  /** relay+https:// and relay+http:// upstreams. */
+  readonly relay?: RelayClientSettings;
+}
+
+export interface HostResolver {
+  /** An address for `name`, from a cache or asked now. */
+  resolve(name: string): Promise<string>;
+  /** The cached address for `name` failed: ask again next time. */
+  forget(name: string): void;
+}
+
+export const DEFAULT_ENCRYPTED_SETTINGS: EncryptedTransportSettings = {
+  paddingBlockBytes: 128,
+  idleTimeoutMs: 30_000,
+  connectTimeoutMs: 5_000,
+  silentConnectionMs: 2_000,
+  httpConnections: 4,
+};
+
+export function createTransport(spec: UpstreamSpec, settings: EncryptedTransportSettings, ports: CorePorts, counters: Counters): Transport {
+  switch (spec.protocol) {
+    case 'tls':
+      return createDotTransport(spec, settings, ports, counters);
+    case 'https':
+      return createDohTransport(spec, settings, ports, counters);
+    case 'relay':
+      return createRelayTransport(spec, settings, ports, counters);
+    case 'tcp':
+      return { exchange: (q, t, s) => exchangeTcp(ports, spec, q, t, counters, s), close() {} };
+    default:
+      return { exchange: (q, t, s) => exchangeUdp(ports, spec, q, t, counters, s), close() {} };
+  }
+}

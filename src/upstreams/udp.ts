@@ -1,0 +1,44 @@
+// One query over UDP from a fresh socket: the kernel picks a random source port for each
+// exchange, which with a random ID makes a spoofed reply a guess of ~32 bits (RFC 5452 §9.2).
+
+import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import type { CorePorts } from '../core/ports.ts';
+import { boundedExchange, type ExchangeCounters } from './bounded-exchange.ts';
+import { replyMatches } from './reply-match.ts';
+import type { UpstreamSpec } from './spec.ts';
+
+export type { ExchangeCounters };
+
+/** IPv6 peers may be reported in an expanded or mapped form; compare loosely. */
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const strip = (s: string) => s.replace(/^::ffff:/, '').toLowerCase();
+  return strip(a) === strip(b);
+}
+
+export function exchangeUdp(
+  ports: CorePorts,
+  upstream: UpstreamSpec,
+  query: Uint8Array,
+  timeoutMs: number,
+  counters: ExchangeCounters,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  return boundedExchange(
+    ports.timers,
+    timeoutMs,
+    () => `upstream: no reply over UDP within ${timeoutMs} ms (${upstream.label})`,
+    (settle) =>
+      ports.net.bindUdp(upstream.family === 6 ? '::' : '0.0.0.0', 0, (bytes, from) => {
+        // RFC 5452 §9.1: the reply must come from where the query went, and match it.
+        if (from.port !== upstream.port || !sameAddress(from.address, upstream.address) || !replyMatches(bytes, query)) {
+          counters.upstream_mismatched_replies++;
+          return;
+        }
+        settle(null, bytes);
+      }),
+    (socket) => socket.send(query, upstream.port, upstream.address),
+    (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: UDP socket failed (${e.message})`),
+    signal,
+  );
+}
