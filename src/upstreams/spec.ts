@@ -7,6 +7,7 @@
 // HOST may be a name for all but udp:// and tcp://; it is then resolved through a bootstrap upstream.
 
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import { isHostName, isIpv4, isIpv6, splitHostPort } from '../core/net/host-port.ts';
 
 export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp', tls: 'tls', https: 'https', relay: 'relay' } as const;
 export type UpstreamProtocol = (typeof UpstreamProtocol)[keyof typeof UpstreamProtocol];
@@ -59,47 +60,9 @@ export function isProxied(spec: UpstreamSpec): boolean {
   return spec.protocol !== 'udp' && spec.protocol !== 'tcp';
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9a-fA-F:.]+$/;
-
-export function isIpv4(s: string): boolean {
-  return IPV4.test(s);
-}
-
-export function isIpv6(s: string): boolean {
-  // A link-local address carries its zone ("fe80::1%eth0", RFC 4007 §11), as resolv.conf writes it.
-  const bare = s.replace(/%[\w.-]+$/, '');
-  return bare.includes(':') && IPV6.test(bare) && bare.split('::').length <= 2;
-}
-
-/** Splits "HOST:PORT", "[V6]:PORT", "HOST" or "V6" into parts; port is null when absent. */
-export function splitHostPort(s: string): { host: string; port: number | null } | null {
-  let host: string;
-  let portText: string | undefined;
-  if (s.startsWith('[')) {
-    const close = s.indexOf(']');
-    if (close < 0) return null;
-    host = s.slice(1, close);
-    const rest = s.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) return null;
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else if (s.split(':').length > 2) {
-    host = s; // a bare IPv6 address
-  } else {
-    const colon = s.lastIndexOf(':');
-    host = colon < 0 ? s : s.slice(0, colon);
-    portText = colon < 0 ? undefined : s.slice(colon + 1);
-  }
-  if (portText === undefined) return { host, port: null };
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) return null;
-  return { host, port: Number(portText) };
-}
-
 const EXPECTED = 'expected udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:PORT][#TLS-NAME], https://HOST[:PORT]/PATH or relay+https://HOST[:PORT][/BASE]';
 const DEFAULT_PORT: Record<string, number> = { udp: 53, tcp: 53, tls: 853, https: 443, 'relay+https': 443, 'relay+http': 80 };
 const SCHEMES = new Set(Object.keys(DEFAULT_PORT));
-/** A host name as RFC 1123 §2.1 allows: letters, digits and hyphens, dot-separated. */
-const HOST_NAME = /^(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)(\.[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?)*\.?$/;
 /** A SHA-256 digest in base64: 32 bytes are 43 characters and one "=". */
 const PIN = /^sha256\/([A-Za-z0-9+/]{43}=)$/;
 
@@ -143,14 +106,14 @@ export function parseUpstream(text: string): UpstreamSpec {
   const hp = splitHostPort(rest);
   if (!hp) throw bad('has a malformed address or port');
   const family = isIpv4(hp.host) ? 4 : isIpv6(hp.host) ? 6 : 0;
-  if (family === 0 && !(named && HOST_NAME.test(hp.host))) {
+  if (family === 0 && !(named && isHostName(hp.host))) {
     throw bad(named ? `names host "${hp.host}", which is neither an IP address nor a host name` : `names host "${hp.host}", which is not an IP address`);
   }
   const port = hp.port ?? DEFAULT_PORT[scheme];
   if (port === 0) throw bad('has port 0');
   if (!named) return { protocol, address: hp.host, port, family, label: text };
 
-  if (fragment !== null && !HOST_NAME.test(fragment)) throw bad(`gives "#${fragment}" as the certificate name, which is not a host name`);
+  if (fragment !== null && !isHostName(fragment)) throw bad(`gives "#${fragment}" as the certificate name, which is not a host name`);
   const serverName = fragment ?? hp.host.replace(/\.$/, '');
   const pins: string[] = [];
   let method: 'POST' | 'GET' = 'POST';

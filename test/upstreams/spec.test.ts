@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
-import { isIpv4, isIpv6, parseUpstream, splitHostPort } from '../../src/upstreams/spec.ts';
+import { isIpv4, isIpv6, splitHostPort } from '../../src/core/net/host-port.ts';
+import { parseUpstream } from '../../src/upstreams/spec.ts';
 
 function rejected(text: string, why: RegExp): void {
   assert.throws(

@@ -10,7 +10,7 @@ import { createHandle } from '../../core/handle.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { createPipeline } from '../../pipeline/chain.ts';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../protocols/relay-v1.ts';
-import { splitHostPort } from '../../upstreams/spec.ts';
+import { splitHostPort } from '../../core/net/host-port.ts';
 import { createRelayHandler } from '../../server/relay/handler.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated } from '../args.ts';
 import { createLogger } from '../logger.ts';

@@ -10,7 +10,7 @@ import type { Runtime } from '../../core/ports.ts';
 import { nameToText } from '../../core/wire/names.ts';
 import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../../gate/admission.ts';
 import { parseCidr } from '../../core/net/cidr.ts';
-import { splitHostPort } from '../../upstreams/spec.ts';
+import { splitHostPort } from '../../core/net/host-port.ts';
 import type { SnapshotEvent } from '../../services/snapshot/service.ts';
 import type { LocalSubnetsEvent } from '../../services/local-subnets.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';

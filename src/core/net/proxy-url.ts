@@ -1,6 +1,8 @@
 // The HTTP proxy as a user writes it: http://[USER:PASS@]HOST[:PORT][/]. Here, in the core, so
 // that validateConfig can name the key of a bad one and the pipeline can use the same parse.
 
+import { isHostName, isIpv4, isIpv6 } from './host-port.ts';
+
 /** Port of a proxy URL without one: curl's default for proxies that are not https://. */
 export const DEFAULT_PROXY_PORT = 1080;
 
@@ -16,10 +18,6 @@ export interface ProxyUrl {
   readonly label: string;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const IPV6 = /^[0-9a-fA-F:.]+$/;
-// RFC 1123 §2.1 labels; a trailing dot is allowed.
-const HOST_NAME = /^(?=.{1,253}\.?$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 function decode(part: string): string | null {
   try {
@@ -62,7 +60,7 @@ export function parseProxyUrl(text: string): ProxyUrl | string {
     const after = rest.slice(close + 1);
     if (after !== '' && !after.startsWith(':')) return `has text after its [IPv6] host (got "${redact(text)}")`;
     portText = after === '' ? undefined : after.slice(1);
-    if (!(host.includes(':') && IPV6.test(host) && host.split('::').length <= 2)) return `has "${host}" in brackets, which is not an IPv6 address`;
+    if (!(host.includes(':') && isIpv6(host))) return `has "${host}" in brackets, which is not an IPv6 address`;
   } else {
     const colon = rest.lastIndexOf(':');
     host = colon < 0 ? rest : rest.slice(0, colon);
@@ -75,8 +73,8 @@ export function parseProxyUrl(text: string): ProxyUrl | string {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) return `has port "${portText}", which is not 1 to 65535`;
     port = Number(portText);
   }
-  const family = host.includes(':') ? 6 : IPV4.test(host) ? 4 : 0;
-  if (family === 0 && (/^[\d.]+$/.test(host) || !HOST_NAME.test(host))) return `has host "${host}", which is neither an IP address nor a host name`;
+  const family = host.includes(':') ? 6 : isIpv4(host) ? 4 : 0;
+  if (family === 0 && (/^[\d.]+$/.test(host) || !isHostName(host))) return `has host "${host}", which is neither an IP address nor a host name`;
   return { host, port, family, username, password, label: family === 6 ? `[${host}]:${port}` : `${host}:${port}` };
 }
 
