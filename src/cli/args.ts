@@ -1,20 +1,8 @@
-// Flag handling citty leaves to us: flags given more than once, and flags it does not know or
-// that lack their value (which it would silently ignore; a typo must stop the program instead).
+// Flag handling citty leaves to us: flags it does not know or that lack their value (which it
+// would silently ignore; a typo must stop the program instead). Repeated flags: config/derive.ts.
 
 import type { ArgsDef } from 'citty';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
-import { parseProxyUrl } from '../core/net/proxy-url.ts';
-
-/** Every value of a repeatable `--name VALUE` or `--name=VALUE` flag, in order. */
-export function repeated(rawArgs: readonly string[], name: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < rawArgs.length; i++) {
-    const a = rawArgs[i];
-    if (a === `--${name}` && i + 1 < rawArgs.length) values.push(rawArgs[++i]);
-    else if (a.startsWith(`--${name}=`)) values.push(a.slice(name.length + 3));
-  }
-  return values;
-}
 
 function kebab(name: string): string {
   return name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
@@ -49,23 +37,4 @@ export function intFlag(name: string, value: string | undefined, fallback: numbe
   if (value === undefined || value === '') return fallback;
   if (!/^-?\d+$/.test(value)) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not a whole number`);
   return Number(value);
-}
-
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
-
-/** A size in bytes: a whole number, optionally followed by K, M or G (powers of 1024). */
-export function sizeFlag(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const m = /^(\d+)([kmg]?)$/i.exec(value.trim());
-  if (!m) throw new HoldfastError(ErrorCode.config, `--${name}: "${value}" is not a size (bytes, or a whole number with K, M or G: 512K, 16M, 1G)`);
-  return Number(m[1]) * SIZE_UNITS[m[2].toLowerCase()];
-}
-
-/** `--proxy URL`: "none" or an empty value turns off a proxy set elsewhere; not given, `fallback` stays. */
-export function proxyFlag(value: string | undefined, fallback: string | null): string | null {
-  if (value === undefined) return fallback;
-  if (value === '' || value.toLowerCase() === 'none') return null;
-  const proxy = parseProxyUrl(value);
-  if (typeof proxy === 'string') throw new HoldfastError(ErrorCode.config, `--proxy: ${proxy}`);
-  return value;
 }

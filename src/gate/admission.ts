@@ -5,6 +5,7 @@
 import { Admit, type AdmitAction } from '../core/handle.ts';
 import type { ClientInfo } from '../core/answer.ts';
 import { configError, type ServerConfig } from '../config/config.ts';
+import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../config/settings.ts';
 import type { Counters } from '../core/counters.ts';
 import type { Clock } from '../core/ports.ts';
 import type { ConnectionGate } from '../core/stream-server.ts';
@@ -13,17 +14,6 @@ import { createBucket, createBucketTable, takeToken, type BucketKey, type Bucket
 
 export type AccessOptions = ServerConfig['access'];
 export type RateLimitOptions = ServerConfig['rateLimit'];
-
-/** The word in a prefix list (--allow, --deny, --rate-limit-exempt) that stands for PRIVATE_RANGES. */
-export const PRIVATE_KEYWORD = 'private';
-/**
- * The word in --allow that stands for the subnets of this machine's interfaces, read live
- * (local-subnets.ts). Only the allow list takes it: a deny or exempt list that moves with the
- * interfaces would be a surprise.
- */
-export const LOCAL_KEYWORD = 'local';
-/** The word in --rate-limit-exempt that stands for an empty list. */
-export const NONE_KEYWORD = 'none';
 
 export interface Admission {
   /** For handle(): answer, or drop, refuse or truncate this client's message. */

@@ -14,14 +14,18 @@ import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
+import { changedPaths, RELOADABLE } from '../config/derive.ts';
 import { createHttpHandler } from './http/handler.ts';
+import { createRelayHandler } from './relay/handler.ts';
+import { DEFAULT_RELAY_LIMITS } from '../protocols/relay-v1.ts';
 import { createStaleWatch } from './http/health.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
 
 export interface BoundListener {
-  readonly transport: 'udp' | 'tcp';
+  /** http: the relay's listener (`holdfast relay`). */
+  readonly transport: 'udp' | 'tcp' | 'http';
   readonly address: string;
   readonly port: number;
 }
@@ -55,24 +59,13 @@ export interface RunningServer {
   reload(next: ServerConfig): Promise<string[]>;
 }
 
-/** The parts reload() replaces; any other key that changes is reported as needing a restart. */
-const RELOADED = new Set(['upstreams', 'upstream', 'encryptedUpstream', 'relayUpstream', 'access', 'rateLimit']);
-
-function changedKeys(a: ServerConfig, b: ServerConfig): string[] {
-  const out: string[] = [];
-  for (const key of Object.keys(a) as Array<keyof ServerConfig>) {
-    const x = a[key] as unknown;
-    const y = b[key] as unknown;
-    if (x && y && typeof x === 'object' && !Array.isArray(x)) {
-      for (const k of Object.keys(x)) {
-        if (JSON.stringify((x as Record<string, unknown>)[k]) !== JSON.stringify((y as Record<string, unknown>)[k])) out.push(`${key}.${k}`);
-      }
-    } else if (JSON.stringify(x) !== JSON.stringify(y)) out.push(key);
-  }
-  return out;
-}
 
 export interface ServerOptions {
+  /**
+   * What the server answers: DNS on `listen` (serve), or relay protocol v1 over HTTP on
+   * `relayServer.listen` (relay), each through the same pipeline. Default dns.
+   */
+  readonly mode?: 'dns' | 'relay';
   /** What happened to the cache snapshot (restored, set aside, written...), for the log. */
   onSnapshot?(event: SnapshotEvent): void;
   /** A TLS upstream failed to connect (once per reason), or works again: for one log line each. */
@@ -291,7 +284,7 @@ export async function startServer(
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
-      const needRestart = changedKeys(current, next).filter((k) => !RELOADED.has(k.split('.')[0]));
+      const needRestart = changedPaths(current, next).filter((k) => !RELOADABLE.has(k));
       current = next;
       // Queries already sent to the old upstreams may still be answered: close them after the
       // longest a query may wait.
@@ -334,7 +327,24 @@ export async function startServer(
       closables.push(h);
       http = { address: l.address, port: h.port };
     }
-    for (const l of config.listen) {
+    if (serverOptions.mode === 'relay') {
+      const l = config.relayServer.listen;
+      // Relay clients are not DNS clients: the relay's token says who may ask, not the access lists.
+      const resolve = createHandle(pipeline.chain, counters);
+      const fetch = createRelayHandler({
+        limits: { ...DEFAULT_RELAY_LIMITS, max_items: config.relayServer.maxItems, max_request_bytes: config.relayServer.maxRequestBytes },
+        token: config.relayServer.token,
+        basePath: config.relayServer.basePath ?? undefined,
+        // TCP's size limit: the relay carries whole answers, never truncated ones.
+        resolve: async (q, from) => resolve(q, { address: from.address, port: from.port, transport: 'tcp' }),
+      });
+      const h = await runtime.listeners.listenHttp(l.address, l.port, (request, from) => fetch(request, from)).catch((e) => {
+        throw describeBindError(l, e);
+      });
+      closables.push(h);
+      bound.push({ transport: 'http', address: l.address, port: h.port });
+    }
+    for (const l of serverOptions.mode === 'relay' ? [] : config.listen) {
       let udp: UdpSocket | null = null;
       let tcp: Closable | null = null;
       for (let tries = 0; tcp === null; tries++) {

@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { checkConfig, envName, withEnv } from '../../src/cli/config-load.ts';
-import { configFromText } from '../../src/config/config-file.ts';
-import { loadServeConfig, serveArgs } from '../../src/cli/commands/serve.ts';
-import { DEFAULT_CONFIG } from '../../src/config/config.ts';
+import { DEFAULT_CONFIG, validateConfig } from '../../src/config/config.ts';
+import { envName } from '../../src/config/derive.ts';
+import { configFromText } from '../../src/config/file.ts';
+import { loadConfig } from '../../src/config/load.ts';
 import { ErrorCode, HoldfastError } from '../../src/core/errors.ts';
 
 const FILE = `
@@ -17,16 +17,9 @@ staleIfErrorSeconds = 100
 deny = ["10.9.0.0/16"]
 `;
 
-/** As citty would hand them over: the flags given, by name. */
+/** As `serve` loads it: the command line, the environment and files. */
 function load(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = { '/etc/h.toml': FILE }) {
-  const args: Record<string, unknown> = { 'log-level': 'info', 'log-format': 'pretty' };
-  for (const a of argv) {
-    const m = /^--([^=]+)=(.*)$/.exec(a)!;
-    args[m[1]] = m[2];
-  }
-  const e = (n: string) => env[n];
-  const fs = { readText: async (p: string) => files[p] ?? null };
-  return loadServeConfig(withEnv(argv, args, serveArgs, e), fs, e);
+  return loadConfig({ command: 'serve', rawArgs: argv, env: (n: string) => env[n], fs: { readText: async (p: string) => files[p] ?? null } });
 }
 
 describe('configuration precedence: flags > env > file > defaults', () => {
@@ -98,7 +91,7 @@ describe('configuration precedence: flags > env > file > defaults', () => {
 
 describe('packaging/holdfast.toml', () => {
   it('is a valid configuration', () => {
-    const c = checkConfig(configFromText(readFileSync('packaging/holdfast.toml', 'utf8'), 'packaging/holdfast.toml'));
+    const c = validateConfig(configFromText(readFileSync('packaging/holdfast.toml', 'utf8'), 'packaging/holdfast.toml', DEFAULT_CONFIG));
     assert.equal(c.cache.maxBytes, 8 * 1024 * 1024);
   });
 });

@@ -1,12 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { proxyFlag, sizeFlag } from '../../src/cli/args.ts';
-import { configFromFlags, parseHttpListen, serveArgs } from '../../src/cli/commands/serve.ts';
-import { withEnv } from '../../src/cli/config-load.ts';
+import { configFromFlags } from '../../src/cli/commands/serve.ts';
 import { DEFAULT_CONFIG } from '../../src/config/config.ts';
+import { flagValue } from '../../src/config/derive.ts';
 import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
 
 const configError = (e: unknown) => isHoldfastError(e, ErrorCode.config);
+const parseHttpListen = (text: string) => flagValue('serve', 'http', text);
 
 describe('serve flags: --http', () => {
   it('listens on loopback only when given a port alone, with or without a colon', () => {
@@ -104,9 +104,9 @@ describe('serve flags: --cache-memory', () => {
     throwsNaming(() => fromFlags({ 'cache-memory': '2048G' }), /cache\.maxBytes/);
   });
 
-  it('sizeFlag: falls back on absent or empty values', () => {
-    assert.equal(sizeFlag('x', undefined, 7), 7);
-    assert.equal(sizeFlag('x', '', 7), 7);
+  it('falls back on absent or empty values', () => {
+    assert.equal(configFromFlags([], {}).cache.maxBytes, DEFAULT_CONFIG.cache.maxBytes);
+    assert.equal(configFromFlags(['--cache-memory='], {}).cache.maxBytes, DEFAULT_CONFIG.cache.maxBytes);
   });
 });
 
@@ -128,8 +128,7 @@ describe('#4 - serve flags: --proxy', () => {
     const merged = (raw: string[], vars: Record<string, string>) => {
       const args: Record<string, unknown> = {};
       for (const a of raw) if (a.startsWith('--proxy=')) args.proxy = a.slice('--proxy='.length);
-      const m = withEnv(raw, args, serveArgs, env(vars));
-      return configFromFlags(m.rawArgs, m.args, env(vars)).encryptedUpstream.proxy;
+      return configFromFlags(raw, args, env(vars)).encryptedUpstream.proxy;
     };
     assert.equal(merged([], { HOLDFAST_PROXY: 'http://10.0.0.1:3128' }), 'http://10.0.0.1:3128');
     assert.equal(merged(['--proxy=none'], { HOLDFAST_PROXY: 'http://10.0.0.1:3128' }), null, 'the flag wins');
@@ -137,7 +136,7 @@ describe('#4 - serve flags: --proxy', () => {
   });
 
   it('names the flag and the problem for a URL it cannot use', () => {
-    assert.throws(() => proxyFlag('socks5://127.0.0.1', null), (e: unknown) => configError(e) && /^--proxy: must be an http:\/\/ proxy/.test((e as Error).message));
+    assert.throws(() => flagValue('serve', 'proxy', 'socks5://127.0.0.1'), (e: unknown) => configError(e) && /^--proxy: must be an http:\/\/ proxy/.test((e as Error).message));
     assert.throws(() => configFromFlags([], { proxy: 'http://127.0.0.1:0' }), (e: unknown) => configError(e) && /^--proxy: has port "0"/.test((e as Error).message));
   });
 });

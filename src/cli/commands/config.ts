@@ -4,10 +4,9 @@
 
 import { defineCommand } from 'citty';
 import type { Runtime } from '../../core/ports.ts';
-import { formatConfig } from '../../config/config-file.ts';
+import { formatConfig } from '../../config/derive.ts';
+import { loadConfig } from '../../config/load.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
-import { withEnv } from '../config-load.ts';
-import { loadServeConfig, serveArgs } from './serve.ts';
 
 export function configCommand(runtime: Runtime) {
   const check = defineCommand({
@@ -15,9 +14,7 @@ export function configCommand(runtime: Runtime) {
     args: { file: { type: 'positional', description: 'The config file', required: true } },
     async run({ args }) {
       const file = String(args.file);
-      const env = (name: string) => runtime.env(name);
-      const merged = withEnv([], { config: file }, serveArgs, (name) => (name === 'HOLDFAST_CONFIG' ? undefined : env(name)));
-      const config = await loadServeConfig(merged, runtime.fs, env);
+      const config = await loadConfig({ command: 'serve', rawArgs: [`--config=${file}`], env: (name) => runtime.env(name), fs: runtime.fs });
       runtime.stdout.write(`# ${file}: valid; the effective configuration follows\n${formatConfig(config)}`);
     },
   });
