@@ -16,6 +16,15 @@ export const CounterName = [
   'coalesced',
   'dropped_short',
   'dropped_response',
+  /** UDP queries from source port 0: no answer can reach it (and Node's dgram throws on sending one). */
+  'dropped_source_port_zero',
+  /**
+   * Errors the UDP sockets reported instead of throwing (core/ports.ts UdpErrorHandler), on the
+   * listeners and on the sockets to upstreams: on receive, ICMP errors (an upstream that
+   * refuses, a client that has gone); on send, a datagram the runtime would not send.
+   */
+  'socket_errors_udp_receive',
+  'socket_errors_udp_send',
   'formerr_malformed',
   'formerr_qdcount',
   'notimp_opcode',

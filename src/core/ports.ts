@@ -33,11 +33,23 @@ export interface Peer {
 
 export interface UdpSocket {
   readonly port: number;
+  /**
+   * Never throws: a datagram that cannot be sent (port 0, an ICMP error the kernel reports on
+   * this send, a closed socket) is dropped and reported to the socket's UdpErrorHandler.
+   */
   send(bytes: Uint8Array, port: number, address: string): void;
   close(): void;
 }
 
 export type UdpReceiver = (bytes: Uint8Array, from: Peer) => void;
+
+/**
+ * A socket error an adapter caught instead of throwing or printing it: on `receive`, an ICMP
+ * error the kernel queued for the socket (port unreachable: an upstream that refuses, a client
+ * that has gone); on `send`, a datagram the runtime would not send. For counting; the socket
+ * stays open. Without a handler the adapter drops the error silently.
+ */
+export type UdpErrorHandler = (op: 'send' | 'receive', error: Error) => void;
 
 export interface ByteStream {
   write(bytes: Uint8Array): void;
@@ -99,7 +111,7 @@ export interface TlsStream extends ByteStream {
 /** Outbound sockets, for talking to upstreams. */
 export interface Network {
   /** Binds a UDP socket; port 0 lets the kernel pick a random ephemeral port (RFC 5452 §9.2). */
-  bindUdp(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket>;
+  bindUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
   connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream>;
   /**
    * A TCP connection with a completed TLS handshake whose certificate chain and name were
@@ -122,7 +134,9 @@ export interface HttpServer extends Closable {
 
 /** Inbound sockets, for the LAN side. */
 export interface Listeners {
-  listenUdp(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket>;
+  /** An IPv6 wildcard (`::`) is IPv6-only, so that `0.0.0.0` can be bound on the same port. */
+  listenUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
+  /** As listenUdp, an IPv6 wildcard is IPv6-only (where the runtime allows: not on Deno). */
   listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable>;
   /** Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. */
   listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer>;

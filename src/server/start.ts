@@ -7,7 +7,7 @@ import type { ServerConfig, ListenAddress } from '../config/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
-import type { Closable, Peer, Runtime, UdpSocket } from '../core/ports.ts';
+import type { Closable, Peer, Runtime, UdpErrorHandler, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
@@ -97,6 +97,25 @@ function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): Holdf
   return new HoldfastError(ErrorCode.config, `${what}: ${where} ${why}`);
 }
 
+/**
+ * The runtime with the upstream sockets' errors counted too: the pipeline's own handler, if it
+ * passes one, still gets each error.
+ */
+function withUdpErrorsCounted(runtime: Runtime, count: UdpErrorHandler): Runtime {
+  const net = runtime.net;
+  return {
+    ...runtime,
+    net: {
+      ...net,
+      bindUdp: (address, port, onMessage, onError) =>
+        net.bindUdp(address, port, onMessage, (op, e) => {
+          count(op, e);
+          onError?.(op, e);
+        }),
+    },
+  };
+}
+
 /** The CA file's text, checked to hold at least one certificate. */
 async function readCaFile(runtime: Runtime, path: string): Promise<string> {
   let text: string | null;
@@ -117,9 +136,15 @@ export async function startServer(
   serverOptions: ServerOptions = {},
 ): Promise<RunningServer> {
   const counters = createCounters();
+  // Socket errors (ICMP from an upstream that refuses or a client that has gone) are counted,
+  // never logged per packet: on a lossy link clients give up all the time.
+  const countUdpError: UdpErrorHandler = (op) => {
+    if (op === 'send') counters.socket_errors_udp_send++;
+    else counters.socket_errors_udp_receive++;
+  };
   const caFile = config.encryptedUpstream.caFile;
   const caPem = caFile === null ? undefined : await readCaFile(runtime, caFile);
-  const pipeline = createPipeline(config, runtime, counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, countUdpError), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
   // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
   try {
     await pipeline.upstreams.preflight();
@@ -285,10 +310,11 @@ export async function startServer(
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
       const needRestart = changedPaths(current, next).filter((k) => !RELOADABLE.has(k));
+      const previous = current;
       current = next;
       // Queries already sent to the old upstreams may still be answered: close them after the
-      // longest a query may wait.
-      runtime.timers.setTimeout(() => oldPool.close(), next.upstream.totalTimeoutMs + current.upstream.totalTimeoutMs);
+      // longest one of them may wait, which the old configuration set.
+      runtime.timers.setTimeout(() => oldPool.close(), previous.upstream.totalTimeoutMs);
       return needRestart;
     },
   };
@@ -296,22 +322,42 @@ export async function startServer(
   const openUdp = (address: string, port: number): Promise<UdpSocket> => {
     let socket: UdpSocket | null = null;
     const pending: Array<[Uint8Array, string, number]> = [];
+    const send = (s: UdpSocket, reply: Uint8Array, to: Peer) => {
+      // Adapters never throw from send (core/ports.ts); should one, the error is counted here
+      // rather than thrown into a receive callback or left as an unhandled rejection.
+      try {
+        s.send(reply, to.port, to.address);
+      } catch {
+        counters.socket_errors_udp_send++;
+      }
+    };
     const deliver = (reply: Uint8Array | null, to: Peer) => {
       if (!reply) return;
-      if (socket) socket.send(reply, to.port, to.address);
+      if (socket) send(socket, reply, to);
       else pending.push([reply, to.address, to.port]);
     };
     return runtime.listeners
-      .listenUdp(address, port, (bytes, from) => {
-        if (stopping) return;
-        const reply = trackedHandle(bytes, { address: from.address, port: from.port, transport: 'udp' });
-        // A cache hit comes back synchronously: no closure or promise for it.
-        if (reply instanceof Promise) reply.then((r) => deliver(r, from));
-        else deliver(reply, from);
-      })
+      .listenUdp(
+        address,
+        port,
+        (bytes, from) => {
+          if (stopping) return;
+          // No reply can reach port 0 (and Node's dgram throws on sending to it): such a datagram
+          // is forged or broken, so it costs nothing more, not even an upstream query.
+          if (from.port === 0) {
+            counters.dropped_source_port_zero++;
+            return;
+          }
+          const reply = trackedHandle(bytes, { address: from.address, port: from.port, transport: 'udp' });
+          // A cache hit comes back synchronously: no closure or promise for it.
+          if (reply instanceof Promise) reply.then((r) => deliver(r, from));
+          else deliver(reply, from);
+        },
+        countUdpError,
+      )
       .then((s) => {
         socket = s;
-        for (const [reply, addr, p] of pending) s.send(reply, p, addr);
+        for (const [reply, addr, p] of pending) send(s, reply, { address: addr, port: p });
         return s;
       });
   };

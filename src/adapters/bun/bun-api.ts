@@ -38,9 +38,14 @@ export interface BunApi {
   udpSocket(options: {
     hostname?: string;
     port?: number;
-    socket?: { data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void };
+    /** Undocumented bit flags (src/adapters/bun/udp.ts says which). */
+    flags?: number;
+    socket?: {
+      data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
+      error?(a: unknown, b?: unknown): void;
+    };
   }): Promise<BunUdpSocket>;
-  listen<T>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
+  listen<T>(options: { hostname: string; port: number; allowHalfOpen?: boolean; ipv6Only?: boolean; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
   connect<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): Promise<BunSocket<T>>;
   serve(options: {
     hostname: string;

@@ -71,6 +71,9 @@ export async function listenTcp(address: string, port: number, onConnection: (co
     port,
     // A client that sends its queries and then FIN still gets its answers.
     allowHalfOpen: true,
+    // So that `0.0.0.0` and `::` can both be bound on one port (a `::` socket on Linux takes
+    // IPv4 too unless told not to).
+    ipv6Only: address.includes(':'),
     socket: handlers((s) => {
       s.data = { handlers: null, queue: [], closed: false };
       s.setNoDelay?.(true);

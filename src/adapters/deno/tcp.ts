@@ -2,6 +2,7 @@
 // writes are chained and looped until everything is sent.
 
 import type { ByteStream, Closable, Peer, StreamHandlers } from '../../core/ports.ts';
+import { explainBindError } from './wildcard.ts';
 
 const READ_BYTES = 16 * 1024;
 
@@ -95,6 +96,7 @@ export function listenTcp(address: string, port: number, onConnection: (conn: By
       },
     });
   } catch (e) {
-    return Promise.reject(e);
+    // Deno.listen has no IPv6-only option either (wildcard.ts).
+    return Promise.reject(explainBindError(address, e));
   }
 }

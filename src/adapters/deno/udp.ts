@@ -1,27 +1,44 @@
 // UDP on Deno.listenDatagram (needs --unstable-net).
+// It has no IPv6-only option: wildcard.ts says what that means for `::`.
 
-import type { UdpReceiver, UdpSocket } from '../../core/ports.ts';
+import type { UdpErrorHandler, UdpReceiver, UdpSocket } from '../../core/ports.ts';
+import { explainBindError } from './wildcard.ts';
 
-function open(address: string, port: number, onMessage: UdpReceiver): Promise<UdpSocket> {
+const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+
+function open(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket> {
   try {
     const conn = Deno.listenDatagram({ hostname: address, port, transport: 'udp' });
     let closed = false;
+    const sendFailed = (e: unknown) => onError?.('send', asError(e));
     (async () => {
-      try {
-        for (;;) {
-          const [data, from] = await conn.receive();
-          const peer = from as Deno.NetAddr;
-          onMessage(data, { address: peer.hostname, port: peer.port });
+      while (!closed) {
+        let received: [Uint8Array, Deno.Addr];
+        try {
+          received = await conn.receive();
+        } catch (e) {
+          // receive() rejects once the socket is closed (Interrupted if it was waiting, then
+          // BadResource): the loop's normal end. Any other error is counted and the socket keeps
+          // listening, after a turn of the event loop so an error that repeats cannot spin it.
+          if (closed || e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+          onError?.('receive', asError(e));
+          await new Promise((r) => setTimeout(r, 0));
+          continue;
         }
-      } catch {
-        // receive() rejects once the socket is closed: the loop's normal end.
+        const peer = received[1] as Deno.NetAddr;
+        onMessage(received[0], { address: peer.hostname, port: peer.port });
       }
     })();
     return Promise.resolve({
       port: (conn.addr as Deno.NetAddr).port,
       send: (bytes, toPort, toAddress) => {
         if (closed) return;
-        conn.send(bytes, { transport: 'udp', hostname: toAddress, port: toPort }).catch(() => {});
+        try {
+          // Rejects (EINVAL) for port 0 rather than throwing; caught both ways all the same.
+          conn.send(bytes, { transport: 'udp', hostname: toAddress, port: toPort }).catch(sendFailed);
+        } catch (e) {
+          sendFailed(e);
+        }
       },
       close: () => {
         if (closed) return;
@@ -30,7 +47,7 @@ function open(address: string, port: number, onMessage: UdpReceiver): Promise<Ud
       },
     });
   } catch (e) {
-    return Promise.reject(e);
+    return Promise.reject(explainBindError(address, e));
   }
 }
 

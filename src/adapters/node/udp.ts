@@ -1,11 +1,11 @@
 // UDP on node:dgram.
 
 import dgram from 'node:dgram';
-import type { UdpReceiver, UdpSocket } from '../../core/ports.ts';
+import type { UdpErrorHandler, UdpReceiver, UdpSocket } from '../../core/ports.ts';
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
-function open(address: string, port: number, onMessage: UdpReceiver, server: boolean): Promise<UdpSocket> {
+function open(address: string, port: number, onMessage: UdpReceiver, onError: UdpErrorHandler | undefined, server: boolean): Promise<UdpSocket> {
   const v6 = address.includes(':');
   const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
   socket.on('message', (msg, rinfo) => onMessage(msg, rinfo));
@@ -14,7 +14,7 @@ function open(address: string, port: number, onMessage: UdpReceiver, server: boo
     socket.bind(port, address, () => {
       socket.off('error', reject);
       // After binding, a socket error (ICMP unreachable surfacing, say) must not crash us.
-      socket.on('error', () => {});
+      socket.on('error', (e) => onError?.('receive', e));
       if (server) {
         try {
           socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
@@ -23,9 +23,23 @@ function open(address: string, port: number, onMessage: UdpReceiver, server: boo
         }
       }
       let closed = false;
+      // One callback for every send, not a closure each: given one, dgram reports a failed
+      // send there instead of as an 'error' event.
+      const sent = (e: Error | null) => {
+        if (e) onError?.('send', e);
+      };
       resolve({
         port: socket.address().port,
-        send: (bytes, toPort, toAddress) => socket.send(bytes, toPort, toAddress),
+        send: (bytes, toPort, toAddress) => {
+          if (closed) return;
+          try {
+            // Throws at once for port 0 (ERR_SOCKET_BAD_PORT): a datagram from source port 0 must
+            // not take the process down. Later failures come to the callback.
+            socket.send(bytes, toPort, toAddress, sent);
+          } catch (e) {
+            onError?.('send', e as Error);
+          }
+        },
         close: () => {
           if (closed) return;
           closed = true;
@@ -36,5 +50,5 @@ function open(address: string, port: number, onMessage: UdpReceiver, server: boo
   });
 }
 
-export const bindUdp = (address: string, port: number, onMessage: UdpReceiver) => open(address, port, onMessage, false);
-export const listenUdp = (address: string, port: number, onMessage: UdpReceiver) => open(address, port, onMessage, true);
+export const bindUdp = (address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler) => open(address, port, onMessage, onError, false);
+export const listenUdp = (address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler) => open(address, port, onMessage, onError, true);

@@ -35,7 +35,10 @@ const COUNTER_FAMILIES = {
   holdfast_queries_total: 'DNS messages received from clients, by transport.',
   holdfast_answers_total:
     'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), servfail (no answer could be had).',
-  holdfast_dropped_queries_total: 'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected).',
+  holdfast_dropped_queries_total:
+    'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected), source_port_zero (UDP from port 0, which no reply can reach).',
+  holdfast_socket_errors_total:
+    'Errors UDP sockets reported, counted instead of logged, by op: receive (ICMP errors: an upstream that refuses, a client gone before its answer), send (a reply or query the system would not send).',
   holdfast_rejected_queries_total: 'Queries answered with an error rcode before reaching the cache, by rcode and reason.',
   holdfast_truncated_answers_total: 'UDP answers sent with TC=1 because they did not fit the client\'s size.',
   holdfast_coalesced_queries_total: 'Misses that waited for an identical query already in flight instead of asking upstreams again.',
@@ -95,6 +98,9 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   coalesced: ['holdfast_coalesced_queries_total', {}],
   dropped_short: ['holdfast_dropped_queries_total', { reason: 'short' }],
   dropped_response: ['holdfast_dropped_queries_total', { reason: 'response' }],
+  dropped_source_port_zero: ['holdfast_dropped_queries_total', { reason: 'source_port_zero' }],
+  socket_errors_udp_receive: ['holdfast_socket_errors_total', { transport: 'udp', op: 'receive' }],
+  socket_errors_udp_send: ['holdfast_socket_errors_total', { transport: 'udp', op: 'send' }],
   formerr_malformed: ['holdfast_rejected_queries_total', { rcode: 'FORMERR', reason: 'malformed' }],
   formerr_qdcount: ['holdfast_rejected_queries_total', { rcode: 'FORMERR', reason: 'qdcount' }],
   notimp_opcode: ['holdfast_rejected_queries_total', { rcode: 'NOTIMP', reason: 'opcode' }],
