@@ -3,7 +3,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_CONFIG, type ServerConfig } from '../../src/core/config.ts';
+import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config/config.ts';
 import type { Peer, Runtime, UdpErrorHandler, UdpReceiver, UdpSocket } from '../../src/core/ports.ts';
 import { startServer, type RunningServer } from '../../src/server/start.ts';
 import { createFakeNet, dnsOverTls, drain, type Responder } from '../helpers/fake-net.ts';
