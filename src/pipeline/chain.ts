@@ -9,7 +9,6 @@ import type { CorePorts } from '../core/ports.ts';
 import { createCacheStage } from './cache/stage.ts';
 import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
-import { createPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
 import { createBootstrap } from '../upstreams/bootstrap.ts';
@@ -103,16 +102,16 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   // Through `current`, so a reload swaps the upstreams under the cache and coalescing stages,
   // which keep their state; a query already sent finishes on the upstreams it went to.
   const upstreamNext: Next = (req) => current.stage.next(req);
-  // The prefetcher and the cache know each other: hits tell it what is popular, and it asks
-  // the cache to refresh through the stages below it.
-  let prefetcher: Prefetcher | null = null;
+  // Hits tell the prefetcher (src/services/prefetch, built by the server around the pipeline)
+  // what is popular, and it asks the cache to refresh through the stages below it.
+  let onPopular: (key: string) => void = () => {};
   const cache = createCacheStage(
     {
       ...config.cache,
       popularity: {
         halfLifeSeconds: config.prefetch.popularityHalfLifeSeconds,
         minPopularity: config.prefetch.minPopularity,
-        onPopular: (key) => prefetcher?.watch(key),
+        onPopular: (key) => onPopular(key),
       },
     },
     ports,
@@ -128,15 +127,6 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     ],
     upstreamNext,
   );
-  prefetcher = createPrefetcher(config.prefetch, {
-    store: cache.store,
-    refresh: (key, e) => cache.refresh(key, e, belowCache),
-    healthy: () => current.stage.pool.healthy(),
-    clock: ports.clock,
-    timers: ports.timers,
-    counters,
-    recheckMs: config.cache.staleRecheckSeconds * 1000,
-  });
   return {
     chain,
     cache: cache.store,
@@ -151,7 +141,12 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
       return current.proxy;
     },
     inFlight: coalesce.inFlight,
-    prefetcher,
+    /** Asks the stages below the cache for `key` again and caches what comes back (prefetch). */
+    refresh: (key: string, entry: Parameters<typeof cache.refresh>[1]) => cache.refresh(key, entry, belowCache),
+    /** Who hears of entries that became popular (the prefetcher). */
+    set onPopular(hook: (key: string) => void) {
+      onPopular = hook;
+    },
     /**
      * New upstreams (and their settings) from `next`; rejects, changing nothing, when they
      * cannot be built or fail their checks (a relay's /v1/info). Resolves with the old pool, to

@@ -13,6 +13,7 @@ import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import { createPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import { changedPaths, RELOADABLE } from '../config/derive.ts';
 import { createHttpHandler } from './http/handler.ts';
@@ -40,6 +41,8 @@ export interface RunningServer {
   /** Where the HTTP endpoint listens, or null when it is off. */
   readonly http: ListenAddress | null;
   readonly pipeline: ReturnType<typeof createPipeline>;
+  /** Keeps popular entries fresh (src/services/prefetch). */
+  readonly prefetcher: Prefetcher;
   /** The cache's file, when `cache.file` is set. */
   readonly snapshot: SnapshotService | null;
   readonly admission: Admission;
@@ -170,9 +173,19 @@ export async function startServer(
   // Before any listener opens, so the first query already finds what the file held. load()
   // never throws for a bad file (it sets it aside), so a damaged file cannot stop a start.
   await snapshot?.load();
+  const prefetcher = createPrefetcher(config.prefetch, {
+    store: pipeline.cache,
+    refresh: (key, e) => pipeline.refresh(key, e),
+    healthy: () => pipeline.upstreams.healthy(),
+    clock: runtime.clock,
+    timers: runtime.timers,
+    counters,
+    recheckMs: config.cache.staleRecheckSeconds * 1000,
+  });
+  pipeline.onPopular = (key) => prefetcher.watch(key);
   // What the snapshot brought back is as popular as it was: the popular entries that expired
   // while we were down are refreshed first, as soon as an upstream answers.
-  if (snapshot) pipeline.prefetcher.watchPopular();
+  if (snapshot) prefetcher.watchPopular();
   // Before the pipeline and before parsing: a refused or limited client costs an address
   // lookup and a token count, nothing more (src/gate/README.md).
   let admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
@@ -262,6 +275,7 @@ export async function startServer(
       return http;
     },
     pipeline,
+    prefetcher,
     snapshot,
     get admission() {
       return admission;
@@ -274,7 +288,7 @@ export async function startServer(
     async stop() {
       listenersBound = false;
       staleWatch?.stop();
-      pipeline.prefetcher.stop();
+      prefetcher.stop();
       localSubnets?.stop();
       // Stop accepting: no new TCP connections, and new UDP queries are dropped. The UDP
       // sockets and open TCP connections stay until the answers in flight are sent, or the
@@ -417,7 +431,7 @@ export async function startServer(
   }
 
   listenersBound = true;
-  pipeline.prefetcher.start();
+  if (serverOptions.mode !== 'relay') prefetcher.start();
   snapshot?.start();
   localSubnets?.start();
   return server;

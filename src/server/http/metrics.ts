@@ -229,7 +229,7 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
     gauge('holdfast_cache_bytes', 'What the cache entries hold, counted as the byte bound counts them (--cache-memory).', [{ labels: {}, value: view.pipeline.cache.bytes }]);
     gauge('holdfast_cache_max_bytes', 'The cache byte bound (--cache-memory).', [{ labels: {}, value: view.config.cache.maxBytes }]);
 
-    prefetchBytesShown = Math.max(prefetchBytesShown, view.pipeline.prefetcher.budget.spentBytes);
+    prefetchBytesShown = Math.max(prefetchBytesShown, view.prefetcher.budget.spentBytes);
     counter('holdfast_prefetch_bytes_total', 'Bytes prefetch has spent on the wire, queries and replies with UDP/IP headers.', [
       { labels: {}, value: prefetchBytesShown },
     ]);
@@ -239,7 +239,7 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
     gauge('holdfast_prefetch_budget_bytes_per_hour', 'Bytes per hour prefetch may spend (--prefetch-bytes-per-hour); 0 for no limit.', [
       { labels: {}, value: view.config.prefetch.bytesPerHour },
     ]);
-    gauge('holdfast_prefetch_watched_entries', 'Popular entries prefetch keeps fresh.', [{ labels: {}, value: view.pipeline.prefetcher.watched }]);
+    gauge('holdfast_prefetch_watched_entries', 'Popular entries prefetch keeps fresh.', [{ labels: {}, value: view.prefetcher.watched }]);
 
     const bounds = LATENCY_BUCKETS_MS.map((ms) => ms / 1000);
     families.push({
