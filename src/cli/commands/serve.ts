@@ -2,7 +2,7 @@
 
 import { defineCommand } from 'citty';
 import type { ConsolaInstance } from 'consola';
-import { DEFAULT_CONFIG, validateConfig, type ListenAddress, type ServerConfig } from '../../core/config.ts';
+import { DEFAULT_CONFIG, DEFAULT_DNS_PORT, validateConfig, type ListenAddress, type ServerConfig } from '../../core/config.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import { DEFAULT_PROXY_PORT, type ProxyUrl } from '../../core/proxy-url.ts';
 import type { HandledQuery } from '../../core/handle.ts';
@@ -17,7 +17,7 @@ import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
 import { checkConfig, readConfigFile, withEnv } from '../config-load.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, LOG_LEVEL_WORDS } from '../logger.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
 /** Undocumented: another resolv.conf, so tests can start without a usable system one. */
@@ -38,7 +38,7 @@ export const serveArgs = {
     description: 'Config file (docs/configuration.md); flags and HOLDFAST_* variables override it; SIGHUP reads it again',
     valueHint: 'FILE',
   },
-  listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
+  listen: { type: 'string', description: `Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:${DEFAULT_DNS_PORT} and [::1]:${DEFAULT_DNS_PORT})`, valueHint: 'ADDR:PORT' },
   upstream: {
     type: 'string',
     description:
@@ -174,8 +174,8 @@ export const serveArgs = {
     description: `Rotated query log files kept: PATH.1 to PATH.N (default ${DEFAULT_CONFIG.queryLog.rotatedFiles})`,
     valueHint: 'N',
   },
-  'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
-  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
+  'log-level': { type: 'string', description: LOG_LEVEL_WORDS('debug (logs each query)'), default: 'info', valueHint: 'LEVEL' },
+  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty', valueHint: 'FORMAT' },
 } as const;
 
 export function parseListen(text: string): ListenAddress {
