@@ -45,7 +45,7 @@ export const serveArgs = {
   upstream: {
     type: 'string',
     description:
-      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS) or relay+https://HOST[/BASE][?token=T] (batched, relay protocol v1); repeatable (default: the nameservers in resolv.conf, OpenWrt's resolv.conf.auto first, none on this machine)',
+      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS) or relay+https://HOST[/BASE][?token=T] (batched, relay protocol v1); repeatable (default: the nameservers in resolv.conf, OpenWrt\'s resolv.conf.auto first, none on this machine)',
     valueHint: 'URL',
   },
   'ca-file': { type: 'string', description: 'PEM file of CAs to trust for tls:// and https:// upstreams instead of the system store', valueHint: 'PATH' },
