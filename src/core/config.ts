@@ -175,10 +175,18 @@ export interface ServerConfig {
   };
 }
 
+/**
+ * The port served when no --listen is given. Not 53 (taken by the system's own resolver, and
+ * privileged) and not any port a router or Pi commonly has in use: 5353 is mDNS (avahi, umdns),
+ * 5355 LLMNR (systemd-resolved), 5053/5054 https-dns-proxy, 5453 stubby, 5335 unbound in
+ * Pi-hole's guide, 6053 SmartDNS, 5380 Technitium's console. README.md says the same.
+ */
+export const DEFAULT_DNS_PORT = 5333;
+
 export const DEFAULT_CONFIG: ServerConfig = {
   listen: [
-    { address: '127.0.0.1', port: 5353 },
-    { address: '::1', port: 5353 },
+    { address: '127.0.0.1', port: DEFAULT_DNS_PORT },
+    { address: '::1', port: DEFAULT_DNS_PORT },
   ],
   upstreams: [],
   cache: {

@@ -14,6 +14,7 @@ import { createAdmission, type Admission } from '../pipeline/access/admission.ts
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../pipeline/access/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../pipeline/cache/snapshot/service.ts';
+import { describeBindErrorWithHolder } from './bind-error.ts';
 import { createHttpHandler } from './http/handler.ts';
 import { createStaleWatch } from './http/health.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
@@ -89,20 +90,6 @@ const MAX_TCP_QUERY_BYTES = 16_384;
 const STOP_DRAIN_MS = 1_000;
 /** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
 const SAME_PORT_TRIES = 8;
-
-function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): HoldfastError {
-  const code = (e as { code?: string }).code ?? '';
-  const where = l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
-  const why =
-    code === 'EADDRINUSE' || /in use/i.test(String(e))
-      ? 'is already in use'
-      : code === 'EACCES' || /permission/i.test(String(e))
-        ? 'needs privileges (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-        : code === 'EADDRNOTAVAIL' || /not available|cannot assign/i.test(String(e))
-          ? 'is not an address of this machine'
-          : `cannot be bound (${(e as Error).message ?? e})`;
-  return new HoldfastError(ErrorCode.config, `${what}: ${where} ${why}`);
-}
 
 /**
  * The runtime with the upstream sockets' errors counted too: the pipeline's own handler, if it
@@ -374,8 +361,8 @@ export async function startServer(
     if (config.http.listen && staleWatch) {
       const l = config.http.listen;
       const handler = createHttpHandler(server, { token: config.http.token, clock, staleWatch });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch((e) => {
-        throw describeBindError(l, e, 'http');
+      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch(async (e) => {
+        throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e, 'http');
       });
       closables.push(h);
       http = { address: l.address, port: h.port };
@@ -384,14 +371,14 @@ export async function startServer(
       let udp: UdpSocket | null = null;
       let tcp: Closable | null = null;
       for (let tries = 0; tcp === null; tries++) {
-        udp = await openUdp(l.address, l.port).catch((e) => {
-          throw describeBindError(l, e);
+        udp = await openUdp(l.address, l.port).catch(async (e) => {
+          throw await describeBindErrorWithHolder(runtime.fs, l, 'udp', e);
         });
         try {
           tcp = await runtime.listeners.listenTcp(l.address, udp.port, (conn, from) => streams.accept(conn, from));
         } catch (e) {
           udp.close();
-          if (l.port !== 0 || tries + 1 >= SAME_PORT_TRIES) throw describeBindError(l, e);
+          if (l.port !== 0 || tries + 1 >= SAME_PORT_TRIES) throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
         }
       }
       closables.push(udp!, tcp);

@@ -13,7 +13,7 @@ import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../pipeline/upstream/
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import { createRelayHandler } from '../../server/relay/handler.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated } from '../args.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, LOG_LEVEL_WORDS } from '../logger.ts';
 
 /** The token from the environment, so it need not appear in `ps` output. */
 const RELAY_TOKEN_ENV = 'HOLDFAST_RELAY_TOKEN';
@@ -33,8 +33,8 @@ export const relayArgs = {
   'max-items': { type: 'string', description: `Items per request (default ${DEFAULT_RELAY_LIMITS.max_items})`, valueHint: 'N' },
   'max-request-bytes': { type: 'string', description: `Request body bytes after gunzip (default ${DEFAULT_RELAY_LIMITS.max_request_bytes})`, valueHint: 'N' },
   'cache-size': { type: 'string', description: `Most entries the cache holds (default ${DEFAULT_CONFIG.cache.maxEntries})`, valueHint: 'N' },
-  'log-level': { type: 'string', description: 'error, warn, info or debug', default: 'info' },
-  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
+  'log-level': { type: 'string', description: LOG_LEVEL_WORDS(), default: 'info', valueHint: 'LEVEL' },
+  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty', valueHint: 'FORMAT' },
 } as const;
 
 export function relayCommand(runtime: Runtime) {

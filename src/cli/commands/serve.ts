@@ -2,7 +2,7 @@
 
 import { defineCommand } from 'citty';
 import type { ConsolaInstance } from 'consola';
-import { DEFAULT_CONFIG, validateConfig, type ListenAddress, type ServerConfig } from '../../core/config.ts';
+import { DEFAULT_CONFIG, DEFAULT_DNS_PORT, validateConfig, type ListenAddress, type ServerConfig } from '../../core/config.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import { DEFAULT_PROXY_PORT, type ProxyUrl } from '../../core/proxy-url.ts';
 import type { HandledQuery } from '../../core/handle.ts';
@@ -13,14 +13,17 @@ import { parseCidr } from '../../pipeline/access/cidr.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
 import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
-import { nameserversFrom } from '../../server/resolv-conf.ts';
+import { SYSTEM_RESOLV_FILES, upstreamsFromSystem } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
 import { checkConfig, readConfigFile, withEnv } from '../config-load.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, LOG_LEVEL_WORDS } from '../logger.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
-/** Undocumented: another resolv.conf, so tests can start without a usable system one. */
+/**
+ * Undocumented: other files to read instead of SYSTEM_RESOLV_FILES (colon-separated), so tests
+ * can start without a usable system one.
+ */
 const RESOLV_CONF_ENV = 'HOLDFAST_RESOLV_CONF';
 /** After SIGTERM, how long in-flight work may take before we exit anyway. */
 const STOP_GRACE_MS = 2_500;
@@ -38,11 +41,11 @@ export const serveArgs = {
     description: 'Config file (docs/configuration.md); flags and HOLDFAST_* variables override it; SIGHUP reads it again',
     valueHint: 'FILE',
   },
-  listen: { type: 'string', description: 'Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:5353 and [::1]:5353)', valueHint: 'ADDR:PORT' },
+  listen: { type: 'string', description: `Address to serve DNS on, UDP and TCP; repeatable (default 127.0.0.1:${DEFAULT_DNS_PORT} and [::1]:${DEFAULT_DNS_PORT})`, valueHint: 'ADDR:PORT' },
   upstream: {
     type: 'string',
     description:
-      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS) or relay+https://HOST[/BASE][?token=T] (batched, relay protocol v1); repeatable (default: /etc/resolv.conf)',
+      'Upstream server: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME] (DNS over TLS) https://HOST[:443]/PATH[?method=get][#TLS-NAME] (DNS over HTTPS) or relay+https://HOST[/BASE][?token=T] (batched, relay protocol v1); repeatable (default: the nameservers in resolv.conf, OpenWrt\'s resolv.conf.auto first, none on this machine)',
     valueHint: 'URL',
   },
   'ca-file': { type: 'string', description: 'PEM file of CAs to trust for tls:// and https:// upstreams instead of the system store', valueHint: 'PATH' },
@@ -174,8 +177,8 @@ export const serveArgs = {
     description: `Rotated query log files kept: PATH.1 to PATH.N (default ${DEFAULT_CONFIG.queryLog.rotatedFiles})`,
     valueHint: 'N',
   },
-  'log-level': { type: 'string', description: 'error, warn, info, debug (logs each query) or trace', default: 'info' },
-  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty' },
+  'log-level': { type: 'string', description: LOG_LEVEL_WORDS('debug (logs each query)'), default: 'info', valueHint: 'LEVEL' },
+  'log-format': { type: 'string', description: 'pretty or json (one object per line)', default: 'pretty', valueHint: 'FORMAT' },
 } as const;
 
 export function parseListen(text: string): ListenAddress {
@@ -452,6 +455,21 @@ function resolveNamedUpstreams(server: Awaited<ReturnType<typeof startServer>>, 
   }
 }
 
+/**
+ * Upstreams from the system's resolver files, for a user who gave none, leaving out any on this
+ * machine: its interfaces' addresses (when they can be read) and our own listen addresses.
+ */
+function systemUpstreams(runtime: Runtime, listen: readonly ListenAddress[]) {
+  let local: string[] = listen.map((l) => l.address);
+  try {
+    local = [...local, ...runtime.interfaces.subnets().map((s) => s.address)];
+  } catch {
+    // Loopback and our own addresses are still left out; that covers the usual forwarders.
+  }
+  const files = runtime.env(RESOLV_CONF_ENV)?.split(':').filter((f) => f !== '') ?? SYSTEM_RESOLV_FILES;
+  return upstreamsFromSystem(runtime.fs, local, files.length ? files : SYSTEM_RESOLV_FILES);
+}
+
 export function serveCommand(runtime: Runtime) {
   return defineCommand({
     meta: { name: 'serve', description: 'Serve DNS to the LAN, forwarding misses to upstreams' },
@@ -463,17 +481,16 @@ export function serveCommand(runtime: Runtime) {
       const load = () => loadServeConfig(merged, runtime.fs, (name) => runtime.env(name));
       let config = await load();
       if (config.upstreams.length === 0) {
-        const resolvConf = runtime.env(RESOLV_CONF_ENV) || RESOLV_CONF;
-        const text = await runtime.fs.readText(resolvConf);
-        const found = text ? nameserversFrom(text, config.listen) : [];
-        if (found.length === 0) {
+        const found = await systemUpstreams(runtime, config.listen);
+        if (found.file === null) {
+          const left = found.skipped.length ? ` (left out, as resolvers on this machine that may forward to Holdfast: ${found.skipped.join(', ')})` : '';
           throw new HoldfastError(
             ErrorCode.config,
-            `no upstream: pass --upstream udp://IP[:PORT] (for example --upstream udp://9.9.9.9), or add a nameserver line to ${resolvConf}`,
+            `no upstream: pass --upstream udp://IP[:PORT] (for example --upstream udp://9.9.9.9), or add a nameserver line to ${RESOLV_CONF}${left}`,
           );
         }
-        log.info(`using upstreams from ${resolvConf}`, { upstreams: found });
-        config = validateConfig({ ...config, upstreams: found });
+        log.info(`using upstreams from ${found.file}`, { upstreams: found.upstreams, ...(found.skipped.length ? { skipped: found.skipped } : {}) });
+        config = validateConfig({ ...config, upstreams: found.upstreams });
       }
       const debug = log.level >= 4;
       const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {}, {
