@@ -6,6 +6,11 @@ import { ErrorCode, HoldfastError } from '../core/errors.ts';
 
 export const LogLevel = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 } as const;
 export type LogLevelName = keyof typeof LogLevel;
+/** Every level by name, for --help: "silent, error, warn, info, debug or trace". */
+export const LOG_LEVEL_WORDS = (debug = 'debug') => {
+  const names = Object.keys(LogLevel).map((n) => (n === 'debug' ? debug : n));
+  return `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+};
 export const LogFormat = ['pretty', 'json'] as const;
 export type LogFormat = (typeof LogFormat)[number];
 

@@ -1,11 +1,12 @@
 // The command line: routes to a subcommand, prints --help, and turns a thrown error into one
 // clear line on stderr and a non-zero exit. citty's runMain would exit on its own terms.
 
-import { defineCommand, renderUsage, runCommand, type CommandDef } from 'citty';
+import { defineCommand, runCommand, type CommandDef } from 'citty';
 import { isHoldfastError, ErrorCode } from '../core/errors.ts';
 import type { Runtime } from '../core/ports.ts';
 import { VERSION } from '../core/version.ts';
 import { configCommand } from './commands/config.ts';
+import { helpText } from './help.ts';
 import { queryCommand } from './commands/query.ts';
 import { relayCommand } from './commands/relay.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -29,6 +30,20 @@ export function mainCommand(runtime: Runtime) {
   });
 }
 
+/**
+ * The command whose help was asked for: `config check --help` is check's, not config's. The
+ * parent is given the full path as its name, so the usage line reads `holdfast config check`.
+ */
+async function helpTarget(cmd: CommandDef, parent: CommandDef, rest: readonly string[]): Promise<[CommandDef, CommandDef]> {
+  const subs = (await cmd.subCommands) as Record<string, CommandDef> | undefined;
+  const name = rest.find((a) => !a.startsWith('-'));
+  if (!subs || name === undefined || !(name in subs)) return [cmd, parent];
+  const parentMeta = await parent.meta;
+  const meta = await cmd.meta;
+  const path = defineCommand({ meta: { ...parentMeta, name: `${parentMeta?.name} ${meta?.name}` } });
+  return helpTarget(subs[name], path, rest.slice(rest.indexOf(name) + 1));
+}
+
 export async function runCli(runtime: Runtime): Promise<void> {
   const main = mainCommand(runtime);
   const args = [...runtime.args];
@@ -36,7 +51,7 @@ export async function runCli(runtime: Runtime): Promise<void> {
   const wantsHelp = args.includes('--help') || args.includes('-h');
   const name = args[0];
   if (args.length === 0 || (wantsHelp && !(name in subs))) {
-    runtime.stdout.write((await renderUsage(main)) + '\n');
+    runtime.stdout.write((await helpText(main)) + '\n');
     return;
   }
   if (name === '--version' || name === '-v') {
@@ -47,7 +62,8 @@ export async function runCli(runtime: Runtime): Promise<void> {
   }
   const sub = subs[args[0]];
   if (wantsHelp) {
-    runtime.stdout.write((await renderUsage(sub, main)) + '\n');
+    const [cmd, parent] = await helpTarget(sub, main, args.slice(1));
+    runtime.stdout.write((await helpText(cmd, parent)) + '\n');
     return;
   }
   try {

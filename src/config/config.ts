@@ -8,6 +8,7 @@ import type { ListenAddress } from './kinds.ts';
 
 export { configError };
 export type { ListenAddress };
+export { DEFAULT_DNS_PORT } from './settings.ts';
 
 export interface ServerConfig {
   readonly listen: readonly ListenAddress[];

@@ -26,6 +26,14 @@ export interface Setting<T = unknown> {
   readonly commands?: readonly Command[];
 }
 
+/**
+ * The port served when no --listen is given. Not 53 (taken by the system's own resolver, and
+ * privileged) and not any port a router or Pi commonly has in use: 5353 is mDNS (avahi, umdns),
+ * 5355 LLMNR (systemd-resolved), 5053/5054 https-dns-proxy, 5453 stubby, 5335 unbound in
+ * Pi-hole's guide, 6053 SmartDNS, 5380 Technitium's console. README.md says the same.
+ */
+export const DEFAULT_DNS_PORT = 5333;
+
 const KiB = 1024;
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -53,10 +61,9 @@ export const SETTINGS: readonly Setting[] = [
     path: 'listen',
     flag: 'listen',
     kind: listenList,
-    // Not 5353 (mDNS: avahi, umdns) nor 53 (taken by the router's own resolver): see docs/configuration.md.
     default: [
-      { address: '127.0.0.1', port: 5353 },
-      { address: '::1', port: 5353 },
+      { address: '127.0.0.1', port: DEFAULT_DNS_PORT },
+      { address: '::1', port: DEFAULT_DNS_PORT },
     ],
     reload: false,
     doc: 'Address to serve DNS on, UDP and TCP; repeatable',
@@ -66,7 +73,7 @@ export const SETTINGS: readonly Setting[] = [
     flag: 'upstream',
     kind: list('URL'),
     default: [],
-    defaultText: 'the nameservers of /etc/resolv.conf',
+    defaultText: "the nameservers in resolv.conf (OpenWrt's resolv.conf.auto first), none on this machine",
     reload: true,
     commands: ['serve', 'relay'],
     doc: 'Upstream: udp://IP[:PORT], tcp://IP[:PORT], tls://HOST[:853][?pin=sha256/B64][#TLS-NAME], https://HOST[:443]/PATH[#TLS-NAME] or relay+https://HOST[/BASE][?token=T]; repeatable',
@@ -351,6 +358,6 @@ export const SETTINGS: readonly Setting[] = [
   s({ path: 'relayServer.maxRequestBytes', flag: 'max-request-bytes', kind: int(256, 64 * MiB), default: 65_536, reload: false, commands: ['relay'], doc: 'Request body bytes after gunzip' }),
 
   // Logging.
-  s({ path: 'log.level', flag: 'log-level', kind: choice(['silent', 'error', 'warn', 'info', 'debug', 'trace']), default: 'info', reload: true, commands: ['serve', 'relay'], doc: 'What is logged: silent, error, warn, info, debug (each query) or trace' }),
+  s({ path: 'log.level', flag: 'log-level', kind: choice(['silent', 'error', 'warn', 'info', 'debug', 'trace']), default: 'info', reload: true, commands: ['serve', 'relay'], doc: 'What is logged: silent, error, warn, info, debug (logs each query) or trace' }),
   s({ path: 'log.format', flag: 'log-format', kind: choice(['pretty', 'json']), default: 'pretty', reload: false, commands: ['serve', 'relay'], doc: 'pretty, or json (one object per line)' }),
 ];

@@ -13,9 +13,10 @@ import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
-import { createPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
+import { attachPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import { changedPaths, RELOADABLE } from '../config/derive.ts';
+import { describeBindErrorWithHolder } from './bind-error.ts';
 import { createHttpHandler } from './http/handler.ts';
 import { createRelayHandler } from './relay/handler.ts';
 import { DEFAULT_RELAY_LIMITS } from '../protocols/relay-v1.ts';
@@ -85,20 +86,6 @@ const MAX_TCP_QUERY_BYTES = 16_384;
 const STOP_DRAIN_MS = 1_000;
 /** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
 const SAME_PORT_TRIES = 8;
-
-function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): HoldfastError {
-  const code = (e as { code?: string }).code ?? '';
-  const where = l.address.includes(':') ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`;
-  const why =
-    code === 'EADDRINUSE' || /in use/i.test(String(e))
-      ? 'is already in use'
-      : code === 'EACCES' || /permission/i.test(String(e))
-        ? 'needs privileges (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
-        : code === 'EADDRNOTAVAIL' || /not available|cannot assign/i.test(String(e))
-          ? 'is not an address of this machine'
-          : `cannot be bound (${(e as Error).message ?? e})`;
-  return new HoldfastError(ErrorCode.config, `${what}: ${where} ${why}`);
-}
 
 /**
  * The runtime with the upstream sockets' errors counted too: the pipeline's own handler, if it
@@ -173,16 +160,7 @@ export async function startServer(
   // Before any listener opens, so the first query already finds what the file held. load()
   // never throws for a bad file (it sets it aside), so a damaged file cannot stop a start.
   await snapshot?.load();
-  const prefetcher = createPrefetcher(config.prefetch, {
-    store: pipeline.cache,
-    refresh: (key, e) => pipeline.refresh(key, e),
-    healthy: () => pipeline.upstreams.healthy(),
-    clock: runtime.clock,
-    timers: runtime.timers,
-    counters,
-    recheckMs: config.cache.staleRecheckSeconds * 1000,
-  });
-  pipeline.onPopular = (key) => prefetcher.watch(key);
+  const prefetcher = attachPrefetcher(pipeline, config, runtime, counters);
   // What the snapshot brought back is as popular as it was: the popular entries that expired
   // while we were down are refreshed first, as soon as an upstream answers.
   if (snapshot) prefetcher.watchPopular();
@@ -381,8 +359,8 @@ export async function startServer(
     if (config.http.listen && staleWatch) {
       const l = config.http.listen;
       const handler = createHttpHandler(server, { token: config.http.token, clock, staleWatch });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch((e) => {
-        throw describeBindError(l, e, 'http');
+      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch(async (e) => {
+        throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e, 'http');
       });
       closables.push(h);
       http = { address: l.address, port: h.port };
@@ -398,8 +376,8 @@ export async function startServer(
         // TCP's size limit: the relay carries whole answers, never truncated ones.
         resolve: async (q, from) => resolve(q, { address: from.address, port: from.port, transport: 'tcp' }),
       });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, (request, from) => fetch(request, from)).catch((e) => {
-        throw describeBindError(l, e);
+      const h = await runtime.listeners.listenHttp(l.address, l.port, (request, from) => fetch(request, from)).catch(async (e) => {
+        throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
       });
       closables.push(h);
       bound.push({ transport: 'http', address: l.address, port: h.port });
@@ -408,14 +386,14 @@ export async function startServer(
       let udp: UdpSocket | null = null;
       let tcp: Closable | null = null;
       for (let tries = 0; tcp === null; tries++) {
-        udp = await openUdp(l.address, l.port).catch((e) => {
-          throw describeBindError(l, e);
+        udp = await openUdp(l.address, l.port).catch(async (e) => {
+          throw await describeBindErrorWithHolder(runtime.fs, l, 'udp', e);
         });
         try {
           tcp = await runtime.listeners.listenTcp(l.address, udp.port, (conn, from) => streams.accept(conn, from));
         } catch (e) {
           udp.close();
-          if (l.port !== 0 || tries + 1 >= SAME_PORT_TRIES) throw describeBindError(l, e);
+          if (l.port !== 0 || tries + 1 >= SAME_PORT_TRIES) throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
         }
       }
       closables.push(udp!, tcp);

@@ -80,6 +80,17 @@ describe('validateConfig', () => {
     assert.equal(DEFAULT_CONFIG.http.listen, null, 'off unless asked for');
   });
 
+  it('#10 - listens by default on loopback, on a port no common router or Pi service holds', () => {
+    // mDNS (avahi, umdns), LLMNR (systemd-resolved), https-dns-proxy, stubby, unbound in
+    // Pi-hole's guide, SmartDNS, Technitium's console, and DNS itself.
+    const taken = [53, 5353, 5355, 5053, 5054, 5453, 5335, 6053, 5380];
+    assert.deepEqual(DEFAULT_CONFIG.listen, [
+      { address: '127.0.0.1', port: 5333 },
+      { address: '::1', port: 5333 },
+    ]);
+    for (const l of DEFAULT_CONFIG.listen) assert.ok(!taken.includes(l.port), `${l.port} is taken on common routers`);
+  });
+
   it('names queryLog.maxEntries when it is negative, fractional or too large', () => {
     for (const maxEntries of [-1, 1.5, 1_000_001]) rejects({ ...DEFAULT_CONFIG, queryLog: { ...DEFAULT_CONFIG.queryLog, maxEntries } }, 'queryLog.maxEntries');
     assert.equal(DEFAULT_CONFIG.queryLog.maxEntries, 0, 'off unless asked for');

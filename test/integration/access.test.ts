@@ -1,7 +1,7 @@
 // Access control and abuse limits against a running Holdfast. Every 127.x.y.z address is on
 // Linux's loopback, so binding the client's socket to 127.0.0.2, 127.0.0.3... plays several
 // clients. Public sources cannot be made on loopback; the default ranges are unit-tested
-// (test/pipeline/access/), and clients on the interfaces' own public prefixes are tested in
+// (test/gate/), and clients on the interfaces' own public prefixes are tested in
 // network namespaces (local-subnets.test.ts).
 
 import { after, before, describe, it } from 'node:test';

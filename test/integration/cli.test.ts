@@ -319,8 +319,8 @@ describe('holdfast serve without --upstream', () => {
 
   it('forwards to the nameservers in resolv.conf', async () => {
     const path = join(dir, 'resolv.conf');
-    // Loopback addresses only; no query is sent to them.
-    writeFileSync(path, '# a comment\nnameserver 127.0.0.53\nsearch example.test\nnameserver ::1 # trailing comment\n');
+    // Documentation addresses (RFC 5737, 3849); no query is sent to them.
+    writeFileSync(path, '# a comment\nnameserver 192.0.2.53\nsearch example.test\nnameserver 2001:db8::53 # trailing comment\n');
     const hf = await startHoldfast([], { env: { HOLDFAST_RESOLV_CONF: path } });
     try {
       const from = hf.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('using upstreams from'));
@@ -329,7 +329,7 @@ describe('holdfast serve without --upstream', () => {
       const forwarding = () => hf.logs.find((l) => typeof l.msg === 'string' && l.msg.startsWith('forwarding'));
       await until(() => forwarding() !== undefined, 5000);
       const line = forwarding();
-      assert.deepEqual(line?.upstreams, ['udp://127.0.0.53:53', 'udp://[::1]:53']);
+      assert.deepEqual(line?.upstreams, ['udp://192.0.2.53:53', 'udp://[2001:db8::53]:53']);
     } finally {
       await hf.stop();
     }

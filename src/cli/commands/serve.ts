@@ -8,7 +8,7 @@ import { loadConfig, type ConfigSources } from '../../config/load.ts';
 import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import type { Runtime } from '../../core/ports.ts';
 import { runLifecycle } from '../../server/lifecycle.ts';
-import { nameserversFrom } from '../../server/resolv-conf.ts';
+import { SYSTEM_RESOLV_FILES, upstreamsFromSystem } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { rejectUnknownFlags } from '../args.ts';
 import { LogLevel, createLogger } from '../logger.ts';
@@ -24,7 +24,10 @@ import {
 } from '../log-lines.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
-/** Undocumented: another resolv.conf, so tests can start without a usable system one. */
+/**
+ * Undocumented: other files to read instead of SYSTEM_RESOLV_FILES (colon-separated), so tests
+ * can start without a usable system one.
+ */
 const RESOLV_CONF_ENV = 'HOLDFAST_RESOLV_CONF';
 
 export const serveArgs = {
@@ -53,19 +56,28 @@ export function configFromFlags(
   return validateConfig(withFlags(withEnvironment(base, 'serve', env), 'serve', raw));
 }
 
-/** With no upstream given anywhere, the system's: /etc/resolv.conf's nameservers, less our own addresses. */
-async function withSystemUpstreams(config: ServerConfig, runtime: Runtime): Promise<{ config: ServerConfig; from: string | null }> {
-  if (config.upstreams.length > 0) return { config, from: null };
-  const resolvConf = runtime.env(RESOLV_CONF_ENV) || RESOLV_CONF;
-  const text = await runtime.fs.readText(resolvConf);
-  const found = text ? nameserversFrom(text, config.listen) : [];
-  if (found.length === 0) {
+/**
+ * With no upstream given anywhere, the system's resolver files' nameservers, leaving out any on
+ * this machine: its interfaces' addresses (when they can be read) and our own listen addresses.
+ */
+async function withSystemUpstreams(config: ServerConfig, runtime: Runtime): Promise<{ config: ServerConfig; from: string | null; skipped: string[] }> {
+  if (config.upstreams.length > 0) return { config, from: null, skipped: [] };
+  let local: string[] = config.listen.map((l) => l.address);
+  try {
+    local = [...local, ...runtime.interfaces.subnets().map((s) => s.address)];
+  } catch {
+    // Loopback and our own addresses are still left out; that covers the usual forwarders.
+  }
+  const files = runtime.env(RESOLV_CONF_ENV)?.split(':').filter((f) => f !== '') ?? SYSTEM_RESOLV_FILES;
+  const found = await upstreamsFromSystem(runtime.fs, local, files.length ? files : SYSTEM_RESOLV_FILES);
+  if (found.file === null) {
+    const left = found.skipped.length ? ` (left out, as resolvers on this machine that may forward to Holdfast: ${found.skipped.join(', ')})` : '';
     throw new HoldfastError(
       ErrorCode.config,
-      `no upstream: pass --upstream udp://IP[:PORT] (for example --upstream udp://9.9.9.9), or add a nameserver line to ${resolvConf}`,
+      `no upstream: pass --upstream udp://IP[:PORT] (for example --upstream udp://9.9.9.9), or add a nameserver line to ${RESOLV_CONF}${left}`,
     );
   }
-  return { config: validateConfig({ ...config, upstreams: found }), from: resolvConf };
+  return { config: validateConfig({ ...config, upstreams: found.upstreams }), from: found.file, skipped: found.skipped };
 }
 
 export function serveCommand(runtime: Runtime) {
@@ -78,7 +90,7 @@ export function serveCommand(runtime: Runtime) {
       const loaded = await withSystemUpstreams(await loadConfig(sources), runtime);
       const config = loaded.config;
       const log = createLogger(config.log.level, config.log.format, runtime.stderr);
-      if (loaded.from) log.info(`using upstreams from ${loaded.from}`, { upstreams: config.upstreams });
+      if (loaded.from) log.info(`using upstreams from ${loaded.from}`, { upstreams: config.upstreams, ...(loaded.skipped.length ? { skipped: loaded.skipped } : {}) });
       const server = await startServer(config, runtime, log.level >= 4 ? { onAnswered: (h) => queryLogLine(log, h) } : {}, {
         onSnapshot: (e) => snapshotLogLine(log, e),
         onUpstreamEvent: (e) => upstreamLogLine(log, e),

@@ -26,8 +26,8 @@ export interface MetricsView {
   readonly pipeline: {
     readonly cache: { readonly size: number; readonly bytes: number };
     readonly upstreams: { readonly health: readonly UpstreamHealth[]; inFlight(): number };
-    readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
   };
+  readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
 }
 
 /** Families whose samples come from counters, with their help text, in the order shown. */

@@ -7,6 +7,7 @@
 
 import type { Clock, Timers } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
+import type { ServerConfig } from '../../config/config.ts';
 import { replyKind, ReplyKind } from '../../pipeline/cache/policy.ts';
 import { popularityAt } from '../../pipeline/cache/popularity.ts';
 import type { CacheEntry, CacheStore } from '../../pipeline/cache/store.ts';
@@ -146,4 +147,32 @@ export function createPrefetcher(o: PrefetchOptions, d: PrefetchDeps): Prefetche
     },
     budget,
   };
+}
+
+/** What of the pipeline the prefetcher works on (src/pipeline/chain.ts). */
+export interface PrefetchedPipeline {
+  readonly cache: CacheStore;
+  readonly upstreams: { healthy(): boolean };
+  refresh(key: string, entry: CacheEntry): Promise<boolean>;
+  onPopular: (key: string) => void;
+}
+
+/** A prefetcher for `pipeline`, told of every entry the cache finds popular. Not yet started. */
+export function attachPrefetcher(
+  pipeline: PrefetchedPipeline,
+  config: Pick<ServerConfig, 'prefetch' | 'cache'>,
+  ports: { clock: Clock; timers: Timers },
+  counters: Counters,
+): Prefetcher {
+  const prefetcher = createPrefetcher(config.prefetch, {
+    store: pipeline.cache,
+    refresh: (key, e) => pipeline.refresh(key, e),
+    healthy: () => pipeline.upstreams.healthy(),
+    clock: ports.clock,
+    timers: ports.timers,
+    counters,
+    recheckMs: config.cache.staleRecheckSeconds * 1000,
+  });
+  pipeline.onPopular = (key) => prefetcher.watch(key);
+  return prefetcher;
 }

@@ -5,6 +5,7 @@ import { createCounters } from '../../../src/core/counters.ts';
 import { createLatencyHistograms } from '../../../src/core/latency.ts';
 import type { CorePorts } from '../../../src/core/ports.ts';
 import { createPipeline } from '../../../src/pipeline/chain.ts';
+import { attachPrefetcher } from '../../../src/services/prefetch/prefetcher.ts';
 import { createBearerCheck, sameSecret } from '../../../src/server/http/auth.ts';
 import { EXPOSITION_CONTENT_TYPE } from '../../../src/server/http/exposition.ts';
 import { createHttpHandler, type HttpView } from '../../../src/server/http/handler.ts';
@@ -27,6 +28,7 @@ function setup(token: string | null = null, queryLog: QueryLog | null = null) {
     counters,
     latency: createLatencyHistograms(),
     pipeline,
+    prefetcher: attachPrefetcher(pipeline, config, ports, counters),
     startedAtMs: time.now(),
     version: '0.0.0',
     runtime: 'test',

@@ -7,6 +7,7 @@ import { createHandle } from '../../../src/core/handle.ts';
 import { createLatencyHistograms } from '../../../src/core/latency.ts';
 import type { CorePorts, Peer } from '../../../src/core/ports.ts';
 import { createPipeline } from '../../../src/pipeline/chain.ts';
+import { attachPrefetcher } from '../../../src/services/prefetch/prefetcher.ts';
 import { formatExposition } from '../../../src/server/http/exposition.ts';
 import { COUNTER_METRICS, createMetricsCollector, type MetricsView } from '../../../src/server/http/metrics.ts';
 import { createFakeTime } from '../../helpers/fake-clock.ts';
@@ -30,7 +31,8 @@ function setup(upstreams: string[] = [LABEL], config: Partial<ServerConfig> = {}
   const pipeline = createPipeline(full, ports, counters);
   const latency = createLatencyHistograms();
   const handle = createHandle(pipeline.chain, counters, { latency: { histograms: latency, now: () => 0 } });
-  const view: MetricsView = { config: full, counters, latency, pipeline, startedAtMs: time.now(), version: '9.9.9', runtime: 'test' };
+  const prefetcher = attachPrefetcher(pipeline, full, ports, counters);
+  const view: MetricsView = { config: full, counters, latency, pipeline, prefetcher, startedAtMs: time.now(), version: '9.9.9', runtime: 'test' };
   const collect = createMetricsCollector(view);
   const scrape = () => samples(formatExposition(collect(time.now())));
   const ask = (name: string) => handle(query(name, 'A'), { address: '127.0.0.1', port: 5555, transport: 'udp' });
@@ -165,7 +167,7 @@ describe('metrics: after queries', () => {
     let spent = 500;
     const fake: MetricsView = {
       ...view,
-      pipeline: { ...view.pipeline, prefetcher: { watched: 0, budget: { get spentBytes() { return spent; } } } },
+      prefetcher: { watched: 0, budget: { get spentBytes() { return spent; } } },
     };
     const c = createMetricsCollector(fake);
     const bytes = () => samples(formatExposition(c(time.now()))).get('holdfast_prefetch_bytes_total');

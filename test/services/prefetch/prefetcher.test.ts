@@ -6,6 +6,7 @@ import { createHandle } from '../../../src/core/handle.ts';
 import type { CorePorts, Peer } from '../../../src/core/ports.ts';
 import { createPipeline } from '../../../src/pipeline/chain.ts';
 import { createPrefetchBudget } from '../../../src/services/prefetch/budget.ts';
+import { attachPrefetcher } from '../../../src/services/prefetch/prefetcher.ts';
 import { createFakeTime } from '../../helpers/fake-clock.ts';
 import { createFakeNet, drain, peerKey, type Responder } from '../../helpers/fake-net.ts';
 import { decode, query, reply } from '../../helpers/packets.ts';
@@ -41,8 +42,9 @@ function setup(prefetch: Partial<ServerConfig['prefetch']> = {}) {
       await drain();
     }
   };
-  pipeline.prefetcher.start();
-  return { time, sent, counters, pipeline, ask, sentFor, run, setUp: (v: boolean) => (up = v) };
+  const prefetcher = attachPrefetcher(pipeline, config, ports, counters);
+  prefetcher.start();
+  return { time, sent, counters, pipeline, prefetcher, ask, sentFor, run, setUp: (v: boolean) => (up = v) };
 }
 
 describe('prefetch', () => {
@@ -60,7 +62,7 @@ describe('prefetch', () => {
     const ttl = r.answers[0]?.ttl ?? -1;
     assert.ok(ttl > TTL - 20, `fresh, with TTL ${ttl}`);
     assert.equal(s.sentFor('popular.example'), 2, 'answered from the refreshed entry');
-    s.pipeline.prefetcher.stop();
+    s.prefetcher.stop();
   });
 
   it('leaves an entry asked for once to expire', async () => {
@@ -69,7 +71,7 @@ describe('prefetch', () => {
     await s.run(TTL + 5);
     assert.equal(s.sentFor('once.example'), 1);
     assert.equal(s.counters.prefetch_queries, 0);
-    s.pipeline.prefetcher.stop();
+    s.prefetcher.stop();
   });
 
   it('stops refreshing a name nobody asks for any more, as its popularity decays', async () => {
@@ -78,8 +80,8 @@ describe('prefetch', () => {
     // With a 60 s half-life, 4 hits fall below half the threshold (1.5) within two minutes.
     await s.run(10 * TTL);
     assert.ok(s.sentFor('faded.example') <= 3, `${s.sentFor('faded.example')} queries for a name asked about once, ten TTLs ago`);
-    assert.equal(s.pipeline.prefetcher.watched, 0);
-    s.pipeline.prefetcher.stop();
+    assert.equal(s.prefetcher.watched, 0);
+    s.prefetcher.stop();
   });
 
   it('keeps within the queries-per-minute budget, most popular first', async () => {
@@ -91,7 +93,7 @@ describe('prefetch', () => {
     assert.deepEqual(refreshed, [3, 4], 'the two most popular were refreshed within the budget');
     assert.ok(s.counters.prefetch_over_budget > 0);
     assert.equal(s.counters.prefetch_queries, 2);
-    s.pipeline.prefetcher.stop();
+    s.prefetcher.stop();
   });
 
   it('keeps within the bytes-per-hour budget', async () => {
@@ -100,8 +102,8 @@ describe('prefetch', () => {
     for (let i = 0; i < 4; i++) await s.ask(`b${i}.example`, 3);
     await s.run(TTL * 0.9);
     assert.equal(s.counters.prefetch_queries, 1);
-    assert.ok(s.pipeline.prefetcher.budget.spentBytes > 100 && s.pipeline.prefetcher.budget.spentBytes <= 200);
-    s.pipeline.prefetcher.stop();
+    assert.ok(s.prefetcher.budget.spentBytes > 100 && s.prefetcher.budget.spentBytes <= 200);
+    s.prefetcher.stop();
   });
 
   it('pauses while no upstream is healthy, and resumes once one is', async () => {
@@ -128,7 +130,7 @@ describe('prefetch', () => {
     assert.equal(s.pipeline.upstreams.healthy(), true);
     await s.run(3);
     assert.equal(s.sentFor('paused.example'), before + 1, 'the expired popular entry is refreshed once healthy');
-    s.pipeline.prefetcher.stop();
+    s.prefetcher.stop();
   });
 
   it('after a restart, refreshes the most popular expired entries first (watchPopular)', async () => {
@@ -137,7 +139,7 @@ describe('prefetch', () => {
     const first = setup();
     await first.ask('restored-a.example');
     await first.ask('restored-b.example');
-    first.pipeline.prefetcher.stop();
+    first.prefetcher.stop();
     const now = s.time.now();
     for (const [name, score] of [['restored-a.example', 5], ['restored-b.example', 50]] as const) {
       const old = [...first.pipeline.cache.entries()].find((e) => decode(e.message.wire).questions[0].name === name)!;
@@ -145,14 +147,14 @@ describe('prefetch', () => {
       e.popularity = score;
       e.popularityAtMs = now;
     }
-    s.pipeline.prefetcher.watchPopular();
-    assert.equal(s.pipeline.prefetcher.watched, 2);
+    s.prefetcher.watchPopular();
+    assert.equal(s.prefetcher.watched, 2);
     await s.run(2);
     assert.equal(s.sentFor('restored-b.example'), 1, 'the more popular first');
     assert.equal(s.sentFor('restored-a.example'), 0, 'the other waits for budget');
     await s.run(60);
     assert.equal(s.sentFor('restored-a.example'), 1);
-    s.pipeline.prefetcher.stop();
+    s.prefetcher.stop();
   });
 });
 
