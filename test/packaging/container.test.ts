@@ -13,7 +13,6 @@ import { join, resolve } from 'node:path';
 import { dig } from '../helpers/dns-client.ts';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.ts';
 import { freePort } from '../helpers/ports.ts';
-import { TARGETS } from '../../build/build.mjs';
 import {
   ElfMachine,
   elfMachine,
@@ -73,15 +72,15 @@ function executableFor(targetArch: string): string {
 }
 
 describe('packaging/container/Containerfile', () => {
-  it('#10 - builds for amd64 and arm64, each from its own executable, which build/build.mjs makes', () => {
+  it('#10 - builds for amd64 and arm64, each from its own executable', () => {
     assert.ok(steps.some((s) => s.stage === -1 && s.keyword === 'ARG' && s.args === 'TARGETARCH'), 'ARG TARGETARCH before the first FROM');
-    const built = new Set(TARGETS.map((t: { file: string }) => `dist/${t.file}`));
     assert.equal(executableFor('amd64'), 'dist/holdfast-linux-x64');
     assert.equal(executableFor('arm64'), 'dist/holdfast-linux-arm64');
-    for (const arch of ['amd64', 'arm64']) assert.ok(built.has(executableFor(arch)), `${executableFor(arch)} is not a build target`);
   });
 
-  it('#10 - the two executables really are x86-64 and AArch64', () => {
+  // build/build.mjs is not imported for its target list: run as the entry of a test process (the
+  // node leg), it would take itself for the command line and build everything.
+  it('#10 - the two executables (built by build/test.mjs) really are x86-64 and AArch64', () => {
     assert.equal(elfMachine(executableFor('amd64')), ElfMachine.x86_64);
     assert.equal(elfMachine(executableFor('arm64')), ElfMachine.aarch64);
   });
