@@ -1,5 +1,7 @@
-// Which runtime runs this test file, and how to start Holdfast's entry for the same runtime,
-// so each leg of `npm test` exercises its own adapter in a real process.
+// Which runtime runs this test file, and how to start Holdfast for it in a real process. The
+// Bun leg starts the shipped artefact itself, the single executable (dist/holdfast-linux-x64 or
+// -arm64, built by `npm test` before the legs run): what users run is what the integration
+// tests start. The Deno and Node legs start their own entry, so each adapter is exercised.
 
 import process from 'node:process';
 
@@ -12,10 +14,15 @@ export const runtimeName: RuntimeName =
 export function holdfastArgv(): string[] {
   switch (runtimeName) {
     case 'bun':
-      return [process.execPath, 'src/main/bun.ts'];
+      return [shippedExecutable()];
     case 'deno':
       return [process.execPath, 'run', '-A', '--unstable-net', 'src/main/deno.ts'];
     default:
       return [process.execPath, 'dist/holdfast.mjs'];
   }
+}
+
+/** The Bun executable that runs natively on this machine. */
+export function shippedExecutable(): string {
+  return `dist/holdfast-linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`;
 }
