@@ -53,7 +53,7 @@ export function defaults<T>(): T {
 }
 
 function defaultWords(s: Setting): string {
-  return s.defaultText ?? s.kind.toToml(s.default);
+  return s.defaultText ?? (s.kind.describe ?? s.kind.toToml)(s.default as never);
 }
 
 /** citty's definitions of `command`'s flags, with each one's help line. */
@@ -238,7 +238,7 @@ export function settingsMarkdown(): string {
   const cell = (t: string) => t.replace(/\|/g, '\\|');
   for (const s of SETTINGS) {
     const flags = s.flag ? `\`--${s.flag}\`${(s.commands ?? ['serve']).includes('serve') ? '' : ' (relay)'}` : '';
-    const def = s.defaultText ? `${s.defaultText}` : `\`${s.kind.toToml(s.default as never)}\``;
+    const def = s.defaultText ? `${s.defaultText}` : `\`${defaultWords(s)}\``;
     rows.push(`| \`${s.path}\` | ${flags} | ${cell(def)} | ${s.reload ? 'yes' : ''} | ${cell(s.doc)} |`);
   }
   return rows.join('\n') + '\n';

@@ -24,6 +24,8 @@ export interface Kind<T> {
   check(value: T): string | null;
   /** What a flag given empty means; absent: the flag counts as not given. */
   readonly emptyText?: Read<T>;
+  /** The value for people (help and docs), where it reads better than toToml's. */
+  describe?(value: T): string;
 }
 
 const ok = <T>(value: T): Read<T> => ({ ok: true, value });
@@ -97,15 +99,16 @@ export function size(min: number, max: number): Kind<number> {
       const n = typeof v === 'string' ? parseSizeText(v) : null;
       return n === null ? bad(problem(describeToml(v))) : ok(n);
     },
-    toToml: (v) => (formatSize(v) === String(v) ? String(v) : tomlString(formatSize(v))),
+    toToml: (v) => String(v),
+    describe: (v) => (formatSize(v) === String(v) ? String(v) : `${formatSize(v)} (${v})`),
     check: (v) => (Number.isInteger(v) && v >= min && v <= max ? null : `must be a size from ${formatSize(min)} to ${formatSize(max)} (got ${v})`),
   };
 }
 
-export function choice<const T extends string>(options: readonly T[]): Kind<T> {
+export function choice<const T extends string>(options: readonly T[], hint = options.join('|')): Kind<T> {
   const check = (v: string) => (options.includes(v as T) ? null : `must be one of ${options.join(', ')} (got ${v})`);
   return {
-    hint: options.join('|'),
+    hint,
     repeatable: false,
     fromText: (t) => (options.includes(t as T) ? ok(t as T) : bad(`"${t}" is not one of ${options.join(', ')}`)),
     fromToml: (v) => (typeof v === 'string' ? (check(v) === null ? ok(v as T) : bad(check(v)!)) : bad(`must be a string (got ${describeToml(v)})`)),
@@ -250,6 +253,7 @@ export const listenList: Kind<readonly ListenAddress[]> = {
     return ok(out);
   },
   toToml: (v) => `[${v.map((l) => tomlString(formatAddress(l))).join(', ')}]`,
+  describe: (v) => v.map(formatAddress).join(', ').replace(/, ([^,]*)$/, ' and $1'),
   check: (v) => {
     if (v.length === 0) return 'needs at least one address';
     for (let i = 0; i < v.length; i++) {

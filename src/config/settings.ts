@@ -190,7 +190,7 @@ export const SETTINGS: readonly Setting[] = [
   s({
     path: 'access.refuseAction',
     flag: 'refuse-action',
-    kind: choice(['refuse', 'drop']),
+    kind: choice(['refuse', 'drop'], 'ACTION'),
     default: 'refuse',
     reload: true,
     doc: 'What a client not allowed gets: refuse (REFUSED) or drop (no reply)',
@@ -225,7 +225,7 @@ export const SETTINGS: readonly Setting[] = [
   s({
     path: 'rateLimit.action',
     flag: 'rate-limit-action',
-    kind: choice(['truncate', 'refuse', 'drop']),
+    kind: choice(['truncate', 'refuse', 'drop'], 'ACTION'),
     default: 'truncate',
     reload: true,
     doc: 'What a client over a limit gets: truncate (TC=1 over UDP, REFUSED over TCP), refuse or drop',
@@ -328,7 +328,7 @@ export const SETTINGS: readonly Setting[] = [
   s({
     path: 'relayUpstream.infoCheck',
     flag: 'relay-info-check',
-    kind: choice(['require', 'warn', 'off']),
+    kind: choice(['require', 'warn', 'off'], 'MODE'),
     default: 'require',
     reload: true,
     doc: "At start, a relay whose /v1/info does not fit: 'require' refuses to start, 'warn' logs, 'off' skips the check",
@@ -358,6 +358,6 @@ export const SETTINGS: readonly Setting[] = [
   s({ path: 'relayServer.maxRequestBytes', flag: 'max-request-bytes', kind: int(256, 64 * MiB), default: 65_536, reload: false, commands: ['relay'], doc: 'Request body bytes after gunzip' }),
 
   // Logging.
-  s({ path: 'log.level', flag: 'log-level', kind: choice(['silent', 'error', 'warn', 'info', 'debug', 'trace']), default: 'info', reload: true, commands: ['serve', 'relay'], doc: 'What is logged: silent, error, warn, info, debug (logs each query) or trace' }),
-  s({ path: 'log.format', flag: 'log-format', kind: choice(['pretty', 'json']), default: 'pretty', reload: false, commands: ['serve', 'relay'], doc: 'pretty, or json (one object per line)' }),
+  s({ path: 'log.level', flag: 'log-level', kind: choice(['silent', 'error', 'warn', 'info', 'debug', 'trace'], 'LEVEL'), default: 'info', reload: true, commands: ['serve', 'relay'], doc: 'silent, error, warn, info, debug (logs each query) or trace' }),
+  s({ path: 'log.format', flag: 'log-format', kind: choice(['pretty', 'json'], 'FORMAT'), default: 'pretty', reload: false, commands: ['serve', 'relay'], doc: 'pretty, or json (one object per line)' }),
 ];
