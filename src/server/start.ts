@@ -1,29 +1,31 @@
-// Assembling a running server from a configuration and a runtime: the pipeline, the handle,
-// a UDP and a TCP listener on every address, and the HTTP endpoint when configured. Returns a
-// handle to stop it.
+// The one assembly of a running server, for `serve` and `relay` alike: the pipeline and the
+// services around it (snapshot, prefetch, local subnets), the query path (gate, handle, query
+// log), then the listeners (DNS, or the relay's HTTP), and the HTTP endpoint when configured.
+// Returns a handle to stop or reload it; signals are lifecycle.ts's.
 
 import { createCounters, type Counters } from '../core/counters.ts';
 import type { ServerConfig, ListenAddress } from '../config/config.ts';
+import { changedPaths, RELOADABLE } from '../config/derive.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
-import type { Closable, Peer, Runtime, UdpErrorHandler, UdpSocket } from '../core/ports.ts';
+import type { Closable, Runtime } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
-import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { attachPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
-import { changedPaths, RELOADABLE } from '../config/derive.ts';
-import { describeBindErrorWithHolder } from './bind-error.ts';
+import type { UpstreamEvent } from '../upstreams/transport.ts';
+import { readCaFile } from './ca-file.ts';
+import { createDrain } from './drain.ts';
 import { createHttpHandler } from './http/handler.ts';
-import { createRelayHandler } from './relay/handler.ts';
-import { DEFAULT_RELAY_LIMITS } from '../protocols/relay-v1.ts';
 import { createStaleWatch } from './http/health.ts';
+import { bindDns, bindHttp, bindRelay } from './listeners.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
-import type { UpstreamEvent } from '../upstreams/transport.ts';
+import { udpErrorCounter, withUdpErrorsCounted } from './udp-listener.ts';
 
 export interface BoundListener {
   /** http: the relay's listener (`holdfast relay`). */
@@ -84,39 +86,42 @@ const MAX_TCP_QUERY_BYTES = 16_384;
  * procd sends SIGKILL 5 s after SIGTERM, and the cache snapshot is written after this.
  */
 const STOP_DRAIN_MS = 1_000;
-/** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
-const SAME_PORT_TRIES = 8;
 
-/**
- * The runtime with the upstream sockets' errors counted too: the pipeline's own handler, if it
- * passes one, still gets each error.
- */
-function withUdpErrorsCounted(runtime: Runtime, count: UdpErrorHandler): Runtime {
-  const net = runtime.net;
-  return {
-    ...runtime,
-    net: {
-      ...net,
-      bindUdp: (address, port, onMessage, onError) =>
-        net.bindUdp(address, port, onMessage, (op, e) => {
-          count(op, e);
-          onError?.(op, e);
-        }),
+/** The cache's file, restored before any listener opens, when `cache.file` is set. */
+async function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline: ReturnType<typeof createPipeline>, counters: Counters, onSnapshot: ServerOptions['onSnapshot']) {
+  if (!config.cache.file) return null;
+  const snapshot = createSnapshotService(
+    {
+      file: config.cache.file,
+      intervalSeconds: config.cache.snapshotIntervalSeconds,
+      minChanges: config.cache.snapshotMinChanges,
+      staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
+      maxTtlSeconds: config.cache.maxTtlSeconds,
     },
-  };
+    runtime,
+    pipeline.cache,
+    counters,
+    onSnapshot,
+  );
+  // So the first query already finds what the file held. load() never throws for a bad file
+  // (it sets it aside), so a damaged file cannot stop a start.
+  await snapshot.load();
+  return snapshot;
 }
 
-/** The CA file's text, checked to hold at least one certificate. */
-async function readCaFile(runtime: Runtime, path: string): Promise<string> {
-  let text: string | null;
-  try {
-    text = await runtime.fs.readText(path);
-  } catch (e) {
-    throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} cannot be read (${(e as Error).message})`);
-  }
-  if (text === null) throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} does not exist`);
-  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new HoldfastError(ErrorCode.config, `--ca-file: ${path} holds no PEM certificate`);
-  return text;
+/** Every query, answered or not, into the in-memory ring (/api/queries) and the file, when on. */
+function queryRecorders(config: ServerConfig, runtime: Runtime, counters: Counters) {
+  const ring = config.queryLog.maxEntries > 0 ? createQueryLog(config.queryLog.maxEntries) : null;
+  // The file does not need the ring: --query-log-file alone writes every query to disk.
+  const file = config.queryLog.file
+    ? createQueryLogFile(
+        { file: config.queryLog.file, maxFileBytes: config.queryLog.maxFileBytes, rotatedFiles: config.queryLog.rotatedFiles },
+        runtime.fs,
+        runtime.timers,
+        counters,
+      )
+    : null;
+  return { ring, file };
 }
 
 export async function startServer(
@@ -126,15 +131,9 @@ export async function startServer(
   serverOptions: ServerOptions = {},
 ): Promise<RunningServer> {
   const counters = createCounters();
-  // Socket errors (ICMP from an upstream that refuses or a client that has gone) are counted,
-  // never logged per packet: on a lossy link clients give up all the time.
-  const countUdpError: UdpErrorHandler = (op) => {
-    if (op === 'send') counters.socket_errors_udp_send++;
-    else counters.socket_errors_udp_receive++;
-  };
-  const caFile = config.encryptedUpstream.caFile;
-  const caPem = caFile === null ? undefined : await readCaFile(runtime, caFile);
-  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, countUdpError), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+  const clock = runtime.clock;
+  const caPem = await readCaFile(runtime, config.encryptedUpstream.caFile);
+  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
   // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
   try {
     await pipeline.upstreams.preflight();
@@ -142,33 +141,16 @@ export async function startServer(
     pipeline.upstreams.close();
     throw e;
   }
-  const snapshot = config.cache.file
-    ? createSnapshotService(
-        {
-          file: config.cache.file,
-          intervalSeconds: config.cache.snapshotIntervalSeconds,
-          minChanges: config.cache.snapshotMinChanges,
-          staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
-          maxTtlSeconds: config.cache.maxTtlSeconds,
-        },
-        runtime,
-        pipeline.cache,
-        counters,
-        serverOptions.onSnapshot,
-      )
-    : null;
-  // Before any listener opens, so the first query already finds what the file held. load()
-  // never throws for a bad file (it sets it aside), so a damaged file cannot stop a start.
-  await snapshot?.load();
+  const snapshot = await restoreSnapshot(config, runtime, pipeline, counters, serverOptions.onSnapshot);
   const prefetcher = attachPrefetcher(pipeline, config, runtime, counters);
   // What the snapshot brought back is as popular as it was: the popular entries that expired
   // while we were down are refreshed first, as soon as an upstream answers.
   if (snapshot) prefetcher.watchPopular();
+
   // Before the pipeline and before parsing: a refused or limited client costs an address
-  // lookup and a token count, nothing more (src/gate/README.md).
-  let admission = createAdmission(config.access, config.rateLimit, runtime.clock, counters);
+  // lookup and a token count, nothing more (src/gate/README.md). A reload replaces it.
+  let admission = createAdmission(config.access, config.rateLimit, clock, counters);
   let lastLocal: Parameters<Admission['setLocalSubnets']>[0] = [];
-  let current = config;
   // Read once now, before any listener opens, so the first LAN client is already known.
   const localSubnets = admission.usesLocal
     ? createLocalSubnetsWatcher(
@@ -183,56 +165,36 @@ export async function startServer(
       )
     : null;
   localSubnets?.refresh();
+
   const latency = createLatencyHistograms();
-  const clock = runtime.clock;
-  const queryLog = config.queryLog.maxEntries > 0 ? createQueryLog(config.queryLog.maxEntries) : null;
-  // The file does not need the ring: --query-log-file alone writes every query to disk.
-  const queryFile = config.queryLog.file
-    ? createQueryLogFile(
-        { file: config.queryLog.file, maxFileBytes: config.queryLog.maxFileBytes, rotatedFiles: config.queryLog.rotatedFiles },
-        runtime.fs,
-        runtime.timers,
-        counters,
-      )
-    : null;
+  const recorders = queryRecorders(config, runtime, counters);
   const logHook = handleOptions.onAnswered;
-  const handle = createHandle(pipeline.chain, counters, {
-    ...handleOptions,
-    onAnswered:
-      queryLog || queryFile
-        ? (h) => {
-            const entry = queryLogEntry(h, clock.now());
-            queryLog?.add(entry);
-            queryFile?.append(entry);
-            logHook?.(h);
-          }
-        : logHook,
-    latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
-    // Through `admission`, which a reload replaces.
-    admit: (client) => admission.admit(client),
-  });
-  // Answers still on their way (misses), so that stop() can let them finish. A hit completes
-  // synchronously and is never counted.
-  let answersInFlight = 0;
-  let onDrained: (() => void) | null = null;
-  const answered = () => {
-    if (--answersInFlight === 0) onDrained?.();
-  };
-  const trackedHandle: typeof handle = (bytes, client) => {
-    const reply = handle(bytes, client);
-    if (reply instanceof Promise) {
-      answersInFlight++;
-      reply.then(answered, answered);
-    }
-    return reply;
-  };
+  const drain = createDrain(
+    createHandle(pipeline.chain, counters, {
+      ...handleOptions,
+      onAnswered:
+        recorders.ring || recorders.file
+          ? (h) => {
+              const entry = queryLogEntry(h, clock.now());
+              recorders.ring?.add(entry);
+              recorders.file?.append(entry);
+              logHook?.(h);
+            }
+          : logHook,
+      latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
+      admit: (client) => admission.admit(client),
+    }),
+    runtime.timers,
+  );
   let stopping = false;
   const streams = createStreamServer(
-    trackedHandle,
+    drain.handle,
     { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: (address) => admission.admitConnection(address) },
     runtime.timers,
     counters,
   );
+
+  let current = config;
   const closables: Closable[] = [];
   const tcpListeners: Closable[] = [];
   const bound: BoundListener[] = [];
@@ -259,7 +221,7 @@ export async function startServer(
       return admission;
     },
     localSubnets,
-    queryLog,
+    queryLog: recorders.ring,
     startedAtMs: clock.now(),
     version: VERSION,
     runtime: runtime.name,
@@ -273,29 +235,17 @@ export async function startServer(
       // drain bound passes.
       stopping = true;
       await Promise.all(tcpListeners.map((c) => c.close()));
-      if (answersInFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = runtime.timers.setTimeout(resolve, STOP_DRAIN_MS);
-          onDrained = () => {
-            runtime.timers.clearTimeout(timer);
-            resolve();
-          };
-        });
-        // The last replies were handed to their sockets in this same turn; a send is queued,
-        // not done (Node's dgram finishes it on a later tick), so let them leave before closing.
-        await new Promise<void>((resolve) => runtime.timers.setTimeout(resolve, 20));
-      }
+      await drain.settle(STOP_DRAIN_MS);
       pipeline.upstreams.close();
       streams.closeAll();
       await Promise.all(closables.filter((c) => !tcpListeners.includes(c)).map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.
       await snapshot?.shutdown();
-      await queryFile?.stop();
+      await recorders.file?.stop();
     },
     async reload(next) {
       // Everything that can fail first, so a bad configuration changes nothing.
-      const nextCa = next.encryptedUpstream.caFile;
-      const caPem = nextCa === null ? undefined : await readCaFile(runtime, nextCa);
+      const caPem = await readCaFile(runtime, next.encryptedUpstream.caFile);
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
@@ -311,98 +261,28 @@ export async function startServer(
     },
   };
 
-  const openUdp = (address: string, port: number): Promise<UdpSocket> => {
-    let socket: UdpSocket | null = null;
-    const pending: Array<[Uint8Array, string, number]> = [];
-    const send = (s: UdpSocket, reply: Uint8Array, to: Peer) => {
-      // Adapters never throw from send (core/ports.ts); should one, the error is counted here
-      // rather than thrown into a receive callback or left as an unhandled rejection.
-      try {
-        s.send(reply, to.port, to.address);
-      } catch {
-        counters.socket_errors_udp_send++;
-      }
-    };
-    const deliver = (reply: Uint8Array | null, to: Peer) => {
-      if (!reply) return;
-      if (socket) send(socket, reply, to);
-      else pending.push([reply, to.address, to.port]);
-    };
-    return runtime.listeners
-      .listenUdp(
-        address,
-        port,
-        (bytes, from) => {
-          if (stopping) return;
-          // No reply can reach port 0 (and Node's dgram throws on sending to it): such a datagram
-          // is forged or broken, so it costs nothing more, not even an upstream query.
-          if (from.port === 0) {
-            counters.dropped_source_port_zero++;
-            return;
-          }
-          const reply = trackedHandle(bytes, { address: from.address, port: from.port, transport: 'udp' });
-          // A cache hit comes back synchronously: no closure or promise for it.
-          if (reply instanceof Promise) reply.then((r) => deliver(r, from));
-          else deliver(reply, from);
-        },
-        countUdpError,
-      )
-      .then((s) => {
-        socket = s;
-        for (const [reply, addr, p] of pending) send(s, reply, { address: addr, port: p });
-        return s;
-      });
-  };
-
   try {
     // HTTP first, so that /readyz can say "not ready" while the DNS listeners are being bound.
     if (config.http.listen && staleWatch) {
-      const l = config.http.listen;
-      const handler = createHttpHandler(server, { token: config.http.token, clock, staleWatch });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch(async (e) => {
-        throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e, 'http');
-      });
+      const h = await bindHttp(runtime, config.http.listen, createHttpHandler(server, { token: config.http.token, clock, staleWatch }), 'http');
       closables.push(h);
-      http = { address: l.address, port: h.port };
+      http = { address: config.http.listen.address, port: h.port };
     }
     if (serverOptions.mode === 'relay') {
-      const l = config.relayServer.listen;
-      // Relay clients are not DNS clients: the relay's token says who may ask, not the access lists.
-      const resolve = createHandle(pipeline.chain, counters);
-      const fetch = createRelayHandler({
-        limits: { ...DEFAULT_RELAY_LIMITS, max_items: config.relayServer.maxItems, max_request_bytes: config.relayServer.maxRequestBytes },
-        token: config.relayServer.token,
-        basePath: config.relayServer.basePath ?? undefined,
-        // TCP's size limit: the relay carries whole answers, never truncated ones.
-        resolve: async (q, from) => resolve(q, { address: from.address, port: from.port, transport: 'tcp' }),
-      });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, (request, from) => fetch(request, from)).catch(async (e) => {
-        throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
-      });
+      const h = await bindRelay(runtime, config, pipeline.chain, counters);
       closables.push(h);
-      bound.push({ transport: 'http', address: l.address, port: h.port });
-    }
-    for (const l of serverOptions.mode === 'relay' ? [] : config.listen) {
-      let udp: UdpSocket | null = null;
-      let tcp: Closable | null = null;
-      for (let tries = 0; tcp === null; tries++) {
-        udp = await openUdp(l.address, l.port).catch(async (e) => {
-          throw await describeBindErrorWithHolder(runtime.fs, l, 'udp', e);
-        });
-        try {
-          tcp = await runtime.listeners.listenTcp(l.address, udp.port, (conn, from) => streams.accept(conn, from));
-        } catch (e) {
-          udp.close();
-          if (l.port !== 0 || tries + 1 >= SAME_PORT_TRIES) throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
-        }
+      bound.push({ transport: 'http', address: config.relayServer.listen.address, port: h.port });
+    } else {
+      for (const l of config.listen) {
+        const d = await bindDns(runtime, l, drain.handle, streams, counters, () => stopping);
+        closables.push(d.udp, d.tcp);
+        tcpListeners.push(d.tcp);
+        bound.push({ transport: 'udp', address: l.address, port: d.port }, { transport: 'tcp', address: l.address, port: d.port });
       }
-      closables.push(udp!, tcp);
-      tcpListeners.push(tcp);
-      bound.push({ transport: 'udp', address: l.address, port: udp!.port }, { transport: 'tcp', address: l.address, port: udp!.port });
     }
   } catch (e) {
     staleWatch?.stop();
-    await queryFile?.stop();
+    await recorders.file?.stop();
     for (const c of closables) await c.close();
     pipeline.upstreams.close();
     throw e;

@@ -1,0 +1,84 @@
+// A DNS listener's UDP side: each datagram through the handle, each reply back to its sender.
+// Socket errors (ICMP from a client that has gone) are counted, never logged per packet: on a
+// lossy link clients give up all the time.
+
+import type { Counters } from '../core/counters.ts';
+import type { Handle } from '../core/handle.ts';
+import type { Peer, Runtime, UdpErrorHandler, UdpSocket } from '../core/ports.ts';
+
+/** Counts a socket error by what failed: the listeners' and the upstream sockets' alike. */
+export function udpErrorCounter(counters: Counters): UdpErrorHandler {
+  return (op) => {
+    if (op === 'send') counters.socket_errors_udp_send++;
+    else counters.socket_errors_udp_receive++;
+  };
+}
+
+/**
+ * The runtime with the upstream sockets' errors counted too: the pipeline's own handler, if it
+ * passes one, still gets each error.
+ */
+export function withUdpErrorsCounted(runtime: Runtime, count: UdpErrorHandler): Runtime {
+  const net = runtime.net;
+  return {
+    ...runtime,
+    net: {
+      ...net,
+      bindUdp: (address, port, onMessage, onError) =>
+        net.bindUdp(address, port, onMessage, (op, e) => {
+          count(op, e);
+          onError?.(op, e);
+        }),
+    },
+  };
+}
+
+export function openUdpListener(
+  runtime: Runtime,
+  address: string,
+  port: number,
+  handle: Handle,
+  counters: Counters,
+  stopping: () => boolean,
+): Promise<UdpSocket> {
+  let socket: UdpSocket | null = null;
+  const pending: Array<[Uint8Array, Peer]> = [];
+  const send = (s: UdpSocket, reply: Uint8Array, to: Peer) => {
+    // Adapters never throw from send (core/ports.ts); should one, the error is counted here
+    // rather than thrown into a receive callback or left as an unhandled rejection.
+    try {
+      s.send(reply, to.port, to.address);
+    } catch {
+      counters.socket_errors_udp_send++;
+    }
+  };
+  const deliver = (reply: Uint8Array | null, to: Peer) => {
+    if (!reply) return;
+    if (socket) send(socket, reply, to);
+    else pending.push([reply, to]);
+  };
+  return runtime.listeners
+    .listenUdp(
+      address,
+      port,
+      (bytes, from) => {
+        if (stopping()) return;
+        // No reply can reach port 0 (and Node's dgram throws on sending to it): such a datagram
+        // is forged or broken, so it costs nothing more, not even an upstream query.
+        if (from.port === 0) {
+          counters.dropped_source_port_zero++;
+          return;
+        }
+        const reply = handle(bytes, { address: from.address, port: from.port, transport: 'udp' });
+        // A cache hit comes back synchronously: no closure or promise for it.
+        if (reply instanceof Promise) reply.then((r) => deliver(r, from));
+        else deliver(reply, from);
+      },
+      udpErrorCounter(counters),
+    )
+    .then((s) => {
+      socket = s;
+      for (const [reply, to] of pending) send(s, reply, to);
+      return s;
+    });
+}
