@@ -105,7 +105,7 @@ function describeBindError(l: ListenAddress, e: unknown, what = 'listen'): Holdf
 }
 
 /** The CA file's text, checked to hold at least one certificate. */
-async function readCaFile(runtime: Runtime, path: string): Promise<string> {
+export async function readCaFile(runtime: Runtime, path: string): Promise<string> {
   let text: string | null;
   try {
     text = await runtime.fs.readText(path);

@@ -4,6 +4,8 @@
 export interface BunUdpSocket {
   readonly port: number;
   send(data: Uint8Array, port: number, address: string): boolean;
+  /** A socket opened with `connect` sends to its peer only. */
+  send(data: Uint8Array): boolean;
   close(): void;
 }
 
@@ -38,7 +40,9 @@ export interface BunApi {
   udpSocket(options: {
     hostname?: string;
     port?: number;
-    socket?: { data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void };
+    /** Connects the socket: datagrams from anyone else are dropped, and ICMP errors reported. */
+    connect?: { hostname: string; port: number };
+    socket?: { data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void; error?(error: Error): void };
   }): Promise<BunUdpSocket>;
   listen<T>(options: { hostname: string; port: number; allowHalfOpen?: boolean; socket: BunSocketHandlers<T> }): { stop(closeActive?: boolean): void; readonly port: number };
   connect<T>(options: { hostname: string; port: number; socket: BunSocketHandlers<T> }): Promise<BunSocket<T>>;

@@ -23,5 +23,4 @@ async function open(address: string, port: number, onMessage: UdpReceiver): Prom
   };
 }
 
-export const bindUdp = open;
 export const listenUdp = open;

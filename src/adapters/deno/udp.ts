@@ -34,5 +34,4 @@ function open(address: string, port: number, onMessage: UdpReceiver): Promise<Ud
   }
 }
 
-export const bindUdp = open;
 export const listenUdp = open;

@@ -36,5 +36,4 @@ function open(address: string, port: number, onMessage: UdpReceiver, server: boo
   });
 }
 
-export const bindUdp = (address: string, port: number, onMessage: UdpReceiver) => open(address, port, onMessage, false);
 export const listenUdp = (address: string, port: number, onMessage: UdpReceiver) => open(address, port, onMessage, true);

@@ -12,8 +12,10 @@ import { createPipeline } from '../../pipeline/chain.ts';
 import { DEFAULT_RELAY_LIMITS, type RelayLimits } from '../../pipeline/upstream/relay/codec.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import { createRelayHandler } from '../../server/relay/handler.ts';
+import { readCaFile } from '../../server/start.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated } from '../args.ts';
 import { createLogger } from '../logger.ts';
+import { upstreamLogLine } from './serve.ts';
 
 /** The token from the environment, so it need not appear in `ps` output. */
 const RELAY_TOKEN_ENV = 'HOLDFAST_RELAY_TOKEN';
@@ -69,13 +71,15 @@ export function relayCommand(runtime: Runtime) {
       if (limits.max_request_bytes < 256) throw new HoldfastError(ErrorCode.config, '--max-request-bytes: must be at least 256');
       const token = (args['relay-token'] as string | undefined) ?? runtime.env(RELAY_TOKEN_ENV) ?? null;
       if (token !== null && !/^\S+$/.test(token)) throw new HoldfastError(ErrorCode.config, '--relay-token: must be non-empty with no spaces');
-      let caPem: string | undefined;
-      if (config.encryptedUpstream.caFile) caPem = (await runtime.fs.readText(config.encryptedUpstream.caFile)) ?? undefined;
+      // As `serve` does: a CA file that is missing or holds no certificate is refused, never
+      // quietly replaced by the system store.
+      const caFile = config.encryptedUpstream.caFile;
+      const caPem = caFile === null ? undefined : await readCaFile(runtime, caFile);
 
       const counters = createCounters();
       const pipeline = createPipeline(config, runtime, counters, {
         caPem,
-        onUpstreamEvent: (e) => (e.kind === 'connect-failed' ? log.warn(e.message, { upstream: e.upstream, code: e.code }) : log.info(e.message, { upstream: e.upstream })),
+        onUpstreamEvent: (e) => upstreamLogLine(log, e),
       });
       // Relays may chain: a relay+https:// upstream is checked here as `serve` checks it.
       await pipeline.upstreams.preflight();

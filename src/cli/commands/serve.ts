@@ -13,6 +13,7 @@ import { parseCidr } from '../../pipeline/access/cidr.ts';
 import { splitHostPort } from '../../pipeline/upstream/spec.ts';
 import type { SnapshotEvent } from '../../pipeline/cache/snapshot/service.ts';
 import type { LocalSubnetsEvent } from '../../pipeline/access/local-subnets.ts';
+import type { UpstreamEvent } from '../../pipeline/upstream/transport.ts';
 import { nameserversFrom } from '../../server/resolv-conf.ts';
 import { startServer } from '../../server/start.ts';
 import { intFlag, proxyFlag, rejectUnknownFlags, repeated, sizeFlag } from '../args.ts';
@@ -374,6 +375,17 @@ function accessFromFlags(rawArgs: readonly string[], args: Record<string, unknow
   };
 }
 
+/**
+ * One line per change of an upstream's state, never per query: a broken certificate or a dead
+ * upstream is one warning, not thousands, and one line when it works again. `event` lets a log
+ * reader pick them out (failing, recovered, connect-failed, connected).
+ */
+export function upstreamLogLine(log: ConsolaInstance, e: UpstreamEvent): void {
+  const warn = e.kind === 'connect-failed' || e.kind === 'failing';
+  if (warn) log.warn(e.message, { upstream: e.upstream, event: e.kind, code: e.code });
+  else log.info(e.message, { upstream: e.upstream, event: e.kind });
+}
+
 function localSubnetsLogLine(log: ConsolaInstance, e: LocalSubnetsEvent): void {
   if (e.kind === 'failed') {
     const kept = e.subnets.length ? `still answering the local subnets read before: ${e.subnets.join(', ')}` : 'no local subnet is answered until they can be read';
@@ -478,11 +490,7 @@ export function serveCommand(runtime: Runtime) {
       const debug = log.level >= 4;
       const server = await startServer(config, runtime, debug ? { onAnswered: (h) => queryLogLine(log, h) } : {}, {
         onSnapshot: (e) => snapshotLogLine(log, e),
-        // Once per change, never per query: a broken certificate is one line, not thousands.
-        onUpstreamEvent: (e) =>
-          e.kind === 'connect-failed'
-            ? log.warn(e.message, { upstream: e.upstream, code: e.code })
-            : log.info(e.message, { upstream: e.upstream }),
+        onUpstreamEvent: (e) => upstreamLogLine(log, e),
         onLocalSubnets: (e) => localSubnetsLogLine(log, e),
       });
       // Before the DNS listeners: whoever waits for those (a test, a supervisor) has this too.

@@ -364,11 +364,11 @@ describe('upstream pool: failing over', () => {
 
   it('#2 - treats an unexpected error from a transport as that upstream failing, and fails over', async () => {
     const s = setup((t) => ({ [A]: { udp: answering(t) }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
-    const bind = s.fake.net.bindUdp;
+    const connect = s.fake.net.connectUdp;
     let calls = 0;
-    s.fake.net.bindUdp = (...args) => {
+    s.fake.net.connectUdp = (...args) => {
       if (calls++ === 0) throw new TypeError('socket table full');
-      return bind(...args);
+      return connect(...args);
     };
     const r = await s.ask();
     assert.equal(r.upstream.address, '192.0.2.2');
