@@ -20,7 +20,7 @@ import { createUpstreamStatus, type UpstreamStatus } from './health/status.ts';
 import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
 import { hedgedExchange } from './hedged-exchange.ts';
 import type { UpstreamSpec } from './spec.ts';
-import { createTransport, DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type Transport } from './transport.ts';
+import { createTransport, DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type Transport, type UpstreamEvent } from './transport.ts';
 
 export type PoolOptions = ServerConfig['upstream'];
 
@@ -135,16 +135,27 @@ export function createUpstreamPool(
   const emit = encrypted.onEvent;
   const health: UpstreamHealth[] = specs.map((spec) => {
     const rto = createRtoEstimator({ minMs: options.rtoMinMs, maxMs: options.rtoMaxMs, initialMs: options.rtoInitialMs, granularityMs: RTO_GRANULARITY_MS });
+    // One path for every line about this upstream, the transport's and the breaker's: the CLI
+    // turns each event into a log line.
+    const status = createUpstreamStatus((e) => emit?.({ upstream: spec.label, ...e }));
+    const fromTransport = (e: UpstreamEvent) => {
+      const now = ports.clock.now();
+      // A connection that failed is the upstream failing, in the transport's words (which name
+      // the TLS or proxy error); a later "failing" from the breaker then adds no line.
+      if (e.kind === 'connect-failed' && (e.code === ErrorCode.upstreamTls || e.code === ErrorCode.upstreamProxy)) status.failed(now, e);
+      else if (e.kind === 'connected' && status.down) status.recovered(now, e);
+      // A relay's info check and the like: not the upstream's health.
+      else emit?.(e);
+    };
     return {
       spec,
-      transport: createTransport(spec, encrypted, ports, counters),
+      transport: createTransport(spec, emit ? { ...encrypted, onEvent: fromTransport } : encrypted, ports, counters),
       rto,
       breaker: createBreaker(
         { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
         random,
       ),
-      // Through the same callback as the transports' events: the CLI turns each into a log line.
-      status: createUpstreamStatus(spec.label, (e) => emit?.({ upstream: spec.label, ...e })),
+      status,
       get srttMs() {
         return rto.srttMs;
       },
@@ -157,6 +168,9 @@ export function createUpstreamPool(
       lossEstimate: 0,
     };
   });
+  const breakerOpened = (h: UpstreamHealth, code: ErrorCode, reason: string, now: number) =>
+    h.status.failed(now, { kind: 'failing', code, message: `upstream: ${h.spec.label} is failing (${reason}); it is asked again after a cooldown` });
+
   const retryBudget = createRetryBudget({ ratio: options.retryRatio, minPerSecond: options.retryMinPerSecond, windowMs: RETRY_WINDOW_MS });
   let inFlight = 0;
 
@@ -204,13 +218,13 @@ export function createUpstreamPool(
         h.consecutiveFailures = 0;
       }
       h.breaker.success();
-      h.status.closed(now);
+      if (h.status.down) h.status.recovered(now, { kind: 'recovered', code: null, message: `upstream: ${h.spec.label} recovered: it answers again` });
     },
     failed(h, error, now) {
       h.failures++;
       h.consecutiveFailures++;
       h.breaker.failure(now);
-      if (h.breaker.state(now) === BreakerState.open) h.status.opened(now, error.code, reasonOf(error));
+      if (h.breaker.state(now) === BreakerState.open) breakerOpened(h, error.code, reasonOf(error), now);
     },
     silent(h, sentAtMs, now) {
       h.failures++;
@@ -224,7 +238,7 @@ export function createUpstreamPool(
         h.breaker.failure(now);
         if (h.breaker.state(now) === BreakerState.open) {
           const heard = Number.isFinite(h.lastReplyAtMs) ? `nothing heard for ${Math.round((now - h.lastReplyAtMs) / 1000)} s` : 'never heard from';
-          h.status.opened(now, ErrorCode.upstreamTimeout, `timeouts: ${h.consecutiveFailures} copies in a row unanswered, ${heard}`);
+          breakerOpened(h, ErrorCode.upstreamTimeout, `timeouts: ${h.consecutiveFailures} copies in a row unanswered, ${heard}`, now);
         }
       } else if (h.breaker.state(now) === BreakerState.halfOpen) h.breaker.abandon();
     },

@@ -9,7 +9,7 @@ import { createUpstreamPool, type PoolOptions } from '../../../src/pipeline/upst
 import { DEFAULT_ENCRYPTED_SETTINGS, type UpstreamEvent } from '../../../src/pipeline/upstream/transport.ts';
 import { parseUpstream } from '../../../src/pipeline/upstream/spec.ts';
 import { createFakeTime, type FakeTime } from '../../helpers/fake-clock.ts';
-import { createFakeNet, drain, settle, type FakeUpstream, type Responder } from '../../helpers/fake-net.ts';
+import { createFakeNet, dnsOverTls, drain, settle, type FakeUpstream, type Responder } from '../../helpers/fake-net.ts';
 import { decode, query, reply } from '../../helpers/packets.ts';
 
 const A = '192.0.2.1:53';
@@ -525,15 +525,40 @@ describe('upstream pool: refusals, and each upstream\'s state in the log', () =>
     assert.match(s.events[0].message, /is failing \(timeouts: \d+ copies in a row unanswered, never heard from\)/);
   });
 
-  it('#10 - calls a TLS upstream that cannot connect failing once, with the TLS error', async () => {
+  it('#10 - calls a TLS upstream that cannot connect failing once, in the TLS dialer\'s words', async () => {
     const s = setup({ [A]: {} }, ['tls://192.0.2.1:53#dns.example']);
     for (let i = 0; i < 10; i++) {
       await assert.rejects(s.ask(`q${i}.example.org`));
       s.time.advance(500);
     }
-    assert.deepEqual(s.states(), ['failing tls://192.0.2.1:53#dns.example']);
-    const failing = s.events.find((e) => e.kind === 'failing')!;
-    assert.equal(failing.code, ErrorCode.upstreamTls);
-    assert.match(failing.message, /is failing \(TLS error: TLS connection to tls:\/\/192\.0\.2\.1:53#dns\.example failed/);
+    // The dialer's line names the TLS error; the breaker, opening later, adds none.
+    assert.deepEqual(
+      s.events.map((e) => `${e.kind} ${e.code}`),
+      ['connect-failed HF_UPSTREAM_TLS'],
+    );
+    assert.equal(s.events[0].upstream, 'tls://192.0.2.1:53#dns.example');
+    assert.match(s.events[0].message, /TLS connection to tls:\/\/192\.0\.2\.1:53#dns\.example failed \(connect ECONNREFUSED/);
+    assert.equal(s.pool.health[0].breaker.state(s.time.now()) !== BreakerState.closed, true, 'the breaker did open');
+  });
+
+  it('#10 - says once that a TLS upstream works again: the dialer\'s line, and no second one from the breaker', async () => {
+    const upstreams: Record<string, FakeUpstream> = { [A]: {} };
+    const s = setup(upstreams, ['tls://192.0.2.1:53#dns.example']);
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(s.ask(`q${i}.example.org`));
+      s.time.advance(500);
+    }
+    upstreams[A] = { tls: dnsOverTls(answering(s.time)) };
+    s.time.advance(OPTIONS.breakerMaxCooldownMs);
+    let answered = 0;
+    for (let i = 0; i < 10 && answered < 2; i++) {
+      await s.ask(`back${i}.example.org`).then(() => answered++, () => s.time.advance(1_000));
+    }
+    assert.equal(answered, 2);
+    assert.deepEqual(
+      s.events.map((e) => e.kind),
+      ['connect-failed', 'connected'],
+    );
+    assert.match(s.events[1].message, /works again \(failing for \d+ s\)$/);
   });
 });
