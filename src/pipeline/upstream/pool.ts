@@ -104,9 +104,9 @@ export interface PoolForExchange {
   abandoned(h: UpstreamHealth): void;
 }
 
-/** A failure's reason for the log: what kind, then the error's own words. */
-function reasonOf(e: HoldfastError): string {
-  const detail = e.message.replace(/^upstream: /, '');
+/** A failure's reason for the log line that already names the upstream: what kind, then the error's own words. */
+function reasonOf(e: HoldfastError, label: string): string {
+  const detail = e.message.replace(/^upstream: /, '').replace(`${label} `, '');
   switch (e.code) {
     case ErrorCode.upstreamRefused:
       return detail.includes('refused') ? detail : `refused: ${detail}`;
@@ -224,7 +224,7 @@ export function createUpstreamPool(
       h.failures++;
       h.consecutiveFailures++;
       h.breaker.failure(now);
-      if (h.breaker.state(now) === BreakerState.open) breakerOpened(h, error.code, reasonOf(error), now);
+      if (h.breaker.state(now) === BreakerState.open) breakerOpened(h, error.code, reasonOf(error, h.spec.label), now);
     },
     silent(h, sentAtMs, now) {
       h.failures++;

@@ -502,7 +502,7 @@ describe('upstream pool: refusals, and each upstream\'s state in the log', () =>
     assert.deepEqual(s.states(), ['failing udp://192.0.2.1:53']);
     const failing = s.events.find((e) => e.kind === 'failing')!;
     assert.equal(failing.code, ErrorCode.upstreamRefused);
-    assert.match(failing.message, /udp:\/\/192\.0\.2\.1:53 is failing \(udp:\/\/192\.0\.2\.1:53 refused the query \(ICMP port unreachable/);
+    assert.match(failing.message, /^upstream: udp:\/\/192\.0\.2\.1:53 is failing \(refused the query \(ICMP port unreachable/);
   });
 
   it('#10 - logs "recovered" once when a refusing upstream answers again', async () => {
