@@ -126,8 +126,9 @@ export function resolveNamedUpstreams(server: RunningServer, log: ConsolaInstanc
 
 /** Once per change, never per query: a broken certificate is one line, not thousands. */
 export function upstreamLogLine(log: ConsolaInstance, e: UpstreamEvent): void {
-  if (e.kind === 'connect-failed') log.warn(e.message, { upstream: e.upstream, code: e.code });
-  else log.info(e.message, { upstream: e.upstream });
+  const warn = e.kind === 'connect-failed' || e.kind === 'failing';
+  if (warn) log.warn(e.message, { upstream: e.upstream, event: e.kind, code: e.code });
+  else log.info(e.message, { upstream: e.upstream, event: e.kind });
 }
 
 /** Where the server listens, HTTP first: whoever waits for the DNS lines (a test, a supervisor) has it too. */

@@ -17,6 +17,11 @@ export const ErrorCode = {
   badVersion: 'HF_BADVERS',
   upstreamTimeout: 'HF_UPSTREAM_TIMEOUT',
   upstreamNetwork: 'HF_UPSTREAM_NETWORK',
+  /**
+   * The upstream's host said no one is there: ICMP port unreachable on UDP, a reset to TCP's
+   * SYN. An answer, not a loss: the query goes elsewhere at once.
+   */
+  upstreamRefused: 'HF_UPSTREAM_REFUSED',
   upstreamBadReply: 'HF_UPSTREAM_BAD_REPLY',
   /** A TLS connection could not be made or was refused: handshake, certificate, name, pin. */
   upstreamTls: 'HF_UPSTREAM_TLS',

@@ -51,6 +51,23 @@ export type UdpReceiver = (bytes: Uint8Array, from: Peer) => void;
  */
 export type UdpErrorHandler = (op: 'send' | 'receive', error: Error) => void;
 
+/** A UDP socket connected to one peer: the kernel drops datagrams from anyone else. */
+export interface UdpClient {
+  send(bytes: Uint8Array): void;
+  close(): void;
+}
+
+export interface UdpClientHandlers {
+  onMessage: UdpReceiver;
+  /**
+   * The socket failed after it was opened. On a connected socket the kernel reports an ICMP
+   * port unreachable for what was sent as ECONNREFUSED (the error's `code`) on the next receive;
+   * adapters pass that on rather than drop it. Runtimes whose UDP cannot report it (Deno) never
+   * call this for a refusal.
+   */
+  onError(error: Error): void;
+}
+
 export interface ByteStream {
   write(bytes: Uint8Array): void;
   close(): void;
@@ -110,8 +127,11 @@ export interface TlsStream extends ByteStream {
 
 /** Outbound sockets, for talking to upstreams. */
 export interface Network {
-  /** Binds a UDP socket; port 0 lets the kernel pick a random ephemeral port (RFC 5452 §9.2). */
-  bindUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
+  /**
+   * A UDP socket on a random ephemeral port (RFC 5452 §9.2), connected to `address`:`port`, so
+   * that an ICMP refusal of what it sends comes back as an error (UdpClientHandlers.onError).
+   */
+  connectUdp(address: string, port: number, handlers: UdpClientHandlers): Promise<UdpClient>;
   connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream>;
   /**
    * A TCP connection with a completed TLS handshake whose certificate chain and name were

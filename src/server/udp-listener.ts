@@ -15,8 +15,8 @@ export function udpErrorCounter(counters: Counters): UdpErrorHandler {
 }
 
 /**
- * The runtime with the upstream sockets' errors counted too: the pipeline's own handler, if it
- * passes one, still gets each error.
+ * The runtime with the upstream sockets' errors counted too; the transport still gets each
+ * error (a refusal is an answer: src/upstreams/udp.ts).
  */
 export function withUdpErrorsCounted(runtime: Runtime, count: UdpErrorHandler): Runtime {
   const net = runtime.net;
@@ -24,10 +24,13 @@ export function withUdpErrorsCounted(runtime: Runtime, count: UdpErrorHandler): 
     ...runtime,
     net: {
       ...net,
-      bindUdp: (address, port, onMessage, onError) =>
-        net.bindUdp(address, port, onMessage, (op, e) => {
-          count(op, e);
-          onError?.(op, e);
+      connectUdp: (address, port, handlers) =>
+        net.connectUdp(address, port, {
+          onMessage: handlers.onMessage,
+          onError: (e) => {
+            count('receive', e);
+            handlers.onError(e);
+          },
         }),
     },
   };

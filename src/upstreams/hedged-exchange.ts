@@ -79,6 +79,12 @@ async function sendOne(
   return { bytes, scan, upstream: h.spec, rttMs: ports.clock.now() - started };
 }
 
+/** What a transport threw, as a HoldfastError: anything unexpected is that upstream's network failure. */
+function asUpstreamError(h: UpstreamHealth, e: unknown): HoldfastError {
+  if (e instanceof HoldfastError) return e;
+  return new HoldfastError(ErrorCode.upstreamNetwork, `upstream: ${h.spec.label} failed (${e instanceof Error ? e.message : String(e)})`);
+}
+
 export function hedgedExchange(
   query: Uint8Array,
   pool: PoolForExchange,
@@ -131,17 +137,22 @@ export function hedgedExchange(
       if (!send(true) && !live()) finish(null);
     };
 
-    /** `c.h` answered, but not usefully: it is not asked again for this query. */
-    const gaveUp = (c: Copy) => {
-      finished.add(c.h);
-      c.h.failures++;
-      c.h.consecutiveFailures++;
+    /** `h` has given its answer for this query: its other copies stop and it is not asked again. */
+    const done = (h: UpstreamHealth) => {
+      finished.add(h);
       for (const other of copies) {
-        if (other.h === c.h && !other.ended) {
+        if (other.h === h && !other.ended) {
           other.ended = true;
           other.stop.abort();
         }
       }
+    };
+
+    /** `c.h` answered, but not usefully: it is not asked again for this query. */
+    const gaveUp = (c: Copy) => {
+      done(c.h);
+      c.h.failures++;
+      c.h.consecutiveFailures++;
       if (!live()) sendOrGiveUp();
     };
 
@@ -165,10 +176,7 @@ export function hedgedExchange(
       if (c.ended) return; // stopped by us
       c.ended = true;
       const now = clock.now();
-      const err =
-        e instanceof HoldfastError
-          ? e
-          : new HoldfastError(ErrorCode.upstreamNetwork, `upstream: ${c.h.spec.label} failed (${e instanceof Error ? e.message : String(e)})`);
+      const err = asUpstreamError(c.h, e);
       lastError = err;
       if (isHoldfastError(err, ErrorCode.upstreamTimeout)) {
         // Only the deadline ends a copy by timeout; its RTO may not have been judged yet.
@@ -188,7 +196,11 @@ export function hedgedExchange(
         gaveUp(c);
         return;
       }
-      pool.failed(c.h, now);
+      pool.failed(c.h, err, now);
+      // A refusal (ICMP port unreachable, a reset to our SYN) is the upstream's answer, not a
+      // loss: asking it again for this query would only be refused again, so the query goes to
+      // the next upstream at once, or ends now (stale answer or SERVFAIL) when none is left.
+      if (isHoldfastError(err, ErrorCode.upstreamRefused)) done(c.h);
       // Any transport's failure is that upstream's, never the end of the query.
       sendOrGiveUp();
     };
@@ -231,7 +243,7 @@ export function hedgedExchange(
           },
           (e) => {
             if (isHoldfastError(e, ErrorCode.upstreamTimeout)) pool.silent(h, now, clock.now());
-            else pool.failed(h, clock.now());
+            else pool.failed(h, asUpstreamError(h, e), clock.now());
           },
         )
         .finally(() => {

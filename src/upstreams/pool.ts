@@ -16,10 +16,11 @@ import type { Counters } from '../core/counters.ts';
 import type { ScannedMessage } from '../core/wire/message.ts';
 import { BreakerState, createBreaker, type Breaker } from './health/breaker.ts';
 import { createRetryBudget, type RetryBudget } from './health/retry-budget.ts';
+import { createUpstreamStatus, type UpstreamStatus } from './health/status.ts';
 import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
 import { hedgedExchange } from './hedged-exchange.ts';
 import type { UpstreamSpec } from './spec.ts';
-import { createTransport, DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type Transport } from './transport.ts';
+import { createTransport, DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type Transport, type UpstreamEvent } from './transport.ts';
 
 export type PoolOptions = ServerConfig['upstream'];
 
@@ -34,6 +35,8 @@ export interface UpstreamHealth {
   readonly transport: Transport;
   readonly rto: RtoEstimator;
   readonly breaker: Breaker;
+  /** What the log last said about it (failing, recovered), from its breaker. */
+  readonly status: UpstreamStatus;
   /** Smoothed RTT in ms, or -1 before the first reply. */
   readonly srttMs: number;
   /** Copies sent to it that have not ended. */
@@ -93,12 +96,31 @@ export interface PoolForExchange {
   probe(sentTo: ReadonlyMap<UpstreamHealth, number>, nowMs: number): UpstreamHealth | null;
   /** A reply came (any rcode); `rttMs` when it may be used as a sample. */
   replied(h: UpstreamHealth, rttMs: number | null, nowMs: number): void;
-  /** A copy ended in an error: no socket, a refused connection, a garbled reply. */
-  failed(h: UpstreamHealth, nowMs: number): void;
+  /** A copy ended in an error: no socket, a refused connection, a TLS or HTTP failure. */
+  failed(h: UpstreamHealth, error: HoldfastError, nowMs: number): void;
   /** A copy went past its RTO (or the deadline) unanswered. */
   silent(h: UpstreamHealth, sentAtMs: number, nowMs: number): void;
   /** A copy was stopped with no verdict on its upstream. */
   abandoned(h: UpstreamHealth): void;
+}
+
+/** A failure's reason for the log line that already names the upstream: what kind, then the error's own words. */
+function reasonOf(e: HoldfastError, label: string): string {
+  const detail = e.message.replace(/^upstream: /, '').replace(`${label} `, '');
+  switch (e.code) {
+    case ErrorCode.upstreamRefused:
+      return detail.includes('refused') ? detail : `refused: ${detail}`;
+    case ErrorCode.upstreamTls:
+      return `TLS error: ${detail}`;
+    case ErrorCode.upstreamHttp:
+      return `HTTP error: ${detail}`;
+    case ErrorCode.upstreamProxy:
+      return `proxy error: ${detail}`;
+    case ErrorCode.upstreamTimeout:
+      return `timeouts: ${detail}`;
+    default:
+      return detail;
+  }
 }
 
 export function createUpstreamPool(
@@ -110,16 +132,30 @@ export function createUpstreamPool(
 ): UpstreamPool {
   if (specs.length === 0) throw new HoldfastError(ErrorCode.config, 'upstream: at least one upstream is needed');
   const random = () => ports.entropy.random();
+  const emit = encrypted.onEvent;
   const health: UpstreamHealth[] = specs.map((spec) => {
     const rto = createRtoEstimator({ minMs: options.rtoMinMs, maxMs: options.rtoMaxMs, initialMs: options.rtoInitialMs, granularityMs: RTO_GRANULARITY_MS });
+    // One path for every line about this upstream, the transport's and the breaker's: the CLI
+    // turns each event into a log line.
+    const status = createUpstreamStatus((e) => emit?.({ upstream: spec.label, ...e }));
+    const fromTransport = (e: UpstreamEvent) => {
+      const now = ports.clock.now();
+      // A connection that failed is the upstream failing, in the transport's words (which name
+      // the TLS or proxy error); a later "failing" from the breaker then adds no line.
+      if (e.kind === 'connect-failed' && (e.code === ErrorCode.upstreamTls || e.code === ErrorCode.upstreamProxy)) status.failed(now, e);
+      else if (e.kind === 'connected' && status.down) status.recovered(now, e);
+      // A relay's info check and the like: not the upstream's health.
+      else emit?.(e);
+    };
     return {
       spec,
-      transport: createTransport(spec, encrypted, ports, counters),
+      transport: createTransport(spec, emit ? { ...encrypted, onEvent: fromTransport } : encrypted, ports, counters),
       rto,
       breaker: createBreaker(
         { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
         random,
       ),
+      status,
       get srttMs() {
         return rto.srttMs;
       },
@@ -132,6 +168,9 @@ export function createUpstreamPool(
       lossEstimate: 0,
     };
   });
+  const breakerOpened = (h: UpstreamHealth, code: ErrorCode, reason: string, now: number) =>
+    h.status.failed(now, { kind: 'failing', code, message: `upstream: ${h.spec.label} is failing (${reason}); it is asked again after a cooldown` });
+
   const retryBudget = createRetryBudget({ ratio: options.retryRatio, minPerSecond: options.retryMinPerSecond, windowMs: RETRY_WINDOW_MS });
   let inFlight = 0;
 
@@ -179,11 +218,13 @@ export function createUpstreamPool(
         h.consecutiveFailures = 0;
       }
       h.breaker.success();
+      if (h.status.down) h.status.recovered(now, { kind: 'recovered', code: null, message: `upstream: ${h.spec.label} recovered: it answers again` });
     },
-    failed(h, now) {
+    failed(h, error, now) {
       h.failures++;
       h.consecutiveFailures++;
       h.breaker.failure(now);
+      if (h.breaker.state(now) === BreakerState.open) breakerOpened(h, error.code, reasonOf(error, h.spec.label), now);
     },
     silent(h, sentAtMs, now) {
       h.failures++;
@@ -193,8 +234,13 @@ export function createUpstreamPool(
       // business: at 30% loss each way a run of five lost copies is common, a few seconds
       // without a single reply is not.
       const heardLately = h.lastReplyAtMs >= sentAtMs || now - h.lastReplyAtMs < options.breakerSilenceMs;
-      if (!heardLately) h.breaker.failure(now);
-      else if (h.breaker.state(now) === BreakerState.halfOpen) h.breaker.abandon();
+      if (!heardLately) {
+        h.breaker.failure(now);
+        if (h.breaker.state(now) === BreakerState.open) {
+          const heard = Number.isFinite(h.lastReplyAtMs) ? `nothing heard for ${Math.round((now - h.lastReplyAtMs) / 1000)} s` : 'never heard from';
+          breakerOpened(h, ErrorCode.upstreamTimeout, `timeouts: ${h.consecutiveFailures} copies in a row unanswered, ${heard}`, now);
+        }
+      } else if (h.breaker.state(now) === BreakerState.halfOpen) h.breaker.abandon();
     },
     abandoned(h) {
       h.breaker.abandon();

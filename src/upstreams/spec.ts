@@ -40,7 +40,7 @@ export interface UpstreamSpec {
   readonly address: string;
   readonly port: number;
   readonly family: 4 | 6 | 0;
-  /** As given by the user, for logs and metrics labels. */
+  /** As given by the user with any `?token=` value hidden, for logs and metrics labels. */
   readonly label: string;
   /** tls:// and https:// only. */
   readonly tls?: TlsSpec;
@@ -152,7 +152,9 @@ export function parseUpstream(text: string): UpstreamSpec {
   const authority = port === DEFAULT_PORT[scheme] ? hostPart : `${hostPart}:${port}`;
   if (relay) {
     const relayBase = path.replace(/\/+$/, '');
-    return { ...spec, http: { path: relayBase, method: 'POST', authority }, relay: { base: relayBase, token } };
+    // The token is a secret: the label goes to logs, the status page and metrics.
+    const label = token === null ? text : text.replace(/([?&]token=)[^&#]*/, '$1****');
+    return { ...spec, label, http: { path: relayBase, method: 'POST', authority }, relay: { base: relayBase, token } };
   }
   return { ...spec, http: { path: kept.length ? `${path}?${kept.join('&')}` : path, method, authority } };
 }

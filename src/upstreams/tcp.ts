@@ -6,6 +6,7 @@ import type { CorePorts } from '../core/ports.ts';
 import { createFrameReader, frame } from '../core/stream-framer.ts';
 import { MAX_TCP_MESSAGE } from '../core/wire/reply.ts';
 import { boundedExchange, type ExchangeCounters } from './bounded-exchange.ts';
+import { isRefusal } from './refused.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
 
@@ -37,7 +38,10 @@ export function exchangeTcp(
       });
     },
     (stream) => stream.write(frame(query)),
-    (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connect to ${upstream.label} failed (${e.message})`),
+    (e) =>
+      isRefusal(e)
+        ? new HoldfastError(ErrorCode.upstreamRefused, `upstream: ${upstream.label} refused the TCP connection (${e.message})`)
+        : new HoldfastError(ErrorCode.upstreamNetwork, `upstream: TCP connect to ${upstream.label} failed (${e.message})`),
     signal,
   );
 }

@@ -28,9 +28,15 @@ export interface Transport {
 
 /** Something worth one log line, reported once per change rather than once per query. */
 export interface UpstreamEvent {
+  /** The upstream's label, its URL with any token hidden. */
   readonly upstream: string;
-  /** connect-failed: a warning (a connection or a check failed); connected: it works again. */
-  readonly kind: 'connect-failed' | 'connected';
+  /**
+   * From the transports: connect-failed, a warning (a connection or a check failed, once per
+   * reason); connected, it works again. From the pool (health/status.ts), for every kind of
+   * upstream: failing, a warning (its breaker opened; the message says why: timeouts, refused,
+   * TLS or HTTP error); recovered, it answers again.
+   */
+  readonly kind: 'connect-failed' | 'connected' | 'failing' | 'recovered';
   readonly code: ErrorCode | null;
   readonly message: string;
 }

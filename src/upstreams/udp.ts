@@ -4,6 +4,7 @@
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import type { CorePorts } from '../core/ports.ts';
 import { boundedExchange, type ExchangeCounters } from './bounded-exchange.ts';
+import { isRefusal } from './refused.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
 
@@ -29,15 +30,25 @@ export function exchangeUdp(
     timeoutMs,
     () => `upstream: no reply over UDP within ${timeoutMs} ms (${upstream.label})`,
     (settle) =>
-      ports.net.bindUdp(upstream.family === 6 ? '::' : '0.0.0.0', 0, (bytes, from) => {
-        // RFC 5452 §9.1: the reply must come from where the query went, and match it.
-        if (from.port !== upstream.port || !sameAddress(from.address, upstream.address) || !replyMatches(bytes, query)) {
-          counters.upstream_mismatched_replies++;
-          return;
-        }
-        settle(null, bytes);
+      // Connected, so that an ICMP port unreachable comes back as an error: without it a
+      // refusing upstream looks like a silent one and the client waits for the deadline.
+      ports.net.connectUdp(upstream.address, upstream.port, {
+        onMessage: (bytes, from) => {
+          // RFC 5452 §9.1: the reply must come from where the query went, and match it.
+          if (from.port !== upstream.port || !sameAddress(from.address, upstream.address) || !replyMatches(bytes, query)) {
+            counters.upstream_mismatched_replies++;
+            return;
+          }
+          settle(null, bytes);
+        },
+        onError: (e) =>
+          settle(
+            isRefusal(e)
+              ? new HoldfastError(ErrorCode.upstreamRefused, `upstream: ${upstream.label} refused the query (ICMP port unreachable: nothing listens there)`)
+              : new HoldfastError(ErrorCode.upstreamNetwork, `upstream: UDP socket to ${upstream.label} failed (${e.message})`),
+          ),
       }),
-    (socket) => socket.send(query, upstream.port, upstream.address),
+    (socket) => socket.send(query),
     (e) => new HoldfastError(ErrorCode.upstreamNetwork, `upstream: UDP socket failed (${e.message})`),
     signal,
   );

@@ -54,7 +54,7 @@ describe(`UDP and TCP adapters (${runtimeName})`, () => {
 
   it('#10 - a send to port 0 does not throw; the handler hears of it', async () => {
     const errors: string[] = [];
-    const s = await udp.bindUdp('127.0.0.1', 0, () => {}, (op) => errors.push(op));
+    const s = await udp.listenUdp('127.0.0.1', 0, () => {}, (op) => errors.push(op));
     open.push(s);
     assert.doesNotThrow(() => s.send(new Uint8Array([1]), 0, '127.0.0.1'));
     assert.ok(await until(() => errors.length > 0, 2000), 'the failed send is reported');
@@ -64,16 +64,16 @@ describe(`UDP and TCP adapters (${runtimeName})`, () => {
   it('#10 - an ICMP port unreachable is reported, never thrown, and the socket still receives', async () => {
     const errors: string[] = [];
     const got: number[] = [];
-    const s = await udp.bindUdp('127.0.0.1', 0, (bytes) => got.push(bytes[0]), (op) => errors.push(op));
+    const s = await udp.listenUdp('127.0.0.1', 0, (bytes) => got.push(bytes[0]), (op) => errors.push(op));
     open.push(s);
-    const closed = await udp.bindUdp('127.0.0.1', 0, () => {});
+    const closed = await udp.listenUdp('127.0.0.1', 0, () => {});
     const nobody = closed.port;
     closed.close();
     for (let i = 0; i < 3; i++) {
       assert.doesNotThrow(() => s.send(new Uint8Array([i]), nobody, '127.0.0.1'));
       await new Promise((r) => setTimeout(r, 20));
     }
-    const peer = await udp.bindUdp('127.0.0.1', 0, () => {});
+    const peer = await udp.listenUdp('127.0.0.1', 0, () => {});
     open.push(peer);
     peer.send(new Uint8Array([42]), s.port, '127.0.0.1');
     assert.ok(await until(() => got.includes(42), 2000), 'a datagram after the errors is still received');

@@ -2,14 +2,17 @@
 // queries sent to their "address:port", over UDP and TCP. Replies arrive in a later microtask,
 // as from a real socket, and time only moves when the test moves a fake clock.
 
-import type { ByteStream, Network, Peer, StreamHandlers, TlsOptions, TlsStream, UdpReceiver } from '../../src/core/ports.ts';
+import type { ByteStream, Network, Peer, StreamHandlers, TlsOptions, TlsStream, UdpClientHandlers } from '../../src/core/ports.ts';
 import { createFrameReader, frame } from '../../src/core/stream-framer.ts';
 
 /** Answers one query; `send` may be called any number of times, now or later. */
 export type Responder = (query: Uint8Array, send: (bytes: Uint8Array, from?: Peer) => void) => void;
 
 export interface FakeUpstream {
+  /** Absent: UDP queries go unanswered, or are refused with `refuseUdp`. */
   readonly udp?: Responder;
+  /** Each UDP query draws an ICMP port unreachable: the socket reports ECONNREFUSED. */
+  readonly refuseUdp?: boolean;
   /** Absent: the connection is refused. */
   readonly tcp?: Responder;
   /** Absent: TLS connections are refused. */
@@ -78,19 +81,26 @@ export function createFakeNet(upstreams: Readonly<Record<string, FakeUpstream>>)
   };
 
   const net: Network = {
-    bindUdp(_address: string, _port: number, onMessage: UdpReceiver) {
+    connectUdp(address: string, port: number, handlers: UdpClientHandlers) {
       let closed = false;
       open++;
+      const to = peerKey(address, port);
       return Promise.resolve({
-        port: 40000 + sent.length,
-        send(bytes: Uint8Array, port: number, address: string) {
-          const to = peerKey(address, port);
+        send(bytes: Uint8Array) {
           sent.push({ transport: 'udp', to, bytes: bytes.slice() });
+          if (upstreams[to]?.refuseUdp) {
+            // As the kernel reports it on a connected socket: on the next receive.
+            const e = Object.assign(new Error('recvmsg ECONNREFUSED'), { code: 'ECONNREFUSED' });
+            queueMicrotask(() => {
+              if (!closed) handlers.onError(e);
+            });
+            return;
+          }
           const respond = upstreams[to]?.udp;
           if (!respond) return;
           respond(bytes.slice(), (b, from = peerOf(to)) =>
             queueMicrotask(() => {
-              if (!closed) onMessage(b, from);
+              if (!closed) handlers.onMessage(b, from);
             }),
           );
         },

@@ -82,6 +82,8 @@ export interface FakeUpstreamOptions {
   readonly a?: string;
   readonly ttl?: number;
   readonly defaultPlan?: Plan;
+  /** UDP and TCP on this loopback port (it must be free); default: one the kernel picks. */
+  readonly port?: number;
 }
 
 /** The address in the A record of every wrong-ID, wrong-question and spoofed-port reply. */
@@ -226,12 +228,12 @@ export async function startFakeUpstream(o: FakeUpstreamOptions = {}): Promise<Fa
 
   // UDP and TCP on the same port: bind UDP to port 0, then TCP to that port (retry if taken).
   let port = 0;
-  for (let attempt = 0; attempt < 10 && port === 0; attempt++) {
+  for (let attempt = 0; attempt < (o.port ? 1 : 10) && port === 0; attempt++) {
     if (attempt > 0) udp = dgram.createSocket('udp4');
     udp.on('message', onUdp);
     const p = await new Promise<number>((resolve, reject) => {
       udp.once('error', reject);
-      udp.bind(0, '127.0.0.1', () => {
+      udp.bind(o.port ?? 0, '127.0.0.1', () => {
         udp.off('error', reject);
         resolve(udp.address().port);
       });

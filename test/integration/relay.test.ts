@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { decodeRelayInfo, decodeRelayResponse, encodeRelayRequest } from '../../src/protocols/relay-v1.ts';
 import { decode, query } from '../helpers/packets.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
+import { runHoldfast } from '../helpers/holdfast-process.ts';
 import { startRelay } from '../helpers/relay-process.ts';
 import { holdfastArgv } from '../helpers/runtime.ts';
 import { until } from '../helpers/until.ts';
@@ -80,5 +81,22 @@ describe('holdfast relay with its defaults', () => {
       if (child.exitCode === null) process.kill(child.pid!, 'SIGTERM');
       await exited;
     }
+  });
+});
+
+describe('holdfast relay: its CA file', () => {
+  const missing = '/nonexistent/holdfast-test/ca.pem';
+  /** stderr's non-empty lines. */
+  const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+  it('#10 - refuses a --ca-file that does not exist, in the words serve uses, instead of trusting the system store', async () => {
+    const common = ['--listen', '127.0.0.1:0', '--upstream', 'tls://127.0.0.1:853#dns.example', '--ca-file', missing];
+    const relay = await runHoldfast(['relay', ...common]);
+    const serve = await runHoldfast(['serve', ...common]);
+    assert.equal(serve.code, 2, serve.stderr);
+    assert.equal(relay.code, serve.code, relay.stderr);
+    assert.equal(lines(relay.stderr).length, 1, relay.stderr);
+    assert.match(relay.stderr, new RegExp(`--ca-file: ${missing} does not exist`));
+    assert.equal(lines(relay.stderr)[0], lines(serve.stderr)[0]);
   });
 });

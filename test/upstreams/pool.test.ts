@@ -6,9 +6,10 @@ import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
 import type { CorePorts } from '../../src/core/ports.ts';
 import { BreakerState } from '../../src/upstreams/health/breaker.ts';
 import { createUpstreamPool, type PoolOptions } from '../../src/upstreams/pool.ts';
+import { DEFAULT_ENCRYPTED_SETTINGS, type UpstreamEvent } from '../../src/upstreams/transport.ts';
 import { parseUpstream } from '../../src/upstreams/spec.ts';
 import { createFakeTime, type FakeTime } from '../helpers/fake-clock.ts';
-import { createFakeNet, drain, settle, type FakeUpstream, type Responder } from '../helpers/fake-net.ts';
+import { createFakeNet, dnsOverTls, drain, settle, type FakeUpstream, type Responder } from '../helpers/fake-net.ts';
 import { decode, query, reply } from '../helpers/packets.ts';
 
 const A = '192.0.2.1:53';
@@ -42,10 +43,16 @@ function setup(upstreams: Record<string, FakeUpstream> | ((time: FakeTime) => Re
   const fake = createFakeNet(typeof upstreams === 'function' ? upstreams(time) : upstreams);
   const counters = createCounters();
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 7 }, net: fake.net };
-  const pool = createUpstreamPool(urls.map(parseUpstream), { ...OPTIONS, ...options }, ports, counters);
+  const events: UpstreamEvent[] = [];
+  const pool = createUpstreamPool(urls.map(parseUpstream), { ...OPTIONS, ...options }, ports, counters, {
+    ...DEFAULT_ENCRYPTED_SETTINGS,
+    onEvent: (e) => events.push(e),
+  });
   const ask = (name = 'www.example.org') => settle(pool.exchange(query(name, 'A', { id: 0x4242 })), time, 10);
   const targets = () => fake.sent.map((s) => `${s.transport} ${s.to}`);
-  return { time, fake, counters, pool, ask, targets };
+  /** The pool's own state lines, "kind upstream", in order. */
+  const states = () => events.filter((e) => e.kind === 'failing' || e.kind === 'recovered').map((e) => `${e.kind} ${e.upstream}`);
+  return { time, fake, counters, pool, ask, targets, events, states };
 }
 
 /** Wraps a responder to note the fake time of each query it gets. */
@@ -364,11 +371,11 @@ describe('upstream pool: failing over', () => {
 
   it('#2 - treats an unexpected error from a transport as that upstream failing, and fails over', async () => {
     const s = setup((t) => ({ [A]: { udp: answering(t) }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
-    const bind = s.fake.net.bindUdp;
+    const connect = s.fake.net.connectUdp;
     let calls = 0;
-    s.fake.net.bindUdp = (...args) => {
+    s.fake.net.connectUdp = (...args) => {
       if (calls++ === 0) throw new TypeError('socket table full');
-      return bind(...args);
+      return connect(...args);
     };
     const r = await s.ask();
     assert.equal(r.upstream.address, '192.0.2.2');
@@ -456,5 +463,102 @@ describe('upstream pool: TCP', () => {
     const r = await s.ask();
     assert.equal(r.upstream.address, '192.0.2.2');
     assert.equal(s.counters.upstream_errors, 1);
+  });
+});
+
+describe('upstream pool: refusals, and each upstream\'s state in the log', () => {
+  it('#10 - fails over to the next upstream at once when a UDP upstream refuses (ICMP port unreachable)', async () => {
+    const s = setup((t) => ({ [A]: { refuseUdp: true }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
+    const started = s.time.now();
+    const r = await s.ask();
+    assert.equal(r.upstream.address, '192.0.2.2');
+    assert.equal(s.time.now(), started, 'no wait for an RTO: the refusal is an answer');
+    assert.deepEqual(s.targets(), [`udp ${A}`, `udp ${B}`]);
+    assert.equal(s.counters.upstream_errors, 1);
+    assert.equal(s.counters.upstream_timeouts, 0);
+  });
+
+  it('#10 - ends the query at once when the only upstream refuses, without asking it again', async () => {
+    const s = setup({ [A]: { refuseUdp: true } }, ['udp://192.0.2.1']);
+    const started = s.time.now();
+    await assert.rejects(s.ask(), (e: unknown) => isHoldfastError(e, ErrorCode.upstreamsExhausted) && /refused/.test(e.message) && e.rcode === 2);
+    assert.equal(s.time.now(), started);
+    assert.equal(s.fake.sent.length, 1);
+  });
+
+  it('#10 - ends the query at once when the only TCP upstream resets the connection', async () => {
+    const s = setup({ [A]: {} }, ['tcp://192.0.2.1']);
+    const started = s.time.now();
+    await assert.rejects(s.ask(), (e: unknown) => isHoldfastError(e, ErrorCode.upstreamsExhausted) && /refused the TCP connection/.test(e.message));
+    assert.equal(s.time.now(), started);
+    assert.equal(s.pool.health[0].failures, 1);
+  });
+
+  it('#10 - counts refusals against the breaker: logged "failing" once with the reason, then not asked', async () => {
+    const s = setup({ [A]: { refuseUdp: true } }, ['udp://192.0.2.1:53']);
+    for (let i = 0; i < OPTIONS.breakerFailures + 5; i++) await assert.rejects(s.ask(`q${i}.example.org`));
+    assert.equal(s.fake.sent.length, OPTIONS.breakerFailures, 'once the breaker is open the upstream is not asked');
+    assert.equal(s.counters.upstream_unavailable, 5);
+    assert.deepEqual(s.states(), ['failing udp://192.0.2.1:53']);
+    const failing = s.events.find((e) => e.kind === 'failing')!;
+    assert.equal(failing.code, ErrorCode.upstreamRefused);
+    assert.match(failing.message, /^upstream: udp:\/\/192\.0\.2\.1:53 is failing \(refused the query \(ICMP port unreachable/);
+  });
+
+  it('#10 - logs "recovered" once when a refusing upstream answers again', async () => {
+    const upstreams: Record<string, FakeUpstream> = { [A]: { refuseUdp: true } };
+    const s = setup(upstreams, ['udp://192.0.2.1']);
+    for (let i = 0; i < OPTIONS.breakerFailures; i++) await assert.rejects(s.ask(`q${i}.example.org`));
+    (upstreams as Record<string, FakeUpstream>)[A] = { udp: answering(s.time) };
+    s.time.advance(OPTIONS.breakerMaxCooldownMs);
+    await s.ask('back.example.org');
+    await s.ask('again.example.org');
+    assert.deepEqual(s.states(), ['failing udp://192.0.2.1', 'recovered udp://192.0.2.1']);
+    assert.equal(s.events[1].code, null);
+  });
+
+  it('#10 - calls a silent upstream failing once, for its timeouts, not once per copy', async () => {
+    const s = setup({ [A]: { udp: silent } }, ['udp://192.0.2.1'], { totalTimeoutMs: 1_000 });
+    for (let i = 0; i < 10; i++) await assert.rejects(s.ask(`q${i}.example.org`));
+    assert.deepEqual(s.states(), ['failing udp://192.0.2.1']);
+    assert.equal(s.events[0].code, ErrorCode.upstreamTimeout);
+    assert.match(s.events[0].message, /is failing \(timeouts: \d+ copies in a row unanswered, never heard from\)/);
+  });
+
+  it('#10 - calls a TLS upstream that cannot connect failing once, in the TLS dialer\'s words', async () => {
+    const s = setup({ [A]: {} }, ['tls://192.0.2.1:53#dns.example']);
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(s.ask(`q${i}.example.org`));
+      s.time.advance(500);
+    }
+    // The dialer's line names the TLS error; the breaker, opening later, adds none.
+    assert.deepEqual(
+      s.events.map((e) => `${e.kind} ${e.code}`),
+      ['connect-failed HF_UPSTREAM_TLS'],
+    );
+    assert.equal(s.events[0].upstream, 'tls://192.0.2.1:53#dns.example');
+    assert.match(s.events[0].message, /TLS connection to tls:\/\/192\.0\.2\.1:53#dns\.example failed \(connect ECONNREFUSED/);
+    assert.equal(s.pool.health[0].breaker.state(s.time.now()) !== BreakerState.closed, true, 'the breaker did open');
+  });
+
+  it('#10 - says once that a TLS upstream works again: the dialer\'s line, and no second one from the breaker', async () => {
+    const upstreams: Record<string, FakeUpstream> = { [A]: {} };
+    const s = setup(upstreams, ['tls://192.0.2.1:53#dns.example']);
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(s.ask(`q${i}.example.org`));
+      s.time.advance(500);
+    }
+    upstreams[A] = { tls: dnsOverTls(answering(s.time)) };
+    s.time.advance(OPTIONS.breakerMaxCooldownMs);
+    let answered = 0;
+    for (let i = 0; i < 10 && answered < 2; i++) {
+      await s.ask(`back${i}.example.org`).then(() => answered++, () => s.time.advance(1_000));
+    }
+    assert.equal(answered, 2);
+    assert.deepEqual(
+      s.events.map((e) => e.kind),
+      ['connect-failed', 'connected'],
+    );
+    assert.match(s.events[1].message, /works again \(failing for \d+ s\)$/);
   });
 });

@@ -147,13 +147,20 @@ describe('isIpv4 and isIpv6', () => {
 });
 
 describe('parseUpstream: the relay (protocol v1)', () => {
+  it('#10 - hides the token of a relay URL in its label, which logs and metrics show', () => {
+    const u = parseUpstream('relay+http://192.0.2.7:8080/r?token=s3cr%65t');
+    assert.equal(u.relay?.token, 's3cret');
+    assert.equal(u.label, 'relay+http://192.0.2.7:8080/r?token=****');
+    assert.doesNotMatch(u.label, /s3cr/);
+  });
+
   it('reads relay+https://HOST/BASE with its token, pins and certificate name', () => {
     assert.deepEqual(parseUpstream(`relay+https://192.0.2.7/relay/?token=s3cret&pin=sha256/${PIN_A}#relay.example`), {
       protocol: 'relay',
       address: '192.0.2.7',
       port: 443,
       family: 4,
-      label: `relay+https://192.0.2.7/relay/?token=s3cret&pin=sha256/${PIN_A}#relay.example`,
+      label: `relay+https://192.0.2.7/relay/?token=****&pin=sha256/${PIN_A}#relay.example`,
       tls: { serverName: 'relay.example', pins: [PIN_A] },
       http: { path: '/relay', method: 'POST', authority: 'relay.example' },
       relay: { base: '/relay', token: 's3cret' },

@@ -4,6 +4,8 @@
 export interface BunUdpSocket {
   readonly port: number;
   send(data: Uint8Array, port: number, address: string): boolean;
+  /** A socket opened with `connect` sends to its peer only. */
+  send(data: Uint8Array): boolean;
   close(): void;
 }
 
@@ -40,6 +42,8 @@ export interface BunApi {
     port?: number;
     /** Undocumented bit flags (src/adapters/bun/udp.ts says which). */
     flags?: number;
+    /** Connects the socket: datagrams from anyone else are dropped, and ICMP errors reported. */
+    connect?: { hostname: string; port: number };
     socket?: {
       data?(s: BunUdpSocket, data: Uint8Array, port: number, address: string): void;
       error?(a: unknown, b?: unknown): void;

@@ -10,14 +10,15 @@ import { listenHttp } from './http.ts';
 import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { connectTls } from './tls.ts';
-import { bindUdp, listenUdp } from './udp.ts';
+import { listenUdp } from './udp.ts';
+import { connectUdp } from './udp-client.ts';
 
 export function createBunRuntime(args: readonly string[]): Runtime {
   return {
     ...createNodeRuntime(args),
     name: 'bun',
     version: bun.version,
-    net: { bindUdp, connectTcp, connectTls },
+    net: { connectUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize },
     interfaces: { subnets: interfaceSubnets },

@@ -47,5 +47,4 @@ async function open(address: string, port: number, onMessage: UdpReceiver, onErr
   };
 }
 
-export const bindUdp = open;
 export const listenUdp = open;

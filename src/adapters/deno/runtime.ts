@@ -7,7 +7,8 @@ import { listenHttp } from './http.ts';
 import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { connectTls } from './tls.ts';
-import { bindUdp, listenUdp } from './udp.ts';
+import { listenUdp } from './udp.ts';
+import { connectUdp } from './udp-client.ts';
 
 const encoder = new TextEncoder();
 
@@ -28,7 +29,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
       clearTimeout: (h) => clearTimeout(h as number),
     },
     entropy: { random: Math.random, id16: createId16() },
-    net: { bindUdp, connectTcp, connectTls },
+    net: { connectUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize },
     interfaces: { subnets: interfaceSubnets },

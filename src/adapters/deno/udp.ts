@@ -51,5 +51,4 @@ function open(address: string, port: number, onMessage: UdpReceiver, onError?: U
   }
 }
 
-export const bindUdp = open;
 export const listenUdp = open;

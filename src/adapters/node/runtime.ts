@@ -6,7 +6,8 @@ import { listenHttp } from './http.ts';
 import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
 import { connectTls } from './tls.ts';
-import { bindUdp, listenUdp } from './udp.ts';
+import { listenUdp } from './udp.ts';
+import { connectUdp } from './udp-client.ts';
 import { createId16 } from '../shared/entropy.ts';
 
 export function createNodeRuntime(args: readonly string[]): Runtime {
@@ -20,7 +21,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
     entropy: { random: Math.random, id16: createId16() },
-    net: { bindUdp, connectTcp, connectTls },
+    net: { connectUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
     fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize },
     interfaces: { subnets: interfaceSubnets },

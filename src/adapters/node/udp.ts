@@ -50,5 +50,4 @@ function open(address: string, port: number, onMessage: UdpReceiver, onError: Ud
   });
 }
 
-export const bindUdp = (address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler) => open(address, port, onMessage, onError, false);
 export const listenUdp = (address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler) => open(address, port, onMessage, onError, true);

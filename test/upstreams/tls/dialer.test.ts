@@ -31,7 +31,7 @@ interface Attempt {
 function fakeNet(proxyReply: string | null, serverKey = KEY) {
   const attempts: Attempt[] = [];
   const net: Network = {
-    bindUdp: () => Promise.reject(new Error('no UDP here')),
+    connectUdp: () => Promise.reject(new Error('no UDP here')),
     connectTcp: () => Promise.reject(new Error('no plain TCP here')),
     connectTls(address: string, port: number, options: TlsOptions, _handlers: StreamHandlers): Promise<TlsStream> {
       attempts.push({ address, port, options, request: options.tunnel ? text(options.tunnel.request) : null });
