@@ -171,11 +171,13 @@ export function controlText(pkg, arch, installedSize) {
 const POSTINST = `#!/bin/sh
 [ "\${IPKG_NO_SCRIPT}" = "1" ] && exit 0
 [ -s "\${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+# shellcheck disable=SC1091 # the router's
 . "\${IPKG_INSTROOT}/lib/functions.sh"
 default_postinst "$0" "$@"
 `;
 const PRERM = `#!/bin/sh
 [ -s "\${IPKG_INSTROOT}/lib/functions.sh" ] || exit 0
+# shellcheck disable=SC1091 # the router's
 . "\${IPKG_INSTROOT}/lib/functions.sh"
 default_prerm "$0" "$@"
 `;
