@@ -238,6 +238,7 @@ export async function readPackage() {
 /**
  * Builds every package into `outDir`, the executables first when older than the sources.
  * Resolves to [{ arch, path, bytes }].
+ * @param {{ outDir?: string, executables?: Record<string, string> | null, log?: (line: string) => void }} [options]
  */
 export async function buildPackages({ outDir = OUT_DIR, executables = null, log = (line) => process.stdout.write(`${line}\n`) } = {}) {
   const pkg = await readPackage();
