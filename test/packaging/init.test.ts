@@ -222,7 +222,7 @@ describe('#10 - OpenWrt init script', () => {
     });
     ok(r, 'start');
     const file = join(r.root, 'var/etc/holdfast/holdfast.toml');
-    const check = spawnSync(process.execPath.includes('node') ? process.execPath : 'node', [join(REPO, 'dist/holdfast.mjs'), 'config', 'check', file], { encoding: 'utf8' });
+    const check = spawnSync('node', [join(REPO, 'dist/holdfast.mjs'), 'config', 'check', file], { encoding: 'utf8' });
     assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
     const effective = check.stdout;
     for (const line of [
