@@ -18,7 +18,6 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { buildTargets } from './build.mjs';
 
 const MAKEFILE = 'packaging/openwrt/Makefile';
 const OUT_DIR = 'dist/packages';
@@ -245,6 +244,9 @@ export async function buildPackages({ outDir = OUT_DIR, executables = null, log 
   // `executables` ({ target: path }) stands in for the build: test/packaging/ packs a small file.
   let built = executables && Object.entries(executables).map(([name, path]) => ({ name, path, status: 'fresh' }));
   if (!built) {
+    // Imported here, not at the top: a test that bundles this file (the Node leg of npm test)
+    // must not carry build.mjs's command-line entry, which would run as the test file's own.
+    const { buildTargets } = await import('./build.mjs');
     const targets = [...new Set(ARCHES.map((a) => a.target))];
     built = await buildTargets(targets, { ifStale: true, log });
     const failed = built.filter((b) => b.status !== 'built' && b.status !== 'fresh');
@@ -271,7 +273,8 @@ export async function buildPackages({ outDir = OUT_DIR, executables = null, log 
   return results;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a command only, and only as this file: bundled into a test, import.meta.url is the test's.
+if (import.meta.url === pathToFileURL(process.argv[1]).href && import.meta.url.endsWith('/build/package.mjs')) {
   try {
     await buildPackages();
   } catch (e) {
