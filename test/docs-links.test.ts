@@ -1,10 +1,13 @@
 // Every relative link in README.md and docs/*.md points at a file that exists, and a link to a
 // heading (#anchor) at a heading that exists, so moving a page or renaming a section cannot
-// quietly leave a newcomer at a dead end. Paths are from the repository root (the tests' cwd).
+// quietly leave a newcomer at a dead end; and every TOML example there is a config file that
+// `holdfast config check` accepts. Paths are from the repository root (the tests' cwd).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';
+import { validateConfig } from '../src/config/config.ts';
+import { configFromText } from '../src/config/file.ts';
 
 const PAGES = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
 
@@ -13,6 +16,11 @@ function prose(markdown: string): string {
   return markdown
     .replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '')
     .replace(/`[^`\n]*`/g, '');
+}
+
+/** The bodies of the page's ```toml blocks. */
+export function tomlBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/^```toml[^\n]*\n([\s\S]*?)^```\s*$/gm)].map((m) => m[1]);
 }
 
 /** Link targets: inline `[text](target "title")` and reference definitions `[id]: target`. */
@@ -60,6 +68,20 @@ describe('#13 - docs links', () => {
     it(`every relative link in ${page} points at a file (and heading) that exists`, () => {
       const bad = linkTargets(readFileSync(page, 'utf8')).map((t) => problem(page, t)).filter((p) => p !== null);
       assert.deepEqual(bad, []);
+    });
+  }
+});
+
+describe('#13 - docs config examples', () => {
+  it('finds the README\'s example, and a wrong key in one fails the check', () => {
+    const blocks = tomlBlocks(readFileSync('README.md', 'utf8'));
+    assert.ok(blocks.length >= 1, 'README.md has a ```toml example');
+    assert.throws(() => configFromText(`${blocks[0]}\n[queryLog]\nmaxEntrys = 5\n`, 'README.md'), { code: 'HF_CONFIG', message: /maxEntrys is an unknown key/ });
+  });
+
+  for (const page of PAGES) {
+    it(`every TOML example in ${page} is a valid config file`, () => {
+      for (const block of tomlBlocks(readFileSync(page, 'utf8'))) validateConfig(configFromText(block, page));
     });
   }
 });
