@@ -9,6 +9,7 @@ import type { ProxyUrl } from '../core/net/proxy-url.ts';
 import { nameToText } from '../core/wire/names.ts';
 import type { RunningServer } from '../server/start.ts';
 import type { LocalSubnetsEvent } from '../services/local-subnets.ts';
+import type { LocalFilesEvent } from '../services/local-files/service.ts';
 import type { SnapshotEvent } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
 
@@ -61,6 +62,43 @@ export function localSubnetsLogLine(log: ConsolaInstance, e: LocalSubnetsEvent):
     removed: e.removed,
     ...(e.ignored.length ? { ignored: e.ignored } : {}),
   });
+}
+
+/** Bad lines named with their file and line, a few at most: the count says how many in all. */
+const SHOWN_BAD_LINES = 5;
+
+/**
+ * A local data file read, missing or unreadable. A lease file changes on every renewal, so a
+ * change read cleanly is a debug line; bad lines are a warning each time the file is read.
+ */
+export function localFilesLogLine(log: ConsolaInstance, e: LocalFilesEvent): void {
+  switch (e.kind) {
+    case 'loaded': {
+      const what = e.source === 'dhcp-leases' ? 'leases' : e.source === 'records' ? 'records' : 'addresses';
+      const fields = { source: e.source, file: e.file, entries: e.entries, why: e.why };
+      if (e.bad.length === 0) {
+        (e.why === 'changed' ? log.debug : log.info)(`${e.source} ${e.file}: ${e.entries} ${what} read`, fields);
+        return;
+      }
+      const shown = e.bad.slice(0, SHOWN_BAD_LINES).map((b) => `${e.file}:${b.line}: ${b.problem}`);
+      const more = e.bad.length > SHOWN_BAD_LINES ? `; and ${e.bad.length - SHOWN_BAD_LINES} more` : '';
+      log.warn(`${e.source} ${e.file}: ${e.entries} ${what} read, ${e.bad.length} line${e.bad.length === 1 ? '' : 's'} skipped (${shown.join('; ')}${more})`, {
+        ...fields,
+        badLines: e.bad.length,
+        bad: e.bad.slice(0, SHOWN_BAD_LINES).map((b) => ({ line: b.line, problem: b.problem })),
+      });
+      return;
+    }
+    case 'missing':
+      log.info(`${e.source} ${e.file} does not exist (yet); read as soon as it appears`, { source: e.source, file: e.file });
+      return;
+    case 'unreadable':
+      log.warn(`${e.source} ${e.file} cannot be read (${e.error}); what was read from it before stays in force`, { source: e.source, file: e.file, error: e.error });
+      return;
+    case 'conflicts':
+      log.warn(`local data: ${e.conflicts.length} record${e.conflicts.length === 1 ? '' : 's'} left out (${e.conflicts.slice(0, SHOWN_BAD_LINES).join('; ')})`, { conflicts: e.conflicts });
+      return;
+  }
 }
 
 /** Who is answered, in words: the allow list with its keywords spelt out. */

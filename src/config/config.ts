@@ -182,6 +182,20 @@ export interface ServerConfig {
     readonly maxItems: number;
     readonly maxRequestBytes: number;
   };
+  /** Local names (src/pipeline/local, docs/local-names.md). */
+  readonly local: {
+    /** Hosts files, watched. */
+    readonly hosts: readonly string[];
+    /** `NAME [TTL] TYPE DATA` lines; each must parse, or the server does not start. */
+    readonly records: readonly string[];
+    /** Files of such lines, watched. */
+    readonly recordFiles: readonly string[];
+    /** "lan", or "none" for no local domain. */
+    readonly domain: string;
+    readonly ttlSeconds: number;
+    /** dnsmasq lease files, watched. */
+    readonly dhcpLeases: readonly string[];
+  };
   readonly log: {
     readonly level: 'silent' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
     readonly format: 'pretty' | 'json';

@@ -110,7 +110,7 @@ export function withEnvironment<T>(base: T, command: Command, env: (name: string
     const fail = (p: string) => flagError(s.flag!, p, name);
     let value: unknown;
     if (s.kind.repeatable) {
-      const items = text.split(/[\s,]+/).filter(Boolean);
+      const items = s.kind.splitVariable ? s.kind.splitVariable(text) : text.split(/[\s,]+/).filter(Boolean);
       value = items.flatMap((t) => take(s.kind.fromText(t), fail) as unknown[]);
     } else value = take(s.kind.fromText(text), fail);
     out = setPath(out, s.path, checked(s, value, fail));

@@ -26,6 +26,8 @@ export interface Kind<T> {
   readonly emptyText?: Read<T>;
   /** The value for people (help and docs), where it reads better than toToml's. */
   describe?(value: T): string;
+  /** How a repeatable flag's variable splits into items; absent: on commas and blanks. */
+  splitVariable?(text: string): string[];
 }
 
 const ok = <T>(value: T): Read<T> => ({ ok: true, value });
@@ -194,6 +196,39 @@ export function list(hint: string, item: (v: string) => string | null = () => nu
       return i < 0 ? ok(v as string[]) : bad(`[${i}] must be a string (got ${describeToml(v[i])})`);
     },
     toToml: (v) => `[${v.map(tomlString).join(', ')}]`,
+    check,
+  };
+}
+
+/**
+ * Lines with blanks in them (`--record "nas.lan A 192.168.1.2"`): a flag is one item, whole; a
+ * variable holds several separated by ";" or newlines, and a file a list of strings. `item`
+ * checks each one's shape (null when fine).
+ */
+export function lines(hint: string, item: (v: string) => string | null = () => null): Kind<readonly string[]> {
+  const base = list(hint, item);
+  return {
+    ...base,
+    fromText: (t) => {
+      const p = t.trim() === '' ? 'must not be empty' : item(t.trim());
+      return p === null ? ok([t.trim()]) : bad(p);
+    },
+    splitVariable: (t) => t.split(/[;\n]/).map((x) => x.trim()).filter(Boolean),
+  };
+}
+
+/** A DNS name, or "none" (kept as the word: the setting is off). */
+export function domainOrNone(hint: string): Kind<string> {
+  const check = (v: string) =>
+    v === 'none' || /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/i.test(v.replace(/\.$/, ''))
+      ? null
+      : `must be a domain name such as lan, or none (got ${v})`;
+  return {
+    hint,
+    repeatable: false,
+    fromText: (t) => ok(t.trim().toLowerCase()),
+    fromToml: (v) => (typeof v === 'string' ? ok(v.toLowerCase()) : bad(`must be a string (got ${describeToml(v)})`)),
+    toToml: (v) => tomlString(v),
     check,
   };
 }

@@ -5,7 +5,7 @@
 // (src/config/derive.ts); a new setting is one row here plus the code that uses it.
 
 import { DEFAULT_PROXY_PORT } from '../core/net/proxy-url.ts';
-import { choice, decimal, int, listenList, list, optionalListen, optionalText, path, prefixes, proxy, size, token, type Kind } from './kinds.ts';
+import { choice, decimal, domainOrNone, int, lines, listenList, list, optionalListen, optionalText, path, prefixes, proxy, size, token, type Kind } from './kinds.ts';
 
 export type Command = 'serve' | 'relay';
 
@@ -356,6 +356,46 @@ export const SETTINGS: readonly Setting[] = [
   }),
   s({ path: 'relayServer.maxItems', flag: 'max-items', kind: int(1, 10_000), default: 32, reload: false, commands: ['relay'], doc: 'Items per request' }),
   s({ path: 'relayServer.maxRequestBytes', flag: 'max-request-bytes', kind: int(256, 64 * MiB), default: 65_536, reload: false, commands: ['relay'], doc: 'Request body bytes after gunzip' }),
+
+  // Local names: hosts files, DHCP leases and records answered here (docs/local-names.md).
+  s({
+    path: 'local.hosts',
+    flag: 'hosts',
+    kind: list('PATH'),
+    default: [],
+    defaultText: 'none; /etc/hosts only when given',
+    reload: true,
+    doc: 'Hosts file (IP NAME [ALIAS...]) whose names are answered here, watched for changes; repeatable',
+  }),
+  s({
+    path: 'local.records',
+    flag: 'record',
+    kind: lines('"NAME TYPE DATA"', (v) => (v.trim().split(/\s+/).length >= 3 ? null : `"${v}" is not "NAME TYPE DATA" (such as "nas.lan A 192.168.1.2")`)),
+    default: [],
+    reload: true,
+    doc: 'A record answered here: NAME [TTL] TYPE DATA in zone-file syntax, TYPE one of A, AAAA, CNAME, TXT, MX, SRV, PTR; repeatable',
+  }),
+  s({ path: 'local.recordFiles', flag: 'records', kind: list('PATH'), default: [], reload: true, doc: 'File of records, one NAME [TTL] TYPE DATA a line, watched for changes; repeatable' }),
+  s({
+    path: 'local.domain',
+    flag: 'local-domain',
+    kind: domainOrNone('DOMAIN'),
+    // OpenWrt's own default, so the LAN's names keep working when Holdfast replaces dnsmasq.
+    default: 'lan',
+    reload: true,
+    doc: 'Names under it are answered from local data only (NXDOMAIN when unknown, never forwarded), and DHCP host names get it appended; "none" turns it off',
+  }),
+  // A minute: a device that gets a new address is found again within one, while a LAN name
+  // asked often (a NAS, a printer) is not asked again on every use, as with dnsmasq's 0.
+  s({ path: 'local.ttlSeconds', flag: 'local-ttl', kind: int(0, DAY), default: 60, reload: true, doc: 'TTL of local answers, and of their NXDOMAIN and no-data answers' }),
+  s({
+    path: 'local.dhcpLeases',
+    flag: 'dhcp-leases',
+    kind: list('PATH'),
+    default: [],
+    reload: true,
+    doc: "dnsmasq lease file (OpenWrt: /tmp/dhcp.leases) whose host names are answered as NAME.<local-domain>, watched for changes; repeatable",
+  }),
 
   // Logging.
   s({ path: 'log.level', flag: 'log-level', kind: choice(['silent', 'error', 'warn', 'info', 'debug', 'trace'], 'LEVEL'), default: 'info', reload: true, commands: ['serve', 'relay'], doc: 'silent, error, warn, info, debug (logs each query) or trace' }),

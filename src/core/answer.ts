@@ -13,6 +13,8 @@ export const Source = {
   negative: 'negative',
   upstream: 'upstream',
   synthetic: 'synthetic',
+  /** From local data (hosts files, leases, records), or NXDOMAIN for a name only the LAN may have. */
+  local: 'local',
   failure: 'failure',
 } as const;
 export type Source = (typeof Source)[keyof typeof Source];

@@ -12,6 +12,8 @@ export const CounterName = [
   'answers_negative',
   'answers_upstream',
   'answers_synthetic',
+  /** Answered from local data, or refused a name under --local-domain or a private reverse zone. */
+  'answers_local',
   'answers_servfail',
   'coalesced',
   'dropped_short',
@@ -77,6 +79,10 @@ export const CounterName = [
   'snapshot_set_aside',
   'query_log_write_failures',
   'query_log_lines_dropped',
+  /** Lines of hosts, lease and records files that could not be read (each counted once per read of its file). */
+  'local_bad_lines',
+  /** Reads of local data files after a change (and at start and SIGHUP). */
+  'local_file_loads',
 ] as const;
 export type CounterName = (typeof CounterName)[number];
 

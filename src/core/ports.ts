@@ -183,6 +183,16 @@ export interface FileSystem {
   appendBytes(path: string, bytes: Uint8Array): Promise<void>;
   /** The file's size in bytes, or null when it does not exist. */
   fileSize(path: string): Promise<number | null>;
+  /**
+   * The file's size and last modification time (ms since the epoch, sub-ms where the system
+   * keeps it), or null when it does not exist: enough to notice a change without reading it.
+   */
+  stat(path: string): Promise<FileStat | null>;
+}
+
+export interface FileStat {
+  readonly sizeBytes: number;
+  readonly mtimeMs: number;
 }
 
 /** One address of one of this machine's network interfaces, with its on-link prefix length. */

@@ -9,6 +9,8 @@ import type { CorePorts } from '../core/ports.ts';
 import { createCacheStage } from './cache/stage.ts';
 import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
+import { createLocalStage } from './local/stage.ts';
+import { localStageOptions, NO_FILES } from './local/setup.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
 import { createBootstrap } from '../upstreams/bootstrap.ts';
@@ -118,10 +120,14 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     counters,
   );
   const coalesce = createCoalesceStage(counters);
+  // Built with the flags' records alone; the files come in through replace() once read
+  // (src/services/local-files.ts), before any listener opens.
+  const local = createLocalStage(localStageOptions(config.local, NO_FILES), ports.clock);
   const belowCache = compose([coalesce.stage], upstreamNext);
   const chain = compose(
     [
-      createAnyStage(), // before the cache: ANY over UDP must never reach an upstream (RFC 8482)
+      createAnyStage(), // first: ANY over UDP must never reach an upstream (RFC 8482), whatever the name
+      local.stage, //      before block rules, forward zones and the cache: the LAN's own names and private reverse zones end here, never forwarded
       cache.stage, //      fresh hits end here
       coalesce.stage, //   after the cache: only misses share exchanges
     ],
@@ -141,6 +147,8 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
       return current.proxy;
     },
     inFlight: coalesce.inFlight,
+    /** Local data: replaced whole when a watched file changes or on SIGHUP. */
+    local,
     /** Asks the stages below the cache for `key` again and caches what comes back (prefetch). */
     refresh: (key: string, entry: Parameters<typeof cache.refresh>[1]) => cache.refresh(key, entry, belowCache),
     /** Who hears of entries that became popular (the prefetcher). */

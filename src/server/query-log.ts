@@ -16,6 +16,8 @@ export interface QueryLogEntry {
   readonly type: string;
   /** Where the answer came from (cache-fresh, upstream, ...), or failure. */
   readonly source: string;
+  /** Why, in a few words: "hosts /etc/hosts:12", "upstream udp://192.0.2.1:53 in 12 ms". */
+  readonly reason: string;
   readonly rcode: string;
 }
 
@@ -37,6 +39,7 @@ export function queryLogEntry(h: HandledQuery, nowMs: number): QueryLogEntry {
     name: nameToText(h.query.bytes, 12),
     type: typeName(h.query.qtype),
     source: h.answer?.source ?? 'failure',
+    reason: h.answer?.reason ?? (h.error instanceof Error ? h.error.message : String(h.error)),
     rcode: rcodeName(rcode),
   };
 }

@@ -15,6 +15,8 @@ import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
+import { localStageOptions, parseRecordSettings, type LocalFileData } from '../pipeline/local/setup.ts';
+import { createLocalFilesService, type LocalFilesEvent, type LocalFilesService } from '../services/local-files/service.ts';
 import { attachPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
@@ -56,6 +58,8 @@ export interface RunningServer {
   readonly runtime: string;
   /** The subnets of this machine's interfaces, kept current, when the allow list says `local`. */
   readonly localSubnets: LocalSubnetsWatcher | null;
+  /** The hosts, lease and records files, watched for changes. */
+  readonly localFiles: LocalFilesService;
   stop(): Promise<void>;
   /**
    * SIGHUP: puts `next`'s upstreams, access lists and rate limits in force without touching the
@@ -78,6 +82,8 @@ export interface ServerOptions {
   readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
   /** The interfaces' subnets changed, or could not be read (for `local` in the allow list). */
   onLocalSubnets?(event: LocalSubnetsEvent): void;
+  /** A hosts, lease or records file was read (with its bad lines), went missing, or clashes. */
+  onLocalFiles?(event: LocalFilesEvent): void;
 }
 
 const MAX_TCP_QUERY_BYTES = 16_384;
@@ -141,6 +147,21 @@ export async function startServer(
     pipeline.upstreams.close();
     throw e;
   }
+  // Local data: the files are read before any listener opens, so the first query finds them;
+  // a change to one is put in force by the poll, a new configuration by reload().
+  let localSettings = config.local;
+  let lastConflicts = '';
+  const applyLocal = (files: LocalFileData) => {
+    const options = localStageOptions(localSettings, files);
+    pipeline.local.replace(options);
+    // Once per change of the clashes, not on every lease renewal.
+    const conflicts = options.conflicts.join('
+');
+    if (conflicts !== lastConflicts && options.conflicts.length > 0) serverOptions.onLocalFiles?.({ kind: 'conflicts', conflicts: options.conflicts });
+    lastConflicts = conflicts;
+  };
+  const localFiles = createLocalFilesService(config.local, runtime.fs, runtime.timers, counters, applyLocal, serverOptions.onLocalFiles);
+  await localFiles.load();
   const snapshot = await restoreSnapshot(config, runtime, pipeline, counters, serverOptions.onSnapshot);
   const prefetcher = attachPrefetcher(pipeline, config, runtime, counters);
   // What the snapshot brought back is as popular as it was: the popular entries that expired
@@ -221,6 +242,7 @@ export async function startServer(
       return admission;
     },
     localSubnets,
+    localFiles,
     queryLog: recorders.ring,
     startedAtMs: clock.now(),
     version: VERSION,
@@ -230,6 +252,7 @@ export async function startServer(
       staleWatch?.stop();
       prefetcher.stop();
       localSubnets?.stop();
+      localFiles.stop();
       // Stop accepting: no new TCP connections, and new UDP queries are dropped. The UDP
       // sockets and open TCP connections stay until the answers in flight are sent, or the
       // drain bound passes.
@@ -248,9 +271,13 @@ export async function startServer(
       const caPem = await readCaFile(runtime, next.encryptedUpstream.caFile);
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
+      parseRecordSettings(next.local.records);
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
+      // Every local file read again (a SIGHUP is how a changed file is put in force at once).
+      localSettings = next.local;
+      await localFiles.reconfigure(next.local);
       const needRestart = changedPaths(current, next).filter((k) => !RELOADABLE.has(k));
       const previous = current;
       current = next;
@@ -292,5 +319,6 @@ export async function startServer(
   if (serverOptions.mode !== 'relay') prefetcher.start();
   snapshot?.start();
   localSubnets?.start();
+  localFiles.start();
   return server;
 }

@@ -3,7 +3,7 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as bunFs from '../../src/adapters/bun/fs.ts';
@@ -35,6 +35,18 @@ describe(`fs adapter (${runtimeName})`, () => {
     assert.equal(await fs.readText(join(dir, 'read.txt')), 'nameserver 192.0.2.1\n');
     assert.equal(await fs.readBytes(join(dir, 'missing.bin')), null);
     assert.equal(await fs.readText(join(dir, 'missing.txt')), null);
+  });
+
+  it('#14 - stats a file: its size and a modification time that moves when it is rewritten; null when missing', async () => {
+    const p = join(dir, 'leases');
+    writeFileSync(p, 'one\n');
+    const first = await fs.stat(p);
+    assert.equal(first?.sizeBytes, 4);
+    assert.ok(first!.mtimeMs > 0);
+    utimesSync(p, new Date(first!.mtimeMs + 5000), new Date(first!.mtimeMs + 5000));
+    const second = await fs.stat(p);
+    assert.ok(Math.abs(second!.mtimeMs - (first!.mtimeMs + 5000)) < 1000, `mtime follows the file (${first!.mtimeMs} → ${second!.mtimeMs})`);
+    assert.equal(await fs.stat(join(dir, 'missing-leases')), null);
   });
 
   it('rejects reading a folder rather than calling it missing', async () => {

@@ -56,7 +56,8 @@ describe('query log file', () => {
     assert.ok(existsSync(`${file}.1`), 'rotated to PATH.1');
     for (const p of [file, `${file}.1`, `${file}.2`]) if (existsSync(p)) assert.ok(statSync(p).size <= 1024, `${p} within 1K`);
     const all = [...linesOf(`${file}.2`), ...linesOf(`${file}.1`), ...linesOf(file)].map((l) => l.name);
-    assert.ok(all.length >= 12, `kept ${all.length} lines`);
+    // Each line carries its reason too (#14), so three 1K files hold fewer lines than before (11 seen).
+    assert.ok(all.length >= 9, `kept ${all.length} lines`);
     assert.deepEqual(all, Array.from({ length: all.length }, (_, k) => `h${16 - all.length + k}.qlog.test.`));
   });
 });

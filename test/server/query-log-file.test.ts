@@ -40,6 +40,7 @@ const entry = (i: number): QueryLogEntry => ({
   name: `n${i}.example.`,
   type: 'A',
   source: 'upstream',
+  reason: 'udp://192.0.2.53:53 in 9 ms',
   rcode: 'NOERROR',
 });
 
@@ -58,7 +59,7 @@ describe('query log file', () => {
     time.advance(QUERY_LOG_FLUSH_MS);
     await settle();
     const lines = m.files.get('q.log')!.trimEnd().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines[0], { time: '2024-01-01T00:00:00.001Z', client: '192.0.2.1', transport: 'udp', name: 'n1.example.', type: 'A', source: 'upstream', rcode: 'NOERROR' });
+    assert.deepEqual(lines[0], { time: '2024-01-01T00:00:00.001Z', client: '192.0.2.1', transport: 'udp', name: 'n1.example.', type: 'A', source: 'upstream', reason: 'udp://192.0.2.53:53 in 9 ms', rcode: 'NOERROR' });
     assert.deepEqual(lines.map((l) => l.name), ['n1.example.', 'n2.example.']);
     assert.equal(m.state.appends, 1, 'one write for the batch');
   });

@@ -14,20 +14,20 @@ function handled(name: string, type: 'A' | 'AAAA', source: Answer['source'] | nu
   return {
     query: parsed.query,
     client: { address: '192.168.1.20', port: 40000, transport: 'udp' },
-    answer: source ? ({ source } as Answer) : null,
+    answer: source ? ({ source, reason: `from ${source}` } as Answer) : null,
     error: null,
     reply,
   };
 }
 
 describe('query log', () => {
-  it('keeps the last N queries, newest first, with name, type, source and rcode', () => {
+  it('keeps the last N queries, newest first, with name, type, source, reason and rcode', () => {
     const log = createQueryLog(3);
     log.record(handled('a.example', 'A', 'upstream'), 1);
     log.record(handled('b.example', 'AAAA', 'cache-fresh'), 2);
     assert.deepEqual(log.recent(), [
-      { timeMs: 2, client: '192.168.1.20', transport: 'udp', name: 'b.example.', type: 'AAAA', source: 'cache-fresh', rcode: 'NOERROR' },
-      { timeMs: 1, client: '192.168.1.20', transport: 'udp', name: 'a.example.', type: 'A', source: 'upstream', rcode: 'NOERROR' },
+      { timeMs: 2, client: '192.168.1.20', transport: 'udp', name: 'b.example.', type: 'AAAA', source: 'cache-fresh', reason: 'from cache-fresh', rcode: 'NOERROR' },
+      { timeMs: 1, client: '192.168.1.20', transport: 'udp', name: 'a.example.', type: 'A', source: 'upstream', reason: 'from upstream', rcode: 'NOERROR' },
     ]);
   });
 

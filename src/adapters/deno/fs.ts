@@ -64,3 +64,8 @@ export function appendBytes(path: string, bytes: Uint8Array): Promise<void> {
 export function fileSize(path: string): Promise<number | null> {
   return Deno.stat(path).then((s) => s.size, nullIfMissing);
 }
+
+export function stat(path: string): Promise<{ sizeBytes: number; mtimeMs: number } | null> {
+  // mtime is null only where the platform keeps none; the size alone then shows a change.
+  return Deno.stat(path).then((s) => ({ sizeBytes: s.size, mtimeMs: s.mtime?.getTime() ?? 0 }), nullIfMissing);
+}

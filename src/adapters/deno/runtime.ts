@@ -2,7 +2,7 @@
 
 import type { Runtime } from '../../core/ports.ts';
 import { createId16 } from '../shared/entropy.ts';
-import { appendBytes, fileSize, readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { appendBytes, fileSize, readBytes, readText, rename, stat, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
 import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
@@ -31,7 +31,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
     entropy: { random: Math.random, id16: createId16() },
     net: { connectUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
-    fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize },
+    fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize, stat },
     interfaces: { subnets: interfaceSubnets },
     env: (name) => Deno.env.get(name),
     onSignal: (signal, handler) => Deno.addSignalListener(signal, handler),

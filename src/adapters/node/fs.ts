@@ -1,6 +1,6 @@
 // Files on node:fs/promises (Bun uses this too: see bun/fs.ts).
 
-import { appendFile, open, readFile, rename as renameFile, stat, unlink } from 'node:fs/promises';
+import { appendFile, open, readFile, rename as renameFile, stat as nodeStat, unlink } from 'node:fs/promises';
 import { folderOf, tempPathFor } from '../shared/paths.ts';
 
 function nullIfMissing(e: NodeJS.ErrnoException): null {
@@ -61,5 +61,9 @@ export function appendBytes(path: string, bytes: Uint8Array): Promise<void> {
 }
 
 export function fileSize(path: string): Promise<number | null> {
-  return stat(path).then((s) => s.size, nullIfMissing);
+  return nodeStat(path).then((s) => s.size, nullIfMissing);
+}
+
+export function stat(path: string): Promise<{ sizeBytes: number; mtimeMs: number } | null> {
+  return nodeStat(path).then((s) => ({ sizeBytes: s.size, mtimeMs: s.mtimeMs }), nullIfMissing);
 }

@@ -1,7 +1,7 @@
 // The Node runtime, as the core's ports.
 
 import type { Runtime } from '../../core/ports.ts';
-import { appendBytes, fileSize, readBytes, readText, rename, writeFileAtomic } from './fs.ts';
+import { appendBytes, fileSize, readBytes, readText, rename, stat, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
 import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
@@ -23,7 +23,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
     entropy: { random: Math.random, id16: createId16() },
     net: { connectUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
-    fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize },
+    fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize, stat },
     interfaces: { subnets: interfaceSubnets },
     env: (name) => process.env[name],
     onSignal: (signal, handler) => {

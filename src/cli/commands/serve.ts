@@ -15,6 +15,7 @@ import { LogLevel, createLogger } from '../logger.ts';
 import {
   accessLogLine,
   listeningLogLines,
+  localFilesLogLine,
   localSubnetsLogLine,
   proxyLogLine,
   queryLogLine,
@@ -95,6 +96,7 @@ export function serveCommand(runtime: Runtime) {
         onSnapshot: (e) => snapshotLogLine(log, e),
         onUpstreamEvent: (e) => upstreamLogLine(log, e),
         onLocalSubnets: (e) => localSubnetsLogLine(log, e),
+        onLocalFiles: (e) => localFilesLogLine(log, e),
       });
       listeningLogLines(log, server);
       log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });

@@ -34,7 +34,7 @@ export interface MetricsView {
 const COUNTER_FAMILIES = {
   holdfast_queries_total: 'DNS messages received from clients, by transport.',
   holdfast_answers_total:
-    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), servfail (no answer could be had).',
+    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), local (local data: hosts files, DHCP leases, records; or NXDOMAIN for --local-domain and private reverse names), servfail (no answer could be had).',
   holdfast_dropped_queries_total:
     'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected), source_port_zero (UDP from port 0, which no reply can reach).',
   holdfast_socket_errors_total:
@@ -76,6 +76,8 @@ const COUNTER_FAMILIES = {
   holdfast_snapshot_set_aside_total: 'Damaged or unreadable cache snapshots renamed aside at start.',
   holdfast_query_log_write_failures_total: 'Failed writes (or rotations) of the query log file (--query-log-file).',
   holdfast_query_log_lines_dropped_total: 'Query log lines dropped because the buffer was full while the disk failed.',
+  holdfast_local_bad_lines_total: 'Lines of hosts, lease and records files that could not be read and were skipped, counted each time their file is read.',
+  holdfast_local_file_loads_total: 'Reads of hosts, lease and records files: at start, on SIGHUP and after each change.',
   holdfast_cache_evictions_total: 'Entries evicted to make room, by reason: expired (past even their stale lifetime), lru (least recently used).',
 } as const;
 type CounterFamily = keyof typeof COUNTER_FAMILIES;
@@ -94,6 +96,7 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   answers_negative: ['holdfast_answers_total', { outcome: 'negative_hit' }],
   answers_upstream: ['holdfast_answers_total', { outcome: 'upstream' }],
   answers_synthetic: ['holdfast_answers_total', { outcome: 'synthetic' }],
+  answers_local: ['holdfast_answers_total', { outcome: 'local' }],
   answers_servfail: ['holdfast_answers_total', { outcome: 'servfail' }],
   coalesced: ['holdfast_coalesced_queries_total', {}],
   dropped_short: ['holdfast_dropped_queries_total', { reason: 'short' }],
@@ -154,6 +157,8 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   snapshot_set_aside: ['holdfast_snapshot_set_aside_total', {}],
   query_log_write_failures: ['holdfast_query_log_write_failures_total', {}],
   query_log_lines_dropped: ['holdfast_query_log_lines_dropped_total', {}],
+  local_bad_lines: ['holdfast_local_bad_lines_total', {}],
+  local_file_loads: ['holdfast_local_file_loads_total', {}],
 };
 
 const BY_FAMILY = new Map<CounterFamily, Array<[CounterName, Labels]>>();

@@ -75,6 +75,7 @@ function answers(c: Readonly<Counters>) {
     negativeHit: c.answers_negative,
     upstream: c.answers_upstream,
     synthetic: c.answers_synthetic,
+    local: c.answers_local,
     servfail: c.answers_servfail,
   };
 }
@@ -83,7 +84,7 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
   const c = view.counters;
   const a = answers(c);
   const fromCache = a.freshHit + a.stale + a.negativeHit;
-  const total = fromCache + a.upstream + a.synthetic + a.servfail;
+  const total = fromCache + a.upstream + a.synthetic + a.local + a.servfail;
   const ready = readiness(view, staleWatch, nowMs);
   const health = view.pipeline.upstreams.health;
   const fresh = view.latency.read('cache-fresh');

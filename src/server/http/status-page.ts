@@ -170,7 +170,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
         { text: ms(u.rtoMs), cls: "num" }, { text: fmt(u.queries), cls: "num" }, { text: fmt(u.failures), cls: "num" }];
     }, "no upstreams", 6);
     var outcomes = [["fresh hits", a.freshHit], ["stale", a.stale], ["negative hits", a.negativeHit], ["from upstreams", a.upstream],
-      ["synthetic", a.synthetic], ["SERVFAIL", a.servfail]];
+      ["synthetic", a.synthetic], ["local", a.local], ["SERVFAIL", a.servfail]];
     fill("answers", outcomes, function (o) { return [{ text: o[0] }, { text: fmt(o[1]), cls: "num" }]; }, "", 2);
     fill("top", s.topNames, function (t) { return [{ text: t.name, cls: "name" }, { text: t.type }, { text: String(t.popularity), cls: "num" }]; },
       "no names asked for yet", 3);

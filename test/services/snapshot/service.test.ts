@@ -89,6 +89,7 @@ function createMemoryFs() {
       throw new Error('the snapshot never appends');
     },
     fileSize: async (p) => files.get(p)?.length ?? null,
+    stat: async (p) => (files.has(p) ? { sizeBytes: files.get(p)!.length, mtimeMs: 0 } : null),
   };
   return { fs, files, renames, state, writes: () => writes, mostAtOnce: () => mostAtOnce };
 }
