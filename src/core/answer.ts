@@ -13,6 +13,8 @@ export const Source = {
   negative: 'negative',
   upstream: 'upstream',
   synthetic: 'synthetic',
+  /** A block list (or the Firefox canary) answered: `reason` names the list and the rule. */
+  blocked: 'blocked',
   failure: 'failure',
 } as const;
 export type Source = (typeof Source)[keyof typeof Source];

@@ -12,6 +12,8 @@ export const CounterName = [
   'answers_negative',
   'answers_upstream',
   'answers_synthetic',
+  /** Answered by the block stage (src/pipeline/block). */
+  'answers_blocked',
   'answers_servfail',
   'coalesced',
   'dropped_short',

@@ -80,6 +80,9 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
       case 'synthetic':
         counters.answers_synthetic++;
         break;
+      case 'blocked':
+        counters.answers_blocked++;
+        break;
       default:
         break;
     }

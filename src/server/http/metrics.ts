@@ -34,7 +34,7 @@ export interface MetricsView {
 const COUNTER_FAMILIES = {
   holdfast_queries_total: 'DNS messages received from clients, by transport.',
   holdfast_answers_total:
-    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), servfail (no answer could be had).',
+    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), blocked (a block list, docs/filtering.md), servfail (no answer could be had).',
   holdfast_dropped_queries_total:
     'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected), source_port_zero (UDP from port 0, which no reply can reach).',
   holdfast_socket_errors_total:
@@ -82,8 +82,7 @@ type CounterFamily = keyof typeof COUNTER_FAMILIES;
 
 /**
  * Each counter's family and labels. `null` only for a counter shown another way, with the why.
- * Other branches add outcomes here: answers_blocked → ['holdfast_answers_total', { outcome: 'blocked' }],
- * a rate-limit drop → ['holdfast_dropped_queries_total', { reason: 'rate_limited' }].
+ * Other branches add outcomes here: a rate-limit drop → ['holdfast_dropped_queries_total', { reason: 'rate_limited' }].
  */
 export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Labels] | null> = {
   queries_udp: ['holdfast_queries_total', { transport: 'udp' }],
@@ -94,6 +93,7 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   answers_negative: ['holdfast_answers_total', { outcome: 'negative_hit' }],
   answers_upstream: ['holdfast_answers_total', { outcome: 'upstream' }],
   answers_synthetic: ['holdfast_answers_total', { outcome: 'synthetic' }],
+  answers_blocked: ['holdfast_answers_total', { outcome: 'blocked' }],
   answers_servfail: ['holdfast_answers_total', { outcome: 'servfail' }],
   coalesced: ['holdfast_coalesced_queries_total', {}],
   dropped_short: ['holdfast_dropped_queries_total', { reason: 'short' }],
