@@ -24,6 +24,8 @@ import { createStaleWatch } from './http/health.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
+import { createBlockListService, type BlockListEvent, type BlockListService } from '../services/block-lists/service.ts';
+import { fetchList } from '../services/block-lists/fetch.ts';
 
 export interface BoundListener {
   /** http: the relay's listener (`holdfast relay`). */
@@ -54,6 +56,8 @@ export interface RunningServer {
   readonly runtime: string;
   /** The subnets of this machine's interfaces, kept current, when the allow list says `local`. */
   readonly localSubnets: LocalSubnetsWatcher | null;
+  /** The block lists: read, downloaded and kept (src/services/block-lists). */
+  readonly blockLists: BlockListService;
   stop(): Promise<void>;
   /**
    * SIGHUP: puts `next`'s upstreams, access lists and rate limits in force without touching the
@@ -76,7 +80,15 @@ export interface ServerOptions {
   readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
   /** The interfaces' subnets changed, or could not be read (for `local` in the allow list). */
   onLocalSubnets?(event: LocalSubnetsEvent): void;
+  /** A block list was read, downloaded, found unchanged, or failed to download. */
+  onBlockList?(event: BlockListEvent): void;
 }
+
+/**
+ * How long one list download may take, redirects included: a 64 MiB list over a slow DSL line
+ * takes minutes, and nothing waits on it (the last copy is in force meanwhile).
+ */
+const LIST_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 const MAX_TCP_QUERY_BYTES = 16_384;
 /**
@@ -139,6 +151,41 @@ export async function startServer(
   try {
     await pipeline.upstreams.preflight();
   } catch (e) {
+    pipeline.upstreams.close();
+    throw e;
+  }
+  // Before anything listens, so the first query is already checked against every list (the
+  // kept copies of URL lists included). A list file that is missing stops the start.
+  let listCaPem = caPem;
+  let listConnectTimeoutMs = config.encryptedUpstream.connectTimeoutMs;
+  const blockLists = createBlockListService(
+    config.block,
+    {
+      fs: runtime.fs,
+      timers: runtime.timers,
+      clock: runtime.clock,
+      fetch: (url, validators, maxBytes) =>
+        fetchList(
+          url,
+          validators,
+          {
+            caPem: listCaPem,
+            resolveHost: pipeline.resolveHost,
+            proxy: pipeline.proxy ?? undefined,
+            connectTimeoutMs: listConnectTimeoutMs,
+            timeoutMs: LIST_DOWNLOAD_TIMEOUT_MS,
+            maxBytes,
+          },
+          runtime,
+        ),
+    },
+    pipeline.block,
+    serverOptions.onBlockList,
+  );
+  try {
+    await blockLists.start();
+  } catch (e) {
+    blockLists.stop();
     pipeline.upstreams.close();
     throw e;
   }
@@ -259,6 +306,7 @@ export async function startServer(
       return admission;
     },
     localSubnets,
+    blockLists,
     queryLog,
     startedAtMs: clock.now(),
     version: VERSION,
@@ -268,6 +316,7 @@ export async function startServer(
       staleWatch?.stop();
       prefetcher.stop();
       localSubnets?.stop();
+      blockLists.stop();
       // Stop accepting: no new TCP connections, and new UDP queries are dropped. The UDP
       // sockets and open TCP connections stay until the answers in flight are sent, or the
       // drain bound passes.
@@ -298,12 +347,16 @@ export async function startServer(
       const caPem = nextCa === null ? undefined : await readCaFile(runtime, nextCa);
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
+      const commitLists = await blockLists.prepare(next.block);
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
+      listCaPem = caPem;
+      listConnectTimeoutMs = next.encryptedUpstream.connectTimeoutMs;
       const needRestart = changedPaths(current, next).filter((k) => !RELOADABLE.has(k));
       const previous = current;
       current = next;
+      await commitLists();
       // Queries already sent to the old upstreams may still be answered: close them after the
       // longest one of them may wait, which the old configuration set.
       runtime.timers.setTimeout(() => oldPool.close(), previous.upstream.totalTimeoutMs);
@@ -402,6 +455,7 @@ export async function startServer(
     }
   } catch (e) {
     staleWatch?.stop();
+    blockLists.stop();
     await queryFile?.stop();
     for (const c of closables) await c.close();
     pipeline.upstreams.close();

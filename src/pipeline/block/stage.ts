@@ -46,6 +46,8 @@ export interface BlockStageOptions {
 
 export interface BlockStage {
   readonly stage: Stage;
+  /** New options (SIGHUP): the action and the allowed names. */
+  configure(options: BlockStageOptions): void;
   /** Puts these lists in force, in this order (the first that holds a name is named). */
   setLists(lists: readonly BlockList[]): void;
   readonly lists: readonly BlockList[];
@@ -97,7 +99,8 @@ function allowSet(allowNames: readonly string[], lists: readonly BlockList[]) {
   return b.build();
 }
 
-export function createBlockStage(options: BlockStageOptions): BlockStage {
+export function createBlockStage(initial: BlockStageOptions): BlockStage {
+  let options = initial;
   let lists: readonly BlockList[] = [];
   let allow = allowSet(options.allowNames, lists);
   const canary = textToName(CANARY_NAME);
@@ -127,6 +130,10 @@ export function createBlockStage(options: BlockStageOptions): BlockStage {
   return {
     get lists() {
       return lists;
+    },
+    configure(next) {
+      options = next;
+      allow = allowSet(options.allowNames, lists);
     },
     setLists(next) {
       allow = allowSet(options.allowNames, next);

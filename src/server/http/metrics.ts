@@ -8,6 +8,7 @@
 
 import type { ServerConfig } from '../../config/config.ts';
 import type { CounterName, Counters } from '../../core/counters.ts';
+import type { BlockListStatus } from '../../services/block-lists/service.ts';
 import { LATENCY_BUCKETS_MS, LATENCY_SOURCES, type LatencyHistograms } from '../../core/latency.ts';
 import { BreakerState } from '../../upstreams/health/breaker.ts';
 import type { UpstreamHealth } from '../../upstreams/pool.ts';
@@ -28,6 +29,8 @@ export interface MetricsView {
     readonly upstreams: { readonly health: readonly UpstreamHealth[]; inFlight(): number };
   };
   readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
+  /** The block lists (src/services/block-lists); absent: none shown. */
+  readonly blockLists?: { status(): readonly BlockListStatus[] };
 }
 
 /** Families whose samples come from counters, with their help text, in the order shown. */
@@ -251,6 +254,12 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
         return { labels: { source }, bounds, counts: h.counts, sum: h.sumMs / 1000 };
       }),
     });
+
+    const lists = view.blockLists?.status() ?? [];
+    const perList = (value: (l: BlockListStatus) => number): Sample[] => lists.map((l) => ({ labels: { list: l.list }, value: value(l) }));
+    counter('holdfast_blocked_total', 'Queries answered by each block list (--block-list); a name on two lists counts for the first.', perList((l) => l.blocked));
+    gauge('holdfast_block_list_names', 'Names each block list holds now; 0 for a URL list with no copy yet.', perList((l) => l.names));
+    gauge('holdfast_block_list_age_seconds', 'Since each block list was read (a file) or last downloaded or found unchanged (a URL); -1: never.', perList((l) => (l.updatedAtMs === null ? -1 : Math.max(0, (nowMs - l.updatedAtMs) / 1000))));
 
     gauge('holdfast_build_info', 'Always 1; the labels say which build and runtime are running.', [
       { labels: { version: view.version, runtime: view.runtime }, value: 1 },
