@@ -17,6 +17,8 @@ export interface QueryLogEntry {
   /** Where the answer came from (cache-fresh, upstream, ...), or failure. */
   readonly source: string;
   readonly rcode: string;
+  /** For a blocked answer: the list and rule ("ads.txt: ||ads.example^ (line 12)"). */
+  readonly blockedBy?: string;
 }
 
 export interface QueryLog {
@@ -38,6 +40,7 @@ export function queryLogEntry(h: HandledQuery, nowMs: number): QueryLogEntry {
     type: typeName(h.query.qtype),
     source: h.answer?.source ?? 'failure',
     rcode: rcodeName(rcode),
+    ...(h.answer?.source === 'blocked' ? { blockedBy: h.answer.reason } : {}),
   };
 }
 

@@ -59,6 +59,7 @@ describe('#14 - block lists', () => {
     const queries = await (await fetch(`http://127.0.0.1:${p.httpPort}/api/queries`)).json();
     const blocked = queries.queries.find((q: { name: string }) => q.name === 'ads.example.com.');
     assert.equal(blocked.source, 'blocked');
+    assert.equal(blocked.blockedBy, `${list}: 0.0.0.0 ads.example.com (line 2)`);
     const metrics = await (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text();
     assert.match(metrics, /holdfast_answers_total\{outcome="blocked"\} 4/);
     assert.ok(metrics.includes(`holdfast_blocked_total{list="${list}"} 3`), metrics.split('\n').filter((l) => l.includes('blocked')).join('\n'));

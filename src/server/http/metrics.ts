@@ -257,9 +257,10 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
 
     const lists = view.blockLists?.status() ?? [];
     const perList = (value: (l: BlockListStatus) => number): Sample[] => lists.map((l) => ({ labels: { list: l.list }, value: value(l) }));
-    counter('holdfast_blocked_total', 'Queries answered by each block list (--block-list); a name on two lists counts for the first.', perList((l) => l.blocked));
-    gauge('holdfast_block_list_names', 'Names each block list holds now; 0 for a URL list with no copy yet.', perList((l) => l.names));
-    gauge('holdfast_block_list_age_seconds', 'Since each block list was read (a file) or last downloaded or found unchanged (a URL); -1: never.', perList((l) => (l.updatedAtMs === null ? -1 : Math.max(0, (nowMs - l.updatedAtMs) / 1000))));
+    // Only with lists: a family with no series says nothing, and every family shown has some.
+    if (lists.length > 0) counter('holdfast_blocked_total', 'Queries answered by each block list (--block-list); a name on two lists counts for the first.', perList((l) => l.blocked));
+    if (lists.length > 0) gauge('holdfast_block_list_names', 'Names each block list holds now; 0 for a URL list with no copy yet.', perList((l) => l.names));
+    if (lists.length > 0) gauge('holdfast_block_list_age_seconds', 'Since each block list was read (a file) or last downloaded or found unchanged (a URL); -1: never.', perList((l) => (l.updatedAtMs === null ? -1 : Math.max(0, (nowMs - l.updatedAtMs) / 1000))));
 
     gauge('holdfast_build_info', 'Always 1; the labels say which build and runtime are running.', [
       { labels: { version: view.version, runtime: view.runtime }, value: 1 },
