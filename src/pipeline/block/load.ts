@@ -12,9 +12,12 @@ export interface LoadedList {
 
 /** `bytes` is changed (names are lower-cased in place): pass a copy to keep the original. */
 export function loadBlockList(label: string, bytes: Uint8Array): LoadedList {
-  // Names take about half of a typical list's bytes (hosts lines carry "0.0.0.0 " each): a
-  // first guess that saves most of the buffer's regrowth.
-  const builder = createNameSetBuilder(Math.ceil(bytes.length * 0.75));
+  // Room for every line as a record (its bytes and a 5-byte head, less its newline), so the
+  // buffer never doubles: a regrown copy of a 30 MiB list would stay in memory until the next
+  // garbage collection, which an idle server may not run for a long time.
+  let lines = 1;
+  for (let p = bytes.indexOf(0x0a); p >= 0; p = bytes.indexOf(0x0a, p + 1)) lines++;
+  const builder = createNameSetBuilder(bytes.length + 4 * lines, lines);
   const report = parseList(bytes, builder);
   return { list: blockList(label, builder.build(), report.exceptions), report };
 }

@@ -112,8 +112,11 @@ export interface NameSet {
    * name), or -1. A record that covers only its own name matches only at i = 0.
    */
   findSuffix(labels: NameLabels, i: number): number;
-  /** The most specific record covering the name, or -1. */
-  find(labels: NameLabels): number;
+  /**
+   * The most specific record covering the name, or -1. `minLabels`: suffixes shorter than this
+   * are not looked up (block lists hold no single-label names, so the top-level domain is skipped).
+   */
+  find(labels: NameLabels, minLabels?: number): number;
   kindAt(record: number): number;
   lineAt(record: number): number;
   nameAt(record: number): string;
@@ -130,10 +133,10 @@ export interface NameSetBuilder {
   build(): NameSet;
 }
 
-export function createNameSetBuilder(expectedBytes = 4096): NameSetBuilder {
+export function createNameSetBuilder(expectedBytes = 4096, expectedNames = 1024): NameSetBuilder {
   let buf = new Uint8Array(Math.max(64, expectedBytes));
   let used = 0;
-  let offsets = new Uint32Array(1024);
+  let offsets = new Uint32Array(Math.max(16, expectedNames));
   let count = 0;
 
   const grow = (need: number) => {
@@ -255,9 +258,9 @@ function createNameSet(buf: Uint8Array, table: Uint32Array, size: number): NameS
         slot = slot + 1 === capacity ? 0 : slot + 1;
       }
     },
-    find(labels) {
+    find(labels, minLabels = 1) {
       if (size === 0) return -1;
-      for (let i = 0; i < labels.count; i++) {
+      for (let i = 0, last = labels.count - minLabels; i <= last; i++) {
         const r = set.findSuffix(labels, i);
         if (r >= 0) return r;
       }
@@ -265,7 +268,12 @@ function createNameSet(buf: Uint8Array, table: Uint32Array, size: number): NameS
     },
     kindAt: (r) => buf[r + 1],
     lineAt: (r) => buf[r + 2] | (buf[r + 3] << 8) | (buf[r + 4] << 16),
-    nameAt: (r) => String.fromCharCode.apply(null, buf.subarray(r + HEAD_BYTES, r + HEAD_BYTES + buf[r]) as unknown as number[]),
+    nameAt: (r) => {
+      // Names are short: a loop beats apply() over a subarray, which allocates the view.
+      let name = '';
+      for (let i = r + HEAD_BYTES, end = i + buf[r]; i < end; i++) name += String.fromCharCode(buf[i]);
+      return name;
+    },
   };
   return set;
 }

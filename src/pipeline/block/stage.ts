@@ -20,6 +20,9 @@ export type BlockAction = (typeof BlockAction)[keyof typeof BlockAction];
  */
 export const BLOCKED_TTL_SECONDS = 10;
 
+/** The parser keeps no single-label name (it would block a whole top-level domain): never looked up. */
+const MIN_LIST_LABELS = 2;
+
 /**
  * Firefox asks for this name before it turns on its own DNS over HTTPS, and keeps to the
  * network's resolver when the answer is NXDOMAIN: without that, its built-in DoH would go around
@@ -121,7 +124,7 @@ export function createBlockStage(initial: BlockStageOptions): BlockStage {
   const lookup = (l: NameLabels): [BlockList, number] | null => {
     if (allow.size > 0 && allow.find(l) >= 0) return null;
     for (let i = 0; i < lists.length; i++) {
-      const r = lists[i].set.find(l);
+      const r = lists[i].set.find(l, MIN_LIST_LABELS);
       if (r >= 0) return [lists[i], r];
     }
     return null;
