@@ -7,6 +7,7 @@ import type { Runtime } from '../core/ports.ts';
 import { VERSION } from '../core/version.ts';
 import { configCommand } from './commands/config.ts';
 import { helpText } from './help.ts';
+import { explainCommand } from './commands/explain.ts';
 import { queryCommand } from './commands/query.ts';
 import { relayCommand } from './commands/relay.ts';
 import { serveCommand } from './commands/serve.ts';
@@ -24,6 +25,7 @@ export function mainCommand(runtime: Runtime) {
       query: queryCommand(runtime),
       relay: relayCommand(runtime),
       config: configCommand(runtime),
+      explain: explainCommand(runtime),
       snapshot: snapshotCommand(runtime),
       version: versionCommand(runtime),
     },

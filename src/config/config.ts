@@ -116,6 +116,20 @@ export interface ServerConfig {
     /** Most TCP connections one client prefix may hold open; 0 turns the cap off. */
     readonly tcpConnectionsPerClient: number;
   };
+  /** Block lists (src/pipeline/block, docs/filtering.md). */
+  readonly block: {
+    /** Files and https:// URLs, in the order they are consulted (the first holding a name is named). */
+    readonly lists: readonly string[];
+    /** Names exempt from every list, with every name under them. */
+    readonly allowNames: readonly string[];
+    readonly action: 'null' | 'nxdomain' | 'refused';
+    /** How often each URL list is downloaded again (conditionally). */
+    readonly refreshSeconds: number;
+    /** Where URL lists are kept between starts; null: no URL lists allowed. */
+    readonly listsDir: string | null;
+    /** A download larger than this is refused and the last good copy kept. */
+    readonly maxListBytes: number;
+  };
   readonly http: {
     /** Where /metrics, /healthz, /readyz and the status page are served; null: no HTTP at all. */
     readonly listen: ListenAddress | null;
@@ -223,6 +237,11 @@ export function validateConfig(c: ServerConfig): ServerConfig {
     throw configError('upstream.breakerMaxCooldownMs', `must be a whole number from ${u.breakerCooldownMs} to 600000 (got ${u.breakerMaxCooldownMs})`);
   }
   if (c.access.allow.length === 0) throw configError('access.allow', 'is empty, so no client could ever be answered');
+  // The offline start is the point of keeping URL lists: without a folder a router that boots
+  // with the WAN down would block nothing until the first download.
+  if (c.block.listsDir === null && c.block.lists.some((l) => l.startsWith('https://'))) {
+    throw configError('block.lists', 'has an https:// list, which needs block.listsDir (--lists-dir DIR) to keep its last copy');
+  }
   const ru = c.relayUpstream;
   // Room for one item of the largest size at least, base64 and JSON included.
   const least = Math.ceil((ru.perItemMaxWireBytes * 4) / 3) + 256;

@@ -55,6 +55,16 @@ export const LOCAL_KEYWORD = 'local';
 /** The word in --rate-limit-exempt that stands for an empty list. */
 export const NONE_KEYWORD = 'none';
 
+/** A list is a file path or an https:// URL: lists are never fetched in clear text. */
+function blockListProblem(v: string): string | null {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !/^https:\/\/[^/?#]+/i.test(v)) return `"${v}" is a URL but not https://HOST/...: lists are fetched over HTTPS only`;
+  return v.includes('\0') ? 'must be a file path or URL' : null;
+}
+
+function domainProblem(v: string): string | null {
+  return /^([a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?$/i.test(v) && v.length <= 254 ? null : `"${v}" is not a domain name`;
+}
+
 export const SETTINGS: readonly Setting[] = [
   // Where Holdfast listens and whom it asks.
   s({
@@ -247,6 +257,49 @@ export const SETTINGS: readonly Setting[] = [
     default: 64,
     reload: true,
     doc: 'Most TCP connections one client may hold open; 0 for no cap',
+  }),
+
+  // Block lists (src/pipeline/block, docs/filtering.md).
+  s({
+    path: 'block.lists',
+    flag: 'block-list',
+    kind: list('PATH|URL', blockListProblem),
+    default: [],
+    defaultText: 'none',
+    reload: true,
+    doc: 'Block list: a file, or an https:// URL fetched and kept under --lists-dir; hosts, plain-domain and ||name^ lines; repeatable',
+  }),
+  s({ path: 'block.allowNames', flag: 'allow-name', kind: list('DOMAIN', domainProblem), default: [], reload: true, doc: 'Never block this name or any name under it; repeatable' }),
+  s({
+    path: 'block.action',
+    flag: 'block-action',
+    kind: choice(['null', 'nxdomain', 'refused']),
+    default: 'null',
+    reload: true,
+    doc: 'A blocked name gets: null (A 0.0.0.0, AAAA ::, other types no data), nxdomain or refused',
+  }),
+  // A day: list maintainers publish a few times a day at most, and ask for no more (OISD,
+  // StevenBlack); 10 s is allowed for tests, which change lists as they go.
+  s({ path: 'block.refreshSeconds', flag: 'block-list-refresh', kind: int(10, 30 * DAY, 'SECONDS'), default: DAY, reload: true, doc: 'Seconds between downloads of each URL list (conditional: unchanged lists cost a 304)' }),
+  s({
+    path: 'block.listsDir',
+    flag: 'lists-dir',
+    kind: path,
+    default: null,
+    defaultText: 'none (URL lists then refused)',
+    reload: true,
+    doc: 'Existing folder where URL lists are kept, so a start without the WAN blocks from the last copy at once',
+  }),
+  s({
+    path: 'block.maxListBytes',
+    flag: 'block-list-max-size',
+    // 64 MiB holds the largest lists in common use several times over (a million-name hosts
+    // file is about 35 MiB) and still bounds what a broken or hostile server can make a
+    // 128 MB router hold while it downloads.
+    kind: size(64 * KiB, GiB),
+    default: 64 * MiB,
+    reload: true,
+    doc: 'Most bytes one downloaded list may have; a larger one is refused and the last copy kept',
   }),
 
   // Metrics, health and the status page.

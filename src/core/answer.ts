@@ -15,6 +15,8 @@ export const Source = {
   synthetic: 'synthetic',
   /** From local data (hosts files, leases, records), or NXDOMAIN for a name only the LAN may have. */
   local: 'local',
+  /** A block list (or the Firefox canary) answered: `reason` names the list and the rule. */
+  blocked: 'blocked',
   failure: 'failure',
 } as const;
 export type Source = (typeof Source)[keyof typeof Source];

@@ -14,6 +14,8 @@ export const CounterName = [
   'answers_synthetic',
   /** Answered from local data, or refused a name under --local-domain or a private reverse zone. */
   'answers_local',
+  /** Answered by the block stage (src/pipeline/block). */
+  'answers_blocked',
   'answers_servfail',
   'coalesced',
   'dropped_short',

@@ -82,6 +82,8 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
         break;
       case 'local':
         counters.answers_local++;
+      case 'blocked':
+        counters.answers_blocked++;
         break;
       default:
         break;

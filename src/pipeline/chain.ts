@@ -11,6 +11,12 @@ import { createCoalesceStage } from './coalesce/stage.ts';
 import { createAnyStage } from './policy/any-stage.ts';
 import { createLocalStage } from './local/stage.ts';
 import { localStageOptions, NO_FILES } from './local/setup.ts';
+import { createBlockStage } from './block/stage.ts';
+import { explainName, type Explainer } from './explain.ts';
+import { Flag2, HEADER_BYTES, RRType, setU16 } from '../core/wire/header.ts';
+import { textToName } from '../core/wire/names.ts';
+import { parseQuery } from '../core/wire/query.ts';
+import { firstAddress } from '../upstreams/bootstrap.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
 import { createBootstrap } from '../upstreams/bootstrap.ts';
@@ -99,6 +105,25 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
   return { stage, bootstrap, proxy };
 }
 
+/** The first address of `name` (A, then AAAA) as the stages of `next` answer it. */
+async function resolveThrough(next: Next, name: string): Promise<string> {
+  const wire = textToName(name);
+  for (const type of [RRType.A, RRType.AAAA]) {
+    const q = new Uint8Array(HEADER_BYTES + wire.length + 4);
+    q[2] = Flag2.RD;
+    setU16(q, 4, 1);
+    q.set(wire, HEADER_BYTES);
+    setU16(q, HEADER_BYTES + wire.length, type);
+    setU16(q, HEADER_BYTES + wire.length + 2, 1);
+    const parsed = parseQuery(q);
+    if (!parsed.ok) throw new HoldfastError(ErrorCode.config, `"${name}" is not a name that can be asked for`);
+    const answer = await next({ query: parsed.query, client: { address: '127.0.0.1', port: 0, transport: 'tcp' } });
+    const found = answer.message ? firstAddress(answer.message.wire, type) : null;
+    if (found) return found.address;
+  }
+  throw new HoldfastError(ErrorCode.upstreamNetwork, `no address for ${name}`);
+}
+
 export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras = {}) {
   let current = createUpstreams(config, ports, counters, extras);
   // Through `current`, so a reload swaps the upstreams under the cache and coalescing stages,
@@ -124,10 +149,17 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   // (src/services/local-files.ts), before any listener opens.
   const local = createLocalStage(localStageOptions(config.local, NO_FILES), ports.clock);
   const belowCache = compose([coalesce.stage], upstreamNext);
+  // Lists are put in force by src/services/block-lists; until then it passes everything on.
+  const block = createBlockStage({ action: config.block.action, allowNames: config.block.allowNames });
+  // What a name resolves to without the block stage: how a list's own host is found, through
+  // our cache and upstreams and never the system resolver (which may be Holdfast itself).
+  const belowBlock = compose([cache.stage, coalesce.stage], upstreamNext);
+  const explainers: Explainer[] = [(name, qtype) => block.explain(name, qtype)];
   const chain = compose(
     [
       createAnyStage(), // first: ANY over UDP must never reach an upstream (RFC 8482), whatever the name
-      local.stage, //      before block rules, forward zones and the cache: the LAN's own names and private reverse zones end here, never forwarded
+      local.stage, //      before block rules: a name of the LAN is answered even when a list holds it; private reverse zones end here, never forwarded
+      block.stage, //      blocked names end here, before forward zones, the cache or an upstream
       cache.stage, //      fresh hits end here
       coalesce.stage, //   after the cache: only misses share exchanges
     ],
@@ -149,6 +181,15 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     inFlight: coalesce.inFlight,
     /** Local data: replaced whole when a watched file changes or on SIGHUP. */
     local,
+    /** The block stage: its lists are swapped in by the block-list service. */
+    block,
+    /** Which stage would answer `name`, and why (holdfast explain, /api/explain). */
+    explain: (name: string, qtype: number) => explainName(explainers, name, qtype),
+    /** Addresses through the cache and upstreams, below the block stage: for fetching lists. */
+    resolveHost: {
+      resolve: (name: string) => resolveThrough(belowBlock, name),
+      forget: () => {},
+    },
     /** Asks the stages below the cache for `key` again and caches what comes back (prefetch). */
     refresh: (key: string, entry: Parameters<typeof cache.refresh>[1]) => cache.refresh(key, entry, belowCache),
     /** Who hears of entries that became popular (the prefetcher). */

@@ -19,6 +19,8 @@ export interface QueryLogEntry {
   /** Why, in a few words: "hosts /etc/hosts:12", "upstream udp://192.0.2.1:53 in 12 ms". */
   readonly reason: string;
   readonly rcode: string;
+  /** For a blocked answer: the list and rule ("ads.txt: ||ads.example^ (line 12)"). */
+  readonly blockedBy?: string;
 }
 
 export interface QueryLog {
@@ -41,6 +43,7 @@ export function queryLogEntry(h: HandledQuery, nowMs: number): QueryLogEntry {
     source: h.answer?.source ?? 'failure',
     reason: h.answer?.reason ?? (h.error instanceof Error ? h.error.message : String(h.error)),
     rcode: rcodeName(rcode),
+    ...(h.answer?.source === 'blocked' ? { blockedBy: h.answer.reason } : {}),
   };
 }
 

@@ -28,6 +28,8 @@ import { bindDns, bindHttp, bindRelay } from './listeners.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
 import { udpErrorCounter, withUdpErrorsCounted } from './udp-listener.ts';
+import { createBlockListService, type BlockListEvent, type BlockListService } from '../services/block-lists/service.ts';
+import { fetchList } from '../services/block-lists/fetch.ts';
 
 export interface BoundListener {
   /** http: the relay's listener (`holdfast relay`). */
@@ -60,6 +62,8 @@ export interface RunningServer {
   readonly localSubnets: LocalSubnetsWatcher | null;
   /** The hosts, lease and records files, watched for changes. */
   readonly localFiles: LocalFilesService;
+  /** The block lists: read, downloaded and kept (src/services/block-lists). */
+  readonly blockLists: BlockListService;
   stop(): Promise<void>;
   /**
    * SIGHUP: puts `next`'s upstreams, access lists and rate limits in force without touching the
@@ -84,7 +88,15 @@ export interface ServerOptions {
   onLocalSubnets?(event: LocalSubnetsEvent): void;
   /** A hosts, lease or records file was read (with its bad lines), went missing, or clashes. */
   onLocalFiles?(event: LocalFilesEvent): void;
+  /** A block list was read, downloaded, found unchanged, or failed to download. */
+  onBlockList?(event: BlockListEvent): void;
 }
+
+/**
+ * How long one list download may take, redirects included: a 64 MiB list over a slow DSL line
+ * takes minutes, and nothing waits on it (the last copy is in force meanwhile).
+ */
+const LIST_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 const MAX_TCP_QUERY_BYTES = 16_384;
 /**
@@ -155,13 +167,47 @@ export async function startServer(
     const options = localStageOptions(localSettings, files);
     pipeline.local.replace(options);
     // Once per change of the clashes, not on every lease renewal.
-    const conflicts = options.conflicts.join('
-');
+    const conflicts = options.conflicts.join('\n');
     if (conflicts !== lastConflicts && options.conflicts.length > 0) serverOptions.onLocalFiles?.({ kind: 'conflicts', conflicts: options.conflicts });
     lastConflicts = conflicts;
   };
   const localFiles = createLocalFilesService(config.local, runtime.fs, runtime.timers, counters, applyLocal, serverOptions.onLocalFiles);
   await localFiles.load();
+  // Before anything listens, so the first query is already checked against every list (the
+  // kept copies of URL lists included). A list file that is missing stops the start.
+  let listCaPem = caPem;
+  let listConnectTimeoutMs = config.encryptedUpstream.connectTimeoutMs;
+  const blockLists = createBlockListService(
+    config.block,
+    {
+      fs: runtime.fs,
+      timers: runtime.timers,
+      clock: runtime.clock,
+      fetch: (url, validators, maxBytes) =>
+        fetchList(
+          url,
+          validators,
+          {
+            caPem: listCaPem,
+            resolveHost: pipeline.resolveHost,
+            proxy: pipeline.proxy ?? undefined,
+            connectTimeoutMs: listConnectTimeoutMs,
+            timeoutMs: LIST_DOWNLOAD_TIMEOUT_MS,
+            maxBytes,
+          },
+          runtime,
+        ),
+    },
+    pipeline.block,
+    serverOptions.onBlockList,
+  );
+  try {
+    await blockLists.start();
+  } catch (e) {
+    blockLists.stop();
+    pipeline.upstreams.close();
+    throw e;
+  }
   const snapshot = await restoreSnapshot(config, runtime, pipeline, counters, serverOptions.onSnapshot);
   const prefetcher = attachPrefetcher(pipeline, config, runtime, counters);
   // What the snapshot brought back is as popular as it was: the popular entries that expired
@@ -243,6 +289,7 @@ export async function startServer(
     },
     localSubnets,
     localFiles,
+    blockLists,
     queryLog: recorders.ring,
     startedAtMs: clock.now(),
     version: VERSION,
@@ -253,6 +300,7 @@ export async function startServer(
       prefetcher.stop();
       localSubnets?.stop();
       localFiles.stop();
+      blockLists.stop();
       // Stop accepting: no new TCP connections, and new UDP queries are dropped. The UDP
       // sockets and open TCP connections stay until the answers in flight are sent, or the
       // drain bound passes.
@@ -272,15 +320,19 @@ export async function startServer(
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
       parseRecordSettings(next.local.records);
+      const commitLists = await blockLists.prepare(next.block);
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
+      listCaPem = caPem;
+      listConnectTimeoutMs = next.encryptedUpstream.connectTimeoutMs;
       // Every local file read again (a SIGHUP is how a changed file is put in force at once).
       localSettings = next.local;
       await localFiles.reconfigure(next.local);
       const needRestart = changedPaths(current, next).filter((k) => !RELOADABLE.has(k));
       const previous = current;
       current = next;
+      await commitLists();
       // Queries already sent to the old upstreams may still be answered: close them after the
       // longest one of them may wait, which the old configuration set.
       runtime.timers.setTimeout(() => oldPool.close(), previous.upstream.totalTimeoutMs);
@@ -309,6 +361,7 @@ export async function startServer(
     }
   } catch (e) {
     staleWatch?.stop();
+    blockLists.stop();
     await recorders.file?.stop();
     for (const c of closables) await c.close();
     pipeline.upstreams.close();

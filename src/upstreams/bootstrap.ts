@@ -18,7 +18,7 @@ const MIN_TTL_SECONDS = 60;
 const MAX_TTL_SECONDS = 86_400;
 const TRY_TIMEOUT_MS = 2_000;
 
-interface Known {
+export interface Known {
   address: string;
   expiresAtMs: number;
 }
@@ -36,7 +36,7 @@ function addressQuery(name: string, type: number, id: number): Uint8Array {
 }
 
 /** The first address of `type` in the answer section, with the lowest answer TTL; null if none. */
-function firstAddress(reply: Uint8Array, type: number): Known | null {
+export function firstAddress(reply: Uint8Array, type: number): Known | null {
   const scan = scanMessage(reply);
   if (typeof scan === 'string' || scan.rcode !== 0) return null;
   // scanMessage records each record's TTL offset: its type sits 4 bytes before, RDLENGTH just after.

@@ -97,6 +97,7 @@ export function serveCommand(runtime: Runtime) {
         onUpstreamEvent: (e) => upstreamLogLine(log, e),
         onLocalSubnets: (e) => localSubnetsLogLine(log, e),
         onLocalFiles: (e) => localFilesLogLine(log, e),
+        onBlockList: (e) => log[e.level](e.message, e.fields),
       });
       listeningLogLines(log, server);
       log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });

@@ -24,3 +24,13 @@ export function typeName(qtype: number): string {
 export function rcodeName(rcode: number): string {
   return RCODE_NAMES[rcode] ?? `RCODE${rcode}`;
 }
+
+/** A type from its mnemonic (A, aaaa, TYPE65) or number, for people typing one; null if neither. */
+export function typeNumber(text: string): number | null {
+  const t = text.trim().toUpperCase();
+  if (/^\d{1,5}$/.test(t) && Number(t) <= 65535) return Number(t);
+  const m = /^TYPE(\d{1,5})$/.exec(t);
+  if (m && Number(m[1]) <= 65535) return Number(m[1]);
+  for (const [n, name] of Object.entries(TYPE_NAMES)) if (name === t) return Number(n);
+  return null;
+}

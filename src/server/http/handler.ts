@@ -18,7 +18,14 @@ import { createMetricsCollector } from './metrics.ts';
 import { stats, type StatsView } from './stats.ts';
 import { STATUS_PAGE_HTML } from './status-page.ts';
 
-export type HttpView = StatsView & { readonly queryLog: QueryLog | null };
+import type { Explanation } from '../../pipeline/explain.ts';
+import { typeNumber } from '../../core/wire/type-names.ts';
+
+export type HttpView = StatsView & {
+  readonly queryLog: QueryLog | null;
+  /** Which stage would answer a name (src/pipeline/explain.ts); absent: /api/explain is 404. */
+  readonly pipeline: { readonly explain?: (name: string, qtype: number) => readonly Explanation[] };
+};
 
 /** The page may run its own inline script and style and talk to this server, nothing else. */
 const STATUS_PAGE_CSP =
@@ -81,6 +88,19 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
           const limit = Number.isInteger(asked) && asked > 0 ? asked : QUERIES_DEFAULT_LIMIT;
           // Always 200, so the status page's request never shows up as an error when the log is off.
           return json(200, { enabled: log !== null, capacity: log?.capacity ?? 0, queries: log ? log.recent(limit) : [] });
+        },
+      },
+    ],
+    [
+      '/api/explain',
+      {
+        respond: (request) => {
+          const params = new URL(request.url).searchParams;
+          const name = params.get('name');
+          const qtype = typeNumber(params.get('type') ?? 'A');
+          if (!view.pipeline.explain) return text(404, 'not found\n');
+          if (!name || qtype === null) return json(400, { error: 'give ?name=NAME and optionally &type=A (a mnemonic or a number)' });
+          return json(200, { name, type: params.get('type') ?? 'A', stages: view.pipeline.explain(name, qtype) });
         },
       },
     ],

@@ -8,6 +8,7 @@
 
 import type { ServerConfig } from '../../config/config.ts';
 import type { CounterName, Counters } from '../../core/counters.ts';
+import type { BlockListStatus } from '../../services/block-lists/service.ts';
 import { LATENCY_BUCKETS_MS, LATENCY_SOURCES, type LatencyHistograms } from '../../core/latency.ts';
 import { BreakerState } from '../../upstreams/health/breaker.ts';
 import type { UpstreamHealth } from '../../upstreams/pool.ts';
@@ -28,13 +29,15 @@ export interface MetricsView {
     readonly upstreams: { readonly health: readonly UpstreamHealth[]; inFlight(): number };
   };
   readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
+  /** The block lists (src/services/block-lists); absent: none shown. */
+  readonly blockLists?: { status(): readonly BlockListStatus[] };
 }
 
 /** Families whose samples come from counters, with their help text, in the order shown. */
 const COUNTER_FAMILIES = {
   holdfast_queries_total: 'DNS messages received from clients, by transport.',
   holdfast_answers_total:
-    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), local (local data: hosts files, DHCP leases, records; or NXDOMAIN for --local-domain and private reverse names), servfail (no answer could be had).',
+    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), local (local data: hosts files, DHCP leases, records; or NXDOMAIN for --local-domain and private reverse names), blocked (a block list, docs/filtering.md), servfail (no answer could be had).',
   holdfast_dropped_queries_total:
     'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected), source_port_zero (UDP from port 0, which no reply can reach).',
   holdfast_socket_errors_total:
@@ -84,8 +87,7 @@ type CounterFamily = keyof typeof COUNTER_FAMILIES;
 
 /**
  * Each counter's family and labels. `null` only for a counter shown another way, with the why.
- * Other branches add outcomes here: answers_blocked → ['holdfast_answers_total', { outcome: 'blocked' }],
- * a rate-limit drop → ['holdfast_dropped_queries_total', { reason: 'rate_limited' }].
+ * Other branches add outcomes here: a rate-limit drop → ['holdfast_dropped_queries_total', { reason: 'rate_limited' }].
  */
 export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Labels] | null> = {
   queries_udp: ['holdfast_queries_total', { transport: 'udp' }],
@@ -97,6 +99,7 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   answers_upstream: ['holdfast_answers_total', { outcome: 'upstream' }],
   answers_synthetic: ['holdfast_answers_total', { outcome: 'synthetic' }],
   answers_local: ['holdfast_answers_total', { outcome: 'local' }],
+  answers_blocked: ['holdfast_answers_total', { outcome: 'blocked' }],
   answers_servfail: ['holdfast_answers_total', { outcome: 'servfail' }],
   coalesced: ['holdfast_coalesced_queries_total', {}],
   dropped_short: ['holdfast_dropped_queries_total', { reason: 'short' }],
@@ -256,6 +259,13 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
         return { labels: { source }, bounds, counts: h.counts, sum: h.sumMs / 1000 };
       }),
     });
+
+    const lists = view.blockLists?.status() ?? [];
+    const perList = (value: (l: BlockListStatus) => number): Sample[] => lists.map((l) => ({ labels: { list: l.list }, value: value(l) }));
+    // Only with lists: a family with no series says nothing, and every family shown has some.
+    if (lists.length > 0) counter('holdfast_blocked_total', 'Queries answered by each block list (--block-list); a name on two lists counts for the first.', perList((l) => l.blocked));
+    if (lists.length > 0) gauge('holdfast_block_list_names', 'Names each block list holds now; 0 for a URL list with no copy yet.', perList((l) => l.names));
+    if (lists.length > 0) gauge('holdfast_block_list_age_seconds', 'Since each block list was read (a file) or last downloaded or found unchanged (a URL); -1: never.', perList((l) => (l.updatedAtMs === null ? -1 : Math.max(0, (nowMs - l.updatedAtMs) / 1000))));
 
     gauge('holdfast_build_info', 'Always 1; the labels say which build and runtime are running.', [
       { labels: { version: view.version, runtime: view.runtime }, value: 1 },

@@ -76,6 +76,7 @@ function answers(c: Readonly<Counters>) {
     upstream: c.answers_upstream,
     synthetic: c.answers_synthetic,
     local: c.answers_local,
+    blocked: c.answers_blocked,
     servfail: c.answers_servfail,
   };
 }
@@ -84,7 +85,7 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
   const c = view.counters;
   const a = answers(c);
   const fromCache = a.freshHit + a.stale + a.negativeHit;
-  const total = fromCache + a.upstream + a.synthetic + a.local + a.servfail;
+  const total = fromCache + a.upstream + a.synthetic + a.local + a.blocked + a.servfail;
   const ready = readiness(view, staleWatch, nowMs);
   const health = view.pipeline.upstreams.health;
   const fresh = view.latency.read('cache-fresh');
@@ -105,6 +106,11 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
       upstreamP99: quantileMs(upstream, 0.99),
     },
     cache: { entries: view.pipeline.cache.size, maxEntries: view.config.cache.maxEntries },
+    /** Blocked answers over all answers, and each list with its size and age; null share before any answer. */
+    blocking: {
+      share: total === 0 ? null : a.blocked / total,
+      lists: (view.blockLists?.status() ?? []).map((l) => ({ ...l, ageSeconds: l.updatedAtMs === null ? null : Math.max(0, Math.round((nowMs - l.updatedAtMs) / 1000)) })),
+    },
     upstreams: ready.upstreams.map((u, i) => ({ ...u, queries: health[i].queries, replies: health[i].replies, failures: health[i].failures })),
     reachable: ready.reachable,
     servingStale: ready.servingStale,

@@ -32,7 +32,9 @@ function setup(upstreams: string[] = [LABEL], config: Partial<ServerConfig> = {}
   const latency = createLatencyHistograms();
   const handle = createHandle(pipeline.chain, counters, { latency: { histograms: latency, now: () => 0 } });
   const prefetcher = attachPrefetcher(pipeline, full, ports, counters);
-  const view: MetricsView = { config: full, counters, latency, pipeline, prefetcher, startedAtMs: time.now(), version: '9.9.9', runtime: 'test' };
+  // One block list, so its families show (they are left out when no list is set).
+  const blockLists = { status: () => [{ list: 'ads.txt', kind: 'file' as const, names: 2, bytes: 100, updatedAtMs: time.now(), blocked: 0, lastError: null }] };
+  const view: MetricsView = { config: full, counters, latency, pipeline, prefetcher, startedAtMs: time.now(), version: '9.9.9', runtime: 'test', blockLists };
   const collect = createMetricsCollector(view);
   const scrape = () => samples(formatExposition(collect(time.now())));
   const ask = (name: string) => handle(query(name, 'A'), { address: '127.0.0.1', port: 5555, transport: 'udp' });
@@ -102,6 +104,7 @@ describe('metrics: at start', () => {
     const nonZeroByDesign = new Set([
       'holdfast_upstream_rto_seconds',
       'holdfast_cache_max_entries',
+      'holdfast_block_list_names',
       'holdfast_cache_max_bytes',
       'holdfast_prefetch_budget_queries_per_minute',
       'holdfast_build_info',
