@@ -22,7 +22,7 @@ import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
 import { createBootstrap } from '../upstreams/bootstrap.ts';
 import { isProxied, parseUpstream, type UpstreamSpec } from '../upstreams/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
-import type { RelayClientSettings } from '../upstreams/relay/client.ts';
+import { relayClientSettings } from '../upstreams/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
 
 /** What the pipeline gets from outside the configuration: files read, and where events go. */
@@ -60,16 +60,6 @@ function bootstrapFor(config: ServerConfig, specs: readonly UpstreamSpec[], prox
   return createBootstrap(plain, ports, counters);
 }
 
-function relaySettings(r: ServerConfig['relayUpstream']): RelayClientSettings {
-  return {
-    token: r.token,
-    batchWindowMs: r.batchWindowMs,
-    infoCheck: r.infoCheck,
-    gzipMinBytes: r.gzipMinBytes,
-    limits: { max_items: r.maxItems, max_request_bytes: r.maxRequestBytes, per_item_max_wire_bytes: r.perItemMaxWireBytes, max_response_bytes: r.maxResponseBytes },
-  };
-}
-
 /** encryptedUpstream.proxy parsed; validateConfig has already refused one that does not parse. */
 function proxyOf(config: ServerConfig): ProxyUrl | null {
   const text = config.encryptedUpstream.proxy;
@@ -99,7 +89,7 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     resolveHost: bootstrap ?? undefined,
     proxy: proxy ?? undefined,
     onEvent: extras.onUpstreamEvent,
-    relay: relaySettings(config.relayUpstream),
+    relay: relayClientSettings(config.relayUpstream),
   };
   const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
   return { stage, bootstrap, proxy };

@@ -14,7 +14,7 @@ import type { CorePorts } from '../core/ports.ts';
 import type { Counters } from '../core/counters.ts';
 import { scanMessage } from '../core/wire/message.ts';
 import type { RetryBudget } from './health/retry-budget.ts';
-import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool.ts';
+import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool-types.ts';
 import { exchangeTcp } from './tcp.ts';
 
 /** Each further copy to the same upstream waits this much longer than the one before... */

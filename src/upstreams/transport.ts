@@ -2,16 +2,10 @@
 // cache's stale answers apply to all of them alike. A "copy" of a query is one exchange: over
 // UDP and TCP on a fresh socket, over TLS and HTTPS on a shared, long-lived connection.
 
-import type { Counters } from '../core/counters.ts';
 import type { ErrorCode } from '../core/errors.ts';
-import type { CorePorts } from '../core/ports.ts';
 import type { ProxyUrl } from '../core/net/proxy-url.ts';
-import { createDohTransport } from './http/doh.ts';
-import { exchangeTcp } from './tcp.ts';
-import { createDotTransport } from './tls/dot.ts';
-import { createRelayTransport, type RelayClientSettings } from './relay/client.ts';
-import { exchangeUdp } from './udp.ts';
-import type { UpstreamSpec } from './spec.ts';
+import type { RelayLimits } from '../protocols/relay-v1.ts';
+import { DEFAULT_CONFIG } from '../config/config.ts';
 
 export interface Transport {
   /**
@@ -73,25 +67,28 @@ export interface HostResolver {
   forget(name: string): void;
 }
 
+/** The settings table's defaults (src/config/settings.ts), the one place they are written. */
 export const DEFAULT_ENCRYPTED_SETTINGS: EncryptedTransportSettings = {
-  paddingBlockBytes: 128,
-  idleTimeoutMs: 30_000,
-  connectTimeoutMs: 5_000,
-  silentConnectionMs: 2_000,
-  httpConnections: 4,
+  paddingBlockBytes: DEFAULT_CONFIG.encryptedUpstream.paddingBlockBytes,
+  idleTimeoutMs: DEFAULT_CONFIG.encryptedUpstream.idleTimeoutMs,
+  connectTimeoutMs: DEFAULT_CONFIG.encryptedUpstream.connectTimeoutMs,
+  silentConnectionMs: DEFAULT_CONFIG.encryptedUpstream.silentConnectionMs,
+  httpConnections: DEFAULT_CONFIG.encryptedUpstream.httpConnections,
 };
 
-export function createTransport(spec: UpstreamSpec, settings: EncryptedTransportSettings, ports: CorePorts, counters: Counters): Transport {
-  switch (spec.protocol) {
-    case 'tls':
-      return createDotTransport(spec, settings, ports, counters);
-    case 'https':
-      return createDohTransport(spec, settings, ports, counters);
-    case 'relay':
-      return createRelayTransport(spec, settings, ports, counters);
-    case 'tcp':
-      return { exchange: (q, t, s) => exchangeTcp(ports, spec, q, t, counters, s), close() {} };
-    default:
-      return { exchange: (q, t, s) => exchangeUdp(ports, spec, q, t, counters, s), close() {} };
-  }
+export const RelayInfoCheck = { require: 'require', warn: 'warn', off: 'off' } as const;
+export type RelayInfoCheck = (typeof RelayInfoCheck)[keyof typeof RelayInfoCheck];
+
+export interface RelayClientSettings {
+  /** Bearer token for relays whose URL carries none; null: none. */
+  readonly token: string | null;
+  /** How long the first question of a batch waits for others. */
+  readonly batchWindowMs: number;
+  /** Our side of the protocol's limits: batches never pass them, nor the relay's. */
+  readonly limits: RelayLimits;
+  readonly infoCheck: RelayInfoCheck;
+  /** Request bodies at least this long are sent gzipped; smaller ones are not worth it. */
+  readonly gzipMinBytes: number;
 }
+
+

@@ -16,7 +16,8 @@ import { encodeRequest, type HttpResponse } from '../http/http1.ts';
 import { createHttpPool, poolSettings } from '../http/pool.ts';
 import { replyMatches } from '../reply-match.ts';
 import type { UpstreamSpec } from '../spec.ts';
-import type { EncryptedTransportSettings, Transport } from '../transport.ts';
+import { RelayInfoCheck, type EncryptedTransportSettings, type RelayClientSettings, type Transport } from '../transport.ts';
+import { DEFAULT_CONFIG, type ServerConfig } from '../../config/config.ts';
 import { createBatcher } from './batcher.ts';
 import {
   checkRelayInfo,
@@ -31,28 +32,21 @@ import {
 import { createRelayDialer } from './dialer.ts';
 import { gunzipCapped, gzip } from './gzip.ts';
 
-export const RelayInfoCheck = { require: 'require', warn: 'warn', off: 'off' } as const;
-export type RelayInfoCheck = (typeof RelayInfoCheck)[keyof typeof RelayInfoCheck];
+export { RelayInfoCheck, type RelayClientSettings };
 
-export interface RelayClientSettings {
-  /** Bearer token for relays whose URL carries none; null: none. */
-  readonly token: string | null;
-  /** How long the first question of a batch waits for others. */
-  readonly batchWindowMs: number;
-  /** Our side of the protocol's limits: batches never pass them, nor the relay's. */
-  readonly limits: RelayLimits;
-  readonly infoCheck: RelayInfoCheck;
-  /** Request bodies at least this long are sent gzipped; smaller ones are not worth it. */
-  readonly gzipMinBytes: number;
+/** The relay client's settings from the configuration's [relayUpstream] table. */
+export function relayClientSettings(r: ServerConfig['relayUpstream']): RelayClientSettings {
+  return {
+    token: r.token,
+    batchWindowMs: r.batchWindowMs,
+    infoCheck: r.infoCheck,
+    gzipMinBytes: r.gzipMinBytes,
+    limits: { max_items: r.maxItems, max_request_bytes: r.maxRequestBytes, per_item_max_wire_bytes: r.perItemMaxWireBytes, max_response_bytes: r.maxResponseBytes },
+  };
 }
 
-export const DEFAULT_RELAY_CLIENT: RelayClientSettings = {
-  token: null,
-  batchWindowMs: 3,
-  limits: { max_items: 32, max_request_bytes: 65536, per_item_max_wire_bytes: 4096, max_response_bytes: 262144 },
-  infoCheck: 'require',
-  gzipMinBytes: 512,
-};
+/** The settings table's defaults (src/config/settings.ts), the one place they are written. */
+export const DEFAULT_RELAY_CLIENT: RelayClientSettings = relayClientSettings(DEFAULT_CONFIG.relayUpstream);
 
 /** A relay that is out of reach at start is checked again at most this often. */
 const INFO_RECHECK_MS = 30_000;
