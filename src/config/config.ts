@@ -79,6 +79,8 @@ export interface ServerConfig {
     readonly idleTimeoutMs: number;
     readonly maxConnections: number;
     readonly maxInFlightPerConnection: number;
+    /** Unsent answer bytes of all client connections together (src/core/stream-server.ts). */
+    readonly maxUnsentBytes: number;
   };
   /** Which clients are answered at all (src/gate/README.md). */
   readonly access: {
@@ -91,6 +93,8 @@ export interface ServerConfig {
     readonly deny: readonly string[];
     /** What a client outside `allow` or inside `deny` gets: REFUSED, or no reply at all. */
     readonly refuseAction: 'refuse' | 'drop';
+    /** REFUSED replies per second over UDP, all together; 0 for no limit. */
+    readonly refusedPerSecond: number;
     /** How often the interfaces are read again for "local" (a renumbered ISP prefix). */
     readonly localRefreshSeconds: number;
   };

@@ -184,6 +184,16 @@ export const SETTINGS: readonly Setting[] = [
   s({ path: 'tcp.idleTimeoutMs', flag: 'tcp-idle-timeout', kind: int(100, 3_600_000, 'MS'), default: 10_000, reload: false, doc: 'Milliseconds an idle client TCP connection is kept open' }),
   s({ path: 'tcp.maxConnections', flag: 'tcp-max-connections', kind: int(1, 100_000), default: 256, reload: false, doc: 'Most client TCP connections open at once' }),
   s({ path: 'tcp.maxInFlightPerConnection', kind: int(1, 10_000), default: 64, reload: false, doc: 'Queries of one TCP connection answered at once' }),
+  // A few MiB: every client's connection may hold one largest answer unsent (64 KiB each) and
+  // a burst beyond it; far less than the cache, and bounded whatever clients do.
+  s({
+    path: 'tcp.maxUnsentBytes',
+    flag: 'tcp-max-unsent',
+    kind: size(64 * KiB, 1 * GiB),
+    default: 4 * MiB,
+    reload: false,
+    doc: 'Answers written to client TCP connections but not yet read, all together; over it the connections holding most are closed',
+  }),
 
   // Who is answered (src/gate/README.md).
   s({
@@ -204,6 +214,16 @@ export const SETTINGS: readonly Setting[] = [
     default: 'refuse',
     reload: true,
     doc: 'What a client not allowed gets: refuse (REFUSED) or drop (no reply)',
+  }),
+  // REFUSED over UDP can be sent to a forged source (reflection); a LAN device that is refused
+  // asks a few times a second at most, and one REFUSED is all a person needs to see.
+  s({
+    path: 'access.refusedPerSecond',
+    flag: 'refuse-rate',
+    kind: int(0, 1_000_000, 'QPS'),
+    default: 20,
+    reload: true,
+    doc: 'REFUSED replies per second over UDP to clients not allowed, all together; beyond it they get no reply; 0 for no limit',
   }),
   // A renumbered prefix is picked up within a minute; a reading costs well under a millisecond.
   s({

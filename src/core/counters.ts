@@ -39,8 +39,16 @@ export const CounterName = [
   'tcp_connections_refused',
   'tcp_idle_closed',
   'tcp_client_connections_refused',
+  /** Closed for sending a query too slowly, or not reading answers, within the idle timeout. */
+  'tcp_slow_closed',
+  /** Closed to let a new connection in when every slot was taken (RFC 7766 §6.2.3). */
+  'tcp_evicted',
+  /** Closed for holding the most unsent answers when all connections together held too many. */
+  'tcp_unsent_overflows',
   'acl_refused',
   'acl_dropped',
+  /** REFUSED replies over UDP not sent because the refusal rate limit was reached (reflection). */
+  'acl_refused_limited',
   'rate_limited_dropped',
   'rate_limited_refused',
   'rate_limited_truncated',

@@ -73,8 +73,23 @@ export interface ByteStream {
   close(): void;
 }
 
+/**
+ * A client's TCP connection on a listener: a ByteStream that says how much of what was written
+ * is still waiting in this process, and whose reading can be held back. While reading is
+ * paused the kernel's receive window fills and TCP itself makes the client wait.
+ */
+export interface TcpConnection extends ByteStream {
+  /** Bytes written and not yet taken by the kernel: memory this connection holds in the process. */
+  readonly bufferedBytes: number;
+  /** Stops calling onData until resume(); data already read may still arrive once. */
+  pause(): void;
+  resume(): void;
+}
+
 export interface StreamHandlers {
   onData(bytes: Uint8Array): void;
+  /** Everything written so far has been taken by the kernel (bufferedBytes is back to 0). */
+  onDrain?(): void;
   /**
    * The peer half-closed (sent FIN): it will send nothing more but may still read. Without
    * this handler an adapter reports the end as onClose.
@@ -157,7 +172,7 @@ export interface Listeners {
   /** An IPv6 wildcard (`::`) is IPv6-only, so that `0.0.0.0` can be bound on the same port. */
   listenUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
   /** As listenUdp, an IPv6 wildcard is IPv6-only (where the runtime allows: not on Deno). */
-  listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable>;
+  listenTcp(address: string, port: number, onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null): Promise<Closable>;
   /** Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. */
   listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer>;
 }

@@ -4,8 +4,12 @@
 
 export interface FrameReader {
   push(chunk: Uint8Array): void;
-  /** Bytes held for a message not yet complete. */
+  /** Bytes held: whole messages not yet taken, and the start of one not yet complete. */
   readonly pending: number;
+  /** Whether the next message is incomplete (the reader waits on the peer, not on its consumer). */
+  readonly partial: boolean;
+  /** Hands over held messages again, as far as the consumer accepts them. */
+  resume(): void;
 }
 
 export function frame(message: Uint8Array): Uint8Array {
@@ -17,38 +21,59 @@ export function frame(message: Uint8Array): Uint8Array {
 }
 
 /**
- * Calls `onFrame` for each whole message. A declared length over `maxBytes` calls
+ * Calls `onFrame` for each whole message while `accepting()` says so; what it does not take
+ * yet stays held, as raw bytes, until resume(). A declared length over `maxBytes` calls
  * `onOversize` and stops reading: the stream cannot be trusted to resynchronise.
  */
 export function createFrameReader(
   maxBytes: number,
   onFrame: (message: Uint8Array) => void,
   onOversize: (declared: number) => void,
+  accepting: () => boolean = () => true,
 ): FrameReader {
   let buf: Uint8Array = new Uint8Array(0);
   let stopped = false;
+  let partial = false;
+  function parse(): void {
+    let p = 0;
+    partial = false;
+    while (accepting()) {
+      if (buf.length - p < 2) {
+        partial = buf.length > p;
+        break;
+      }
+      const len = (buf[p] << 8) | buf[p + 1];
+      if (len > maxBytes) {
+        stopped = true;
+        buf = new Uint8Array(0);
+        onOversize(len);
+        return;
+      }
+      if (buf.length - p - 2 < len) {
+        partial = true;
+        break;
+      }
+      // slice, not subarray: the handler may keep the message after this buffer is reused.
+      const message = buf.slice(p + 2, p + 2 + len);
+      p += 2 + len;
+      onFrame(message);
+    }
+    buf = p === 0 ? buf : buf.slice(p);
+  }
   return {
     push(chunk) {
       if (stopped) return;
       buf = appendBytes(buf, chunk);
-      let p = 0;
-      while (buf.length - p >= 2) {
-        const len = (buf[p] << 8) | buf[p + 1];
-        if (len > maxBytes) {
-          stopped = true;
-          buf = new Uint8Array(0);
-          onOversize(len);
-          return;
-        }
-        if (buf.length - p - 2 < len) break;
-        // slice, not subarray: the handler may keep the message after this buffer is reused.
-        onFrame(buf.slice(p + 2, p + 2 + len));
-        p += 2 + len;
-      }
-      buf = p === 0 ? buf : buf.slice(p);
+      parse();
+    },
+    resume() {
+      if (!stopped && buf.length > 0) parse();
     },
     get pending() {
       return buf.length;
+    },
+    get partial() {
+      return partial;
     },
   };
 }

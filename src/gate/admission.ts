@@ -8,7 +8,7 @@ import { configError, type ServerConfig } from '../config/config.ts';
 import { LOCAL_KEYWORD, NONE_KEYWORD, PRIVATE_KEYWORD } from '../config/settings.ts';
 import type { Counters } from '../core/counters.ts';
 import type { Clock } from '../core/ports.ts';
-import type { ConnectionGate } from '../core/stream-server.ts';
+import type { ConnectionGate, ConnectionTicket } from '../core/stream-server.ts';
 import { createCidrSet, parseAddress, parseCidr, PRIVATE_RANGES, type Cidr, type Family } from '../core/net/cidr.ts';
 import { createBucket, createBucketTable, takeToken, type BucketKey, type BucketTable, type Rate } from './token-bucket.ts';
 
@@ -49,6 +49,8 @@ export function cidrsFrom(key: string, texts: readonly string[], localAllowed = 
 }
 
 const NOOP_RELEASE = () => {};
+const FREE: ConnectionTicket = { release: NOOP_RELEASE, refused: false };
+const FREE_REFUSED: ConnectionTicket = { release: NOOP_RELEASE, refused: true };
 /** How many client address texts keep their classification (see lookup()). */
 const KNOWN_ADDRESSES = 4_096;
 
@@ -83,6 +85,11 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     ? createBucketTable(perClient, limits.maxTrackedClients, () => counters.rate_limit_evictions++)
     : null;
   const globalBucket = global ? createBucket(global, clock.now()) : null;
+  // REFUSED over UDP goes wherever the source address says, forged or not: all such replies
+  // together are held to a small rate, so the server cannot be used to reflect traffic. Over TCP
+  // the source is proven by the handshake, so it is not limited there.
+  const refuseRate: Rate | null = access.refusedPerSecond > 0 ? { perSecond: access.refusedPerSecond, burst: access.refusedPerSecond } : null;
+  const refuseBucket = refuseRate ? createBucket(refuseRate, clock.now()) : null;
   const mask4 = limits.ipv4PrefixBits === 0 ? 0 : (0xffffffff << (32 - limits.ipv4PrefixBits)) >>> 0;
   const v6Words = Math.ceil(limits.ipv6PrefixBits / 32);
   const v6LastMask = limits.ipv6PrefixBits % 32 === 0 ? 0xffffffff : (0xffffffff << (32 - (limits.ipv6PrefixBits % 32))) >>> 0;
@@ -152,7 +159,10 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     if (k.kind !== KnownKind.limited) {
       if (k.kind === KnownKind.exempt) return Admit.answer;
       if (refused === Admit.drop) counters.acl_dropped++;
-      else counters.acl_refused++;
+      else if (refuseBucket !== null && client.transport !== 'tcp' && !takeToken(refuseBucket, refuseRate!, clock.now())) {
+        counters.acl_refused_limited++;
+        return Admit.drop;
+      } else counters.acl_refused++;
       return refused;
     }
     const tcp = client.transport === 'tcp';
@@ -168,15 +178,16 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     return Admit.answer;
   }
 
-  function admitConnection(address: string): (() => void) | null {
+  function admitConnection(address: string): ConnectionTicket | null {
     const k = lookup(address);
-    // A refused client may still connect and be told REFUSED per query; a dropped one is cut
-    // off before it costs a session.
+    // A refused client may still connect and be told REFUSED once (the session then closes);
+    // a dropped one is cut off before it costs a session.
     if (k.kind === KnownKind.denied && (refused === Admit.drop || k === UNREADABLE)) {
       counters.acl_dropped++;
       return null;
     }
-    if (tcpPerClient === 0 || k.kind === KnownKind.exempt) return NOOP_RELEASE;
+    const denied = k.kind === KnownKind.denied;
+    if (tcpPerClient === 0 || k.kind === KnownKind.exempt) return denied ? FREE_REFUSED : FREE;
     const key = k.tcpKey;
     const open = connections.get(key) ?? 0;
     if (open >= tcpPerClient) {
@@ -185,13 +196,14 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     }
     connections.set(key, open + 1);
     let released = false;
-    return () => {
+    const release = () => {
       if (released) return;
       released = true;
       const n = (connections.get(key) ?? 1) - 1;
       if (n > 0) connections.set(key, n);
       else connections.delete(key);
     };
+    return { release, refused: denied };
   }
 
   function setLocalSubnets(cidrs: readonly Cidr[]): void {

@@ -98,7 +98,6 @@ export interface ServerOptions {
  */
 const LIST_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
-const MAX_TCP_QUERY_BYTES = 16_384;
 /**
  * At shutdown, how long answers already on their way may take before the sockets close. Short:
  * procd sends SIGKILL 5 s after SIGTERM, and the cache snapshot is written after this.
@@ -256,8 +255,8 @@ export async function startServer(
   let stopping = false;
   const streams = createStreamServer(
     drain.handle,
-    { ...config.tcp, maxQueryBytes: MAX_TCP_QUERY_BYTES, admitConnection: (address) => admission.admitConnection(address) },
-    runtime.timers,
+    { ...config.tcp, admitConnection: (address) => admission.admitConnection(address) },
+    { now: () => clock.now(), setTimeout: (fn, ms) => runtime.timers.setTimeout(fn, ms), clearTimeout: (h) => runtime.timers.clearTimeout(h) },
     counters,
   );
 

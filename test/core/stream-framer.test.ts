@@ -89,4 +89,31 @@ describe('createFrameReader', () => {
     reader.push(Uint8Array.from([0xff]));
     assert.deepEqual(oversize, [0xffff]);
   });
+
+  it('#15 - holds whole messages while the consumer takes no more, and hands them over on resume()', () => {
+    const frames: number[][] = [];
+    let room = 1;
+    const reader = createFrameReader(
+      100,
+      (m) => {
+        frames.push([...m]);
+        room--;
+      },
+      () => {},
+      () => room > 0,
+    );
+    reader.push(concat(frame(msg(1, 1)), frame(msg(1, 2)), frame(msg(1, 3)), [0]));
+    assert.deepEqual(frames, [[1]]);
+    assert.equal(reader.pending, 3 + 3 + 1);
+    assert.equal(reader.partial, false, 'whole messages wait on the consumer, not on the peer');
+    room = 5;
+    reader.resume();
+    assert.deepEqual(frames, [[1], [2], [3]]);
+    assert.equal(reader.pending, 1);
+    assert.equal(reader.partial, true, 'what is left is the start of a message');
+    reader.push(Uint8Array.from([1, 4]));
+    assert.deepEqual(frames, [[1], [2], [3], [4]]);
+    assert.equal(reader.partial, false);
+  });
 });
+

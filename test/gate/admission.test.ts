@@ -188,7 +188,7 @@ describe('per-client rate limits', () => {
   });
 
   it('applies the access list before any limit: a refused client uses no bucket', () => {
-    const { admission } = setup({}, SMALL);
+    const { admission } = setup({ refusedPerSecond: 0 }, SMALL);
     for (let i = 0; i < 50; i++) assert.equal(admission.admit(udp('8.8.8.8')), Admit.refuse);
     assert.equal(admission.trackedClients(), 0);
   });
@@ -230,11 +230,12 @@ describe('TCP connections per client', () => {
     const a = admission.admitConnection('192.168.1.5');
     const b = admission.admitConnection('192.168.1.5');
     assert.ok(a && b);
+    assert.equal(a.refused, false);
     assert.equal(admission.admitConnection('192.168.1.5'), null);
     assert.equal(counters.tcp_client_connections_refused, 1);
     assert.ok(admission.admitConnection('192.168.1.6'), 'another client is not affected');
-    a();
-    a(); // a second release of the same connection frees nothing more
+    a.release();
+    a.release(); // a second release of the same connection frees nothing more
     assert.ok(admission.admitConnection('192.168.1.5'));
     assert.equal(admission.admitConnection('192.168.1.5'), null);
   });
@@ -249,7 +250,7 @@ describe('TCP connections per client', () => {
     assert.equal(dropped.admission.admitConnection('8.8.8.8'), null);
     assert.equal(dropped.counters.acl_dropped, 1);
     const refused = setup();
-    assert.ok(refused.admission.admitConnection('8.8.8.8'));
+    assert.equal(refused.admission.admitConnection('8.8.8.8')?.refused, true, 'let in only to be told REFUSED once');
   });
 
   it('counts a denied client connections against the per-client cap too', () => {
@@ -285,5 +286,33 @@ describe('admission through handle()', () => {
     assert.equal(decode((await handle(rawQuery('a.example'), udp('192.168.1.4')))!).rcode, 'NXDOMAIN');
     assert.equal(reached, 1);
     assert.equal(counters.acl_refused, 2);
+  });
+});
+
+describe('#15 - REFUSED replies over UDP are rate-limited (no reflection with forged sources)', () => {
+  it('sends at most refusedPerSecond REFUSED replies a second over UDP, drops and counts the rest', () => {
+    const { admission, counters, time } = setup({ refusedPerSecond: 20 });
+    const actions = Array.from({ length: 1_000 }, (_, i) => admission.admit(udp(`203.0.${i >> 8}.${i & 255}`)));
+    assert.equal(actions.filter((a) => a === Admit.refuse).length, 20);
+    assert.equal(actions.filter((a) => a === Admit.drop).length, 980);
+    assert.equal(counters.acl_refused, 20);
+    assert.equal(counters.acl_refused_limited, 980);
+    time.advance(1_000);
+    assert.equal(admission.admit(udp('8.8.8.8')), Admit.refuse, 'a refused LAN device still sees REFUSED once the second has passed');
+  });
+
+  it('limits REFUSED by default and never over TCP, where the source is proven', () => {
+    const { admission, counters } = setup();
+    let refused = 0;
+    for (let i = 0; i < 500; i++) if (admission.admit(udp('8.8.8.8')) === Admit.refuse) refused++;
+    assert.ok(refused > 0 && refused <= 50, `${refused} REFUSED sent for 500 queries`);
+    for (let i = 0; i < 500; i++) assert.equal(admission.admit(tcp('8.8.8.8')), Admit.refuse);
+    assert.equal(counters.acl_refused_limited, 500 - refused);
+  });
+
+  it('leaves allowed clients alone', () => {
+    const { admission } = setup({ refusedPerSecond: 1 });
+    for (let i = 0; i < 100; i++) admission.admit(udp('8.8.8.8'));
+    assert.equal(answered(admission.admit, udp('192.168.1.2'), 100), 100);
   });
 });

@@ -165,6 +165,9 @@ describe('TCP from clients (RFC 7766)', () => {
 
 describe('TCP connection cap', () => {
   const CAP = 2;
+  // Long enough for the cap to be tested while the held connections wait on it: a connection
+  // with nothing in flight would be closed to let the newcomer in (RFC 7766 §6.2.3).
+  const HELD_MS = 2_500;
   let fake: FakeUpstream;
   let hf: HoldfastProcess;
   const held: Held[] = [];
@@ -178,21 +181,23 @@ describe('TCP connection cap', () => {
     await fake?.close();
   });
 
-  it('closes connections beyond --tcp-max-connections and serves the ones it holds', async () => {
+  it('closes connections beyond --tcp-max-connections while the ones it holds wait on upstreams, and serves those', async () => {
     for (let i = 0; i < CAP; i++) {
       const c = await hold(hf.port);
       held.push(c);
       // A reply proves the server took this connection on.
       c.socket.write(lengthPrefixed(query(`held${i}.cap.test`, 'A', { id: 0x7000 + i })));
       assert.ok(await until(() => c.replies.length === 1), `connection ${i} got no reply`);
+      fake.plan(`wait${i}.cap.test`, plans.delay(HELD_MS));
+      c.socket.write(lengthPrefixed(query(`wait${i}.cap.test`, 'A', { id: 0x7010 + i })));
     }
+    assert.ok(await until(() => fake.count('wait1.cap.test') === 1));
     const extra = await tcpExchange(hf.port, [lengthPrefixed(query('extra.cap.test', 'A', { id: 0x7100 }))], 1, { timeoutMs: 5000 });
     assert.equal(extra.closedByServer, true);
     assert.equal(extra.replies.length, 0);
     // The held ones still work.
-    held[0].socket.write(lengthPrefixed(query('again.cap.test', 'A', { id: 0x7200 })));
-    assert.ok(await until(() => held[0].replies.length === 2));
-    assert.equal(decode(held[0].replies[1]).id, 0x7200);
+    assert.ok(await until(() => held[0].replies.length === 2, HELD_MS * 4));
+    assert.equal(decode(held[0].replies[1]).id, 0x7010);
   });
 
   it('accepts a new connection once a held one is closed', async () => {

@@ -17,6 +17,9 @@ export interface BunSocket<T> {
   end(): void;
   terminate?(): void;
   setNoDelay?(on: boolean): void;
+  /** Stop and restart reading (TCP backpressure on the peer). */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface BunSocketHandlers<T> {

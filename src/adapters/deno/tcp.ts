@@ -1,16 +1,23 @@
 // TCP on Deno.listen and Deno.connect. Deno's write() may take only part of the bytes, so
 // writes are chained and looped until everything is sent.
 
-import type { ByteStream, Closable, Peer, StreamHandlers } from '../../core/ports.ts';
+import type { ByteStream, Closable, Peer, StreamHandlers, TcpConnection } from '../../core/ports.ts';
 import { explainBindError } from './wildcard.ts';
 
 const READ_BYTES = 16 * 1024;
 
-export function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
+/** Holds the read loop while the core has paused it: a promise resolved by resume(). */
+interface ReadGate {
+  paused: Promise<void> | null;
+  open: (() => void) | null;
+}
+
+export function serve(conn: Deno.Conn, handlers: StreamHandlers, gate?: ReadGate): void {
   (async () => {
     const buf = new Uint8Array(READ_BYTES);
     try {
       for (;;) {
+        if (gate?.paused) await gate.paused;
         const n = await conn.read(buf);
         if (n === null) break;
         handlers.onData(buf.slice(0, n));
@@ -29,7 +36,13 @@ export function serve(conn: Deno.Conn, handlers: StreamHandlers): void {
 const CLOSE_FLUSH_MS = 1_000;
 
 export function wrap(conn: Deno.Conn): ByteStream {
+  return serverConnection(conn, { paused: null, open: null }, () => {});
+}
+
+function serverConnection(conn: Deno.Conn, gate: ReadGate, drained: () => void): TcpConnection {
   let closed = false;
+  // Bytes written and not yet taken by conn.write(), for the core's bound.
+  let buffered = 0;
   let gone = false;
   let chain = Promise.resolve();
   const shut = () => {
@@ -44,10 +57,18 @@ export function wrap(conn: Deno.Conn): ByteStream {
   return {
     write(bytes) {
       if (closed) return;
-      chain = chain.then(async () => {
-        let sent = 0;
-        while (sent < bytes.length && !gone) sent += await conn.write(bytes.subarray(sent));
-      }).catch(() => {});
+      buffered += bytes.length;
+      chain = chain
+        .then(async () => {
+          let sent = 0;
+          while (sent < bytes.length && !gone) {
+            const n = await conn.write(bytes.subarray(sent));
+            sent += n;
+            buffered -= n;
+          }
+          if (buffered === 0 && !closed) drained();
+        })
+        .catch(() => {});
     },
     close() {
       if (closed) return;
@@ -58,6 +79,21 @@ export function wrap(conn: Deno.Conn): ByteStream {
         clearTimeout(timer);
         shut();
       });
+      // A paused read loop must see the close, not wait for a resume() that never comes.
+      gate.open?.();
+    },
+    get bufferedBytes() {
+      return buffered;
+    },
+    pause() {
+      if (gate.paused) return;
+      gate.paused = new Promise((resolve) => (gate.open = resolve));
+    },
+    resume() {
+      const open = gate.open;
+      gate.paused = null;
+      gate.open = null;
+      open?.();
     },
   };
 }
@@ -69,7 +105,7 @@ export async function connectTcp(address: string, port: number, handlers: Stream
   return wrap(conn);
 }
 
-export function listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable> {
+export function listenTcp(address: string, port: number, onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null): Promise<Closable> {
   try {
     const listener = Deno.listen({ hostname: address, port, transport: 'tcp' });
     (async () => {
@@ -77,10 +113,12 @@ export function listenTcp(address: string, port: number, onConnection: (conn: By
         for await (const conn of listener) {
           conn.setNoDelay(true);
           const remote = conn.remoteAddr as Deno.NetAddr;
-          const stream = wrap(conn);
-          const handlers = onConnection(stream, { address: remote.hostname, port: remote.port });
+          const gate: ReadGate = { paused: null, open: null };
+          let handlers: StreamHandlers | null = null;
+          const stream = serverConnection(conn, gate, () => handlers?.onDrain?.());
+          handlers = onConnection(stream, { address: remote.hostname, port: remote.port });
           if (!handlers) stream.close();
-          else serve(conn, handlers);
+          else serve(conn, handlers, gate);
         }
       } catch {
         // The listener was closed.

@@ -1,7 +1,7 @@
 // TCP on node:net.
 
 import net from 'node:net';
-import type { ByteStream, Closable, Peer, StreamHandlers } from '../../core/ports.ts';
+import type { ByteStream, Closable, Peer, StreamHandlers, TcpConnection } from '../../core/ports.ts';
 
 export function wrap(socket: net.Socket): ByteStream {
   return {
@@ -37,22 +37,56 @@ export function connectTcp(address: string, port: number, handlers: StreamHandle
   return whenConnected(net.connect({ host: address, port, noDelay: true }), 'connect', handlers, wrap);
 }
 
+/**
+ * A listener's connection. Bytes are counted out in write() and back in its callback (called
+ * once the kernel has them), rather than read from writableLength, whose 'drain' only follows
+ * a write() that returned false: the core's bound is its own, not the stream's highWaterMark.
+ */
+function serverConnection(socket: net.Socket, drained: () => void): TcpConnection {
+  let buffered = 0;
+  return {
+    write(bytes) {
+      if (socket.destroyed) return;
+      buffered += bytes.length;
+      socket.write(bytes, () => {
+        // Also called, with an error, for what a destroyed socket never sent.
+        if (socket.destroyed) return;
+        buffered -= bytes.length;
+        if (buffered === 0) drained();
+      });
+    },
+    close: () => {
+      // Whatever is still queued goes with the socket: only a client that does not read has any.
+      buffered = 0;
+      socket.destroy();
+    },
+    get bufferedBytes() {
+      return buffered;
+    },
+    pause: () => void socket.pause(),
+    resume: () => void socket.resume(),
+  };
+}
+
 export function listenTcp(
   address: string,
   port: number,
-  onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null,
+  onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null,
 ): Promise<Closable> {
   // allowHalfOpen: a client that sends its queries and then FIN still gets its answers.
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});
-    const handlers = onConnection(wrap(socket), { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
+    let handlers: StreamHandlers | null = null;
+    const conn = serverConnection(socket, () => handlers?.onDrain?.());
+    handlers = onConnection(conn, { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 });
     if (!handlers) {
       socket.destroy();
       return;
     }
-    socket.on('data', (d: Buffer) => handlers.onData(d));
-    socket.on('end', () => (handlers.onEnd ? handlers.onEnd() : socket.end()));
-    socket.on('close', () => handlers.onClose());
+    const h = handlers;
+    socket.on('data', (d: Buffer) => h.onData(d));
+    socket.on('end', () => (h.onEnd ? h.onEnd() : socket.end()));
+    socket.on('close', () => h.onClose());
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
