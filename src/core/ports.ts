@@ -154,12 +154,14 @@ export interface FileSystem {
   /**
    * Replaces the file so that a crash or power cut at any moment leaves either the old content
    * or the new, whole: the bytes go to a temporary file in the same folder, which is fsynced and
-   * renamed over the target, then the folder is fsynced so the rename itself is on disk.
+   * renamed over the target, then the folder is fsynced so the rename itself is on disk. The
+   * temporary file has an unpredictable name, is created exclusively (never through a link)
+   * with mode 0600, and the ones earlier writes left when cut short are removed.
    */
   writeFileAtomic(path: string, bytes: Uint8Array): Promise<void>;
   /** Renames within one file system (setting a damaged file aside, rotating a log); replaces `to`. */
   rename(from: string, to: string): Promise<void>;
-  /** Adds the bytes at the end of the file, creating it (mode 0644) when it does not exist. */
+  /** Adds the bytes at the end of the file, creating it (mode 0600: it holds clients' addresses) when it does not exist. */
   appendBytes(path: string, bytes: Uint8Array): Promise<void>;
   /** The file's size in bytes, or null when it does not exist. */
   fileSize(path: string): Promise<number | null>;
