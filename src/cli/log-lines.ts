@@ -21,9 +21,12 @@ export function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
         fresh: e.fresh,
         stale: e.stale,
         dropped: e.dropped,
+        ...(e.rejected > 0 ? { rejected: e.rejected } : {}),
         ageSeconds: Math.round(e.ageMs / 1000),
         ...(e.clockBehind ? { clockBehind: true } : {}),
       });
+      // A sound file never holds such entries: someone made it, or it was damaged before its checksum.
+      if (e.rejected > 0) log.warn(`cache file ${e.file}: ${e.rejected} entries set aside, their message is not a sound answer to their question`, { file: e.file, rejected: e.rejected });
       if (e.clockBehind) log.warn(`the clock is behind the cache file's time: its ${e.restored} entries are served only as stale until refreshed`, { file: e.file });
       return;
     case 'set-aside':
