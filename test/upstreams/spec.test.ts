@@ -153,7 +153,7 @@ describe('parseUpstream: the relay (protocol v1)', () => {
       address: '192.0.2.7',
       port: 443,
       family: 4,
-      label: `relay+https://192.0.2.7/relay/?token=s3cret&pin=sha256/${PIN_A}#relay.example`,
+      label: `relay+https://192.0.2.7/relay/?token=****&pin=sha256/${PIN_A}#relay.example`,
       tls: { serverName: 'relay.example', pins: [PIN_A] },
       http: { path: '/relay', method: 'POST', authority: 'relay.example' },
       relay: { base: '/relay', token: 's3cret' },
