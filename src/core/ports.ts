@@ -127,6 +127,24 @@ export interface Network {
  */
 export type HttpHandler = (request: Request, from: Peer) => Response | Promise<Response>;
 
+/**
+ * What one client may hold of the HTTP port (#15): a page or scraper needs a connection or two
+ * for a moment, so anything beyond these is stuck or hostile.
+ */
+export interface HttpLimits {
+  /** Most connections open at once; a connection past it is closed as soon as it is accepted. */
+  readonly maxConnections: number;
+  /**
+   * A connection must send a whole request head within this long of opening, or of its last
+   * response (keep-alive); bytes trickling in do not extend it.
+   */
+  readonly headersTimeoutMs: number;
+  /** From a request's head to its response sent (a relay body read slowly, say). */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxConnections: 64, headersTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
+
 export interface HttpServer extends Closable {
   /** The bound port (the kernel's choice when asked for port 0). */
   readonly port: number;
@@ -138,8 +156,12 @@ export interface Listeners {
   listenUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
   /** As listenUdp, an IPv6 wildcard is IPv6-only (where the runtime allows: not on Deno). */
   listenTcp(address: string, port: number, onConnection: (conn: ByteStream, from: Peer) => StreamHandlers | null): Promise<Closable>;
-  /** Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. */
-  listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer>;
+  /**
+   * Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. `limits` are kept
+   * where the runtime allows (Node and Bun: all; Deno.serve offers none of them, see
+   * adapters/deno/http.ts).
+   */
+  listenHttp(address: string, port: number, handler: HttpHandler, limits?: HttpLimits): Promise<HttpServer>;
 }
 
 export interface Closable {

@@ -7,7 +7,7 @@ import type { ServerConfig, ListenAddress } from '../config/config.ts';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { createHandle, type HandleOptions } from '../core/handle.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
-import type { Closable, Peer, Runtime, UdpErrorHandler, UdpSocket } from '../core/ports.ts';
+import type { Closable, HttpHandler, HttpLimits, Peer, Runtime, UdpErrorHandler, UdpSocket } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
 import { VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
@@ -18,6 +18,8 @@ import { createSnapshotService, type SnapshotEvent, type SnapshotService } from 
 import { changedPaths, RELOADABLE } from '../config/derive.ts';
 import { describeBindErrorWithHolder } from './bind-error.ts';
 import { createHttpHandler } from './http/handler.ts';
+import { createHostCheck, isLoopbackAddress, withHostCheck } from './http/host-check.ts';
+import { createBucketTable } from '../gate/token-bucket.ts';
 import { createRelayHandler } from './relay/handler.ts';
 import { DEFAULT_RELAY_LIMITS } from '../protocols/relay-v1.ts';
 import { createStaleWatch } from './http/health.ts';
@@ -84,6 +86,25 @@ const MAX_TCP_QUERY_BYTES = 16_384;
  * procd sends SIGKILL 5 s after SIGTERM, and the cache snapshot is written after this.
  */
 const STOP_DRAIN_MS = 1_000;
+/** From a relay request's head to its answer: its items wait on upstreams, within their own timeouts. */
+const HTTP_REQUEST_TIMEOUT_MS = 30_000;
+/** Relay clients whose rate state is kept; the least recently seen goes first. */
+const RELAY_TRACKED_CLIENTS = 4_096;
+
+/**
+ * `holdfast relay` without a token answers whoever reaches it: only on loopback (behind a
+ * reverse proxy that authenticates), unless the owner says outright that it is meant (#15).
+ */
+export function checkRelayExposure(config: ServerConfig): void {
+  const r = config.relayServer;
+  if (r.token === null && r.open !== 'yes' && !isLoopbackAddress(r.listen.address)) {
+    throw new HoldfastError(
+      ErrorCode.config,
+      `relay: will not listen on ${r.listen.address} without a token: anyone who can reach it could use it (set --relay-token, listen on loopback, or say --relay-open yes)`,
+    );
+  }
+}
+
 /** With port 0, UDP gets a kernel-chosen port and TCP must take the same; it may be taken. */
 const SAME_PORT_TRIES = 8;
 
@@ -354,12 +375,29 @@ export async function startServer(
       });
   };
 
+  const httpLimits: HttpLimits = {
+    maxConnections: config.http.maxConnections,
+    headersTimeoutMs: config.http.headersTimeoutSeconds * 1000,
+    requestTimeoutMs: HTTP_REQUEST_TIMEOUT_MS,
+  };
+  /** `handler` answering only requests whose Host names us (see http/host-check.ts). */
+  const hostChecked = (address: string, handler: HttpHandler): HttpHandler =>
+    withHostCheck(
+      handler,
+      createHostCheck({
+        listenAddress: address,
+        allowedHosts: config.http.allowedHosts,
+        interfaceAddresses: () => runtime.interfaces.subnets().map((n) => n.address),
+      }),
+    );
+
   try {
+    if (serverOptions.mode === 'relay') checkRelayExposure(config);
     // HTTP first, so that /readyz can say "not ready" while the DNS listeners are being bound.
     if (config.http.listen && staleWatch) {
       const l = config.http.listen;
-      const handler = createHttpHandler(server, { token: config.http.token, clock, staleWatch });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, handler).catch(async (e) => {
+      const handler = hostChecked(l.address, createHttpHandler(server, { token: config.http.token, clock, staleWatch }));
+      const h = await runtime.listeners.listenHttp(l.address, l.port, handler, httpLimits).catch(async (e) => {
         throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e, 'http');
       });
       closables.push(h);
@@ -369,14 +407,18 @@ export async function startServer(
       const l = config.relayServer.listen;
       // Relay clients are not DNS clients: the relay's token says who may ask, not the access lists.
       const resolve = createHandle(pipeline.chain, counters);
+      const r = config.relayServer;
+      // Per client address, in items: each is a lookup, perhaps an upstream query.
+      const buckets = r.perClientQps > 0 ? createBucketTable({ perSecond: r.perClientQps, burst: r.perClientBurst }, RELAY_TRACKED_CLIENTS) : null;
       const fetch = createRelayHandler({
+        admitItem: buckets ? (from) => buckets.take(from.address, clock.now()) : undefined,
         limits: { ...DEFAULT_RELAY_LIMITS, max_items: config.relayServer.maxItems, max_request_bytes: config.relayServer.maxRequestBytes },
         token: config.relayServer.token,
         basePath: config.relayServer.basePath ?? undefined,
         // TCP's size limit: the relay carries whole answers, never truncated ones.
         resolve: async (q, from) => resolve(q, { address: from.address, port: from.port, transport: 'tcp' }),
       });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, (request, from) => fetch(request, from)).catch(async (e) => {
+      const h = await runtime.listeners.listenHttp(l.address, l.port, hostChecked(l.address, (request, from) => fetch(request, from)), httpLimits).catch(async (e) => {
         throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
       });
       closables.push(h);

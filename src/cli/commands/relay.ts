@@ -11,7 +11,7 @@ import { runLifecycle } from '../../server/lifecycle.ts';
 import { startServer } from '../../server/start.ts';
 import { rejectUnknownFlags } from '../args.ts';
 import { LogLevel, createLogger } from '../logger.ts';
-import { proxyLogLine, upstreamLogLine } from '../log-lines.ts';
+import { exposedHttpLogLine, proxyLogLine, upstreamLogLine } from '../log-lines.ts';
 import { redactUrl } from '../../core/net/redact-url.ts';
 
 export const relayArgs = argsDef('relay');
@@ -30,6 +30,7 @@ export function relayCommand(runtime: Runtime) {
       const l = server.listeners[0];
       const token = config.relayServer.token !== null;
       log.info(`relay listening on http ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`, { transport: 'http', address: l.address, port: l.port, token });
+      if (!token) exposedHttpLogLine(log, 'relay', l.address);
       log.info(`forwarding to ${config.upstreams.map(redactUrl).join(', ')}`, { upstreams: config.upstreams.map(redactUrl), runtime: runtime.name });
       proxyLogLine(log, server.pipeline.proxy);
       await runLifecycle(runtime, server, {

@@ -311,7 +311,7 @@ describe('snapshot service: loading', () => {
     assert.equal(e.message.rcode, 0);
     assert.equal(e.message.answerCount, 1);
     const answer = await p.cache.ask('day.example.org');
-    assert.ok(answer.answers[0].ttl <= 120, `TTL ${answer.answers[0].ttl}`);
+    assert.ok(answer.answers[0].ttl! <= 120, `TTL ${answer.answers[0].ttl}`);
   });
 
   it('#15 - sets aside an entry whose key is not a question at all', () => {
