@@ -418,7 +418,10 @@ export async function startServer(
         // TCP's size limit: the relay carries whole answers, never truncated ones.
         resolve: async (q, from) => resolve(q, { address: from.address, port: from.port, transport: 'tcp' }),
       });
-      const h = await runtime.listeners.listenHttp(l.address, l.port, hostChecked(l.address, (request, from) => fetch(request, from)), httpLimits).catch(async (e) => {
+      // The Host check only without a token: with one, a rebound page gets nothing but 401s,
+      // and a relay behind a TLS terminator or reverse proxy sees that proxy's public name.
+      const relayFetch: HttpHandler = (request, from) => fetch(request, from);
+      const h = await runtime.listeners.listenHttp(l.address, l.port, r.token === null ? hostChecked(l.address, relayFetch) : relayFetch, httpLimits).catch(async (e) => {
         throw await describeBindErrorWithHolder(runtime.fs, l, 'tcp', e);
       });
       closables.push(h);
