@@ -12,6 +12,7 @@ import type { LocalSubnetsEvent } from '../services/local-subnets.ts';
 import type { LocalFilesEvent } from '../services/local-files/service.ts';
 import type { SnapshotEvent } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
+import { isLoopbackAddress } from '../server/http/host-check.ts';
 
 export function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
   switch (e.kind) {
@@ -22,9 +23,12 @@ export function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
         fresh: e.fresh,
         stale: e.stale,
         dropped: e.dropped,
+        ...(e.rejected > 0 ? { rejected: e.rejected } : {}),
         ageSeconds: Math.round(e.ageMs / 1000),
         ...(e.clockBehind ? { clockBehind: true } : {}),
       });
+      // A sound file never holds such entries: someone made it, or it was damaged before its checksum.
+      if (e.rejected > 0) log.warn(`cache file ${e.file}: ${e.rejected} entries set aside, their message is not a sound answer to their question`, { file: e.file, rejected: e.rejected });
       if (e.clockBehind) log.warn(`the clock is behind the cache file's time: its ${e.restored} entries are served only as stale until refreshed`, { file: e.file });
       return;
     case 'set-aside':
@@ -170,11 +174,22 @@ export function upstreamLogLine(log: ConsolaInstance, e: UpstreamEvent): void {
 }
 
 /** Where the server listens, HTTP first: whoever waits for the DNS lines (a test, a supervisor) has it too. */
+/**
+ * One warning at start when an HTTP port without a token is reachable beyond this machine: the
+ * query log (every client's address and names) or the relay is then anyone's on the LAN (#15).
+ */
+export function exposedHttpLogLine(log: ConsolaInstance, what: 'http' | 'relay', address: string): void {
+  if (isLoopbackAddress(address)) return;
+  const fix = what === 'http' ? 'set --http-token, or listen on loopback' : 'set --relay-token, or listen on loopback';
+  log.warn(`${what} listens on ${address} without a token: anyone who can reach it can use it (${fix})`, { transport: 'http', address, token: false });
+}
+
 export function listeningLogLines(log: ConsolaInstance, server: RunningServer): void {
   const where = (address: string, port: number) => `${address.includes(':') ? `[${address}]` : address}:${port}`;
   if (server.http) {
     const h = server.http;
     log.info(`http listening on ${where(h.address, h.port)}`, { transport: 'http', address: h.address, port: h.port, token: server.config.http.token !== null });
+    if (server.config.http.token === null) exposedHttpLogLine(log, 'http', h.address);
   }
   for (const l of server.listeners) {
     log.info(`listening on ${l.transport} ${where(l.address, l.port)}`, { transport: l.transport, address: l.address, port: l.port });

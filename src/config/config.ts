@@ -139,6 +139,10 @@ export interface ServerConfig {
     readonly listen: ListenAddress | null;
     /** A bearer token every path but /healthz requires; null: none. */
     readonly token: string | null;
+    /** Host header values answered besides our own addresses (against DNS rebinding). */
+    readonly allowedHosts: readonly string[];
+    readonly maxConnections: number;
+    readonly headersTimeoutSeconds: number;
   };
   readonly queryLog: {
     /** The last this many queries are kept in memory for /api/queries; 0: no query log. */
@@ -196,6 +200,11 @@ export interface ServerConfig {
   readonly relayServer: {
     readonly listen: ListenAddress;
     readonly token: string | null;
+    /** yes: may listen beyond loopback without a token. */
+    readonly open: 'no' | 'yes';
+    /** Per client address, in items (questions); 0: no limit. */
+    readonly perClientQps: number;
+    readonly perClientBurst: number;
     readonly basePath: string | null;
     readonly maxItems: number;
     readonly maxRequestBytes: number;

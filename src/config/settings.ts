@@ -333,6 +333,26 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'Serve /metrics, /healthz, /readyz and the status page on ADDR:PORT; PORT alone listens on loopback',
   }),
   s({ path: 'http.token', flag: 'http-token', kind: token, default: null, defaultText: 'none', reload: false, doc: 'Bearer token every HTTP path but /healthz requires' }),
+  s({
+    path: 'http.allowedHosts',
+    flag: 'http-host',
+    kind: list('NAME', (v) => (/^[A-Za-z0-9.:_\[\]-]+$/.test(v) ? null : 'must be a host name or address, without a port')),
+    default: [],
+    defaultText: 'none: only our own addresses',
+    reload: false,
+    commands: ['serve', 'relay'],
+    doc: 'A name the HTTP port (and the relay) also answers to in the Host header; repeatable. Any other Host but our own addresses gets 421, so a web page cannot read it by DNS rebinding',
+  }),
+  s({ path: 'http.maxConnections', flag: 'http-max-connections', kind: int(1, 100_000), default: 64, reload: false, commands: ['serve', 'relay'], doc: 'Most HTTP connections open at once (the relay too); more are closed at once' }),
+  s({
+    path: 'http.headersTimeoutSeconds',
+    flag: 'http-headers-timeout',
+    kind: int(1, 300, 'SECONDS'),
+    default: 5,
+    reload: false,
+    commands: ['serve', 'relay'],
+    doc: 'An HTTP connection must send a whole request head within this long of opening (or of its last answer)',
+  }),
 
   // The query log.
   s({ path: 'queryLog.maxEntries', flag: 'query-log', kind: int(0, 1_000_000), default: 0, defaultText: '0: off', reload: false, doc: 'Keep the last N queries in memory for the status page and /api/queries' }),
@@ -417,6 +437,17 @@ export const SETTINGS: readonly Setting[] = [
   // `holdfast relay`: the relay server's own side (docs/relay.md).
   s({ path: 'relayServer.listen', flag: 'listen', kind: optionalListen, default: { address: '127.0.0.1', port: 8053 }, reload: false, commands: ['relay'], doc: 'Address to serve the relay on, HTTP/1.1' }),
   s({ path: 'relayServer.token', flag: 'relay-token', kind: token, default: null, defaultText: 'none', reload: false, commands: ['relay'], doc: 'Bearer token clients must send' }),
+  s({
+    path: 'relayServer.open',
+    flag: 'relay-open',
+    kind: choice(['no', 'yes'], 'yes|no'),
+    default: 'no',
+    reload: false,
+    commands: ['relay'],
+    doc: 'yes: listen beyond loopback without --relay-token, answering anyone who can reach it (rate-limited per client)',
+  }),
+  s({ path: 'relayServer.perClientQps', flag: 'relay-rate-limit', kind: int(0, 10_000_000, 'QPS'), default: 200, reload: false, commands: ['relay'], doc: 'Items per second one client address may send (0: no limit)' }),
+  s({ path: 'relayServer.perClientBurst', flag: 'relay-rate-limit-burst', kind: int(1, 10_000_000), default: 1_000, reload: false, commands: ['relay'], doc: 'Items a client may send at once before --relay-rate-limit applies' }),
   s({
     path: 'relayServer.basePath',
     flag: 'base-path',

@@ -86,6 +86,8 @@ export const CounterName = [
   'snapshot_writes_skipped',
   'snapshot_write_failures',
   'snapshot_restored_entries',
+  /** Entries of a snapshot whose message failed the checks an upstream reply passes (#15). */
+  'snapshot_rejected_entries',
   'snapshot_set_aside',
   'query_log_write_failures',
   'query_log_lines_dropped',

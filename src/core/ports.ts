@@ -162,6 +162,24 @@ export interface Network {
  */
 export type HttpHandler = (request: Request, from: Peer) => Response | Promise<Response>;
 
+/**
+ * What one client may hold of the HTTP port (#15): a page or scraper needs a connection or two
+ * for a moment, so anything beyond these is stuck or hostile.
+ */
+export interface HttpLimits {
+  /** Most connections open at once; a connection past it is closed as soon as it is accepted. */
+  readonly maxConnections: number;
+  /**
+   * A connection must send a whole request head within this long of opening, or of its last
+   * response (keep-alive); bytes trickling in do not extend it.
+   */
+  readonly headersTimeoutMs: number;
+  /** From a request's head to its response sent (a relay body read slowly, say). */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { maxConnections: 64, headersTimeoutMs: 5_000, requestTimeoutMs: 30_000 };
+
 export interface HttpServer extends Closable {
   /** The bound port (the kernel's choice when asked for port 0). */
   readonly port: number;
@@ -173,8 +191,12 @@ export interface Listeners {
   listenUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
   /** As listenUdp, an IPv6 wildcard is IPv6-only (where the runtime allows: not on Deno). */
   listenTcp(address: string, port: number, onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null): Promise<Closable>;
-  /** Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. */
-  listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer>;
+  /**
+   * Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. `limits` are kept
+   * where the runtime allows (Node and Bun: all; Deno.serve offers none of them, see
+   * adapters/deno/http.ts).
+   */
+  listenHttp(address: string, port: number, handler: HttpHandler, limits?: HttpLimits): Promise<HttpServer>;
 }
 
 export interface Closable {
@@ -189,12 +211,14 @@ export interface FileSystem {
   /**
    * Replaces the file so that a crash or power cut at any moment leaves either the old content
    * or the new, whole: the bytes go to a temporary file in the same folder, which is fsynced and
-   * renamed over the target, then the folder is fsynced so the rename itself is on disk.
+   * renamed over the target, then the folder is fsynced so the rename itself is on disk. The
+   * temporary file has an unpredictable name, is created exclusively (never through a link)
+   * with mode 0600, and the ones earlier writes left when cut short are removed.
    */
   writeFileAtomic(path: string, bytes: Uint8Array): Promise<void>;
   /** Renames within one file system (setting a damaged file aside, rotating a log); replaces `to`. */
   rename(from: string, to: string): Promise<void>;
-  /** Adds the bytes at the end of the file, creating it (mode 0644) when it does not exist. */
+  /** Adds the bytes at the end of the file, creating it (mode 0600: it holds clients' addresses) when it does not exist. */
   appendBytes(path: string, bytes: Uint8Array): Promise<void>;
   /** The file's size in bytes, or null when it does not exist. */
   fileSize(path: string): Promise<number | null>;

@@ -24,7 +24,7 @@ import { readCaFile } from './ca-file.ts';
 import { createDrain } from './drain.ts';
 import { createHttpHandler } from './http/handler.ts';
 import { createStaleWatch } from './http/health.ts';
-import { bindDns, bindHttp, bindRelay } from './listeners.ts';
+import { bindDns, bindHttp, bindRelay, hostChecked } from './listeners.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
 import { udpErrorCounter, withUdpErrorsCounted } from './udp-listener.ts';
@@ -342,7 +342,8 @@ export async function startServer(
   try {
     // HTTP first, so that /readyz can say "not ready" while the DNS listeners are being bound.
     if (config.http.listen && staleWatch) {
-      const h = await bindHttp(runtime, config.http.listen, createHttpHandler(server, { token: config.http.token, clock, staleWatch }), 'http');
+      const l = config.http.listen;
+      const h = await bindHttp(runtime, config, l, hostChecked(runtime, config, l.address, createHttpHandler(server, { token: config.http.token, clock, staleWatch })), 'http');
       closables.push(h);
       http = { address: config.http.listen.address, port: h.port };
     }

@@ -8,6 +8,7 @@
 
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import { isHostName, isIpv4, isIpv6, splitHostPort } from '../core/net/host-port.ts';
+import { redactUrl } from '../core/net/redact-url.ts';
 
 export const UpstreamProtocol = { udp: 'udp', tcp: 'tcp', tls: 'tls', https: 'https', relay: 'relay' } as const;
 export type UpstreamProtocol = (typeof UpstreamProtocol)[keyof typeof UpstreamProtocol];
@@ -40,7 +41,7 @@ export interface UpstreamSpec {
   readonly address: string;
   readonly port: number;
   readonly family: 4 | 6 | 0;
-  /** As given by the user with any `?token=` value hidden, for logs and metrics labels. */
+  /** As given by the user with any token or password hidden (redactUrl), for logs and metrics labels. */
   readonly label: string;
   /** tls:// and https:// only. */
   readonly tls?: TlsSpec;
@@ -67,7 +68,7 @@ const SCHEMES = new Set(Object.keys(DEFAULT_PORT));
 const PIN = /^sha256\/([A-Za-z0-9+/]{43}=)$/;
 
 export function parseUpstream(text: string): UpstreamSpec {
-  const bad = (why: string) => new HoldfastError(ErrorCode.config, `upstream: "${text}" ${why} (${EXPECTED})`);
+  const bad = (why: string) => new HoldfastError(ErrorCode.config, `upstream: "${redactUrl(text)}" ${why} (${EXPECTED})`);
   const m = /^([a-z+]+):\/\/(.+)$/.exec(text);
   if (!m) throw bad('has no scheme');
   const scheme = m[1];
@@ -111,7 +112,7 @@ export function parseUpstream(text: string): UpstreamSpec {
   }
   const port = hp.port ?? DEFAULT_PORT[scheme];
   if (port === 0) throw bad('has port 0');
-  if (!named) return { protocol, address: hp.host, port, family, label: text };
+  if (!named) return { protocol, address: hp.host, port, family, label: redactUrl(text) };
 
   if (fragment !== null && !isHostName(fragment)) throw bad(`gives "#${fragment}" as the certificate name, which is not a host name`);
   const serverName = fragment ?? hp.host.replace(/\.$/, '');
@@ -145,16 +146,14 @@ export function parseUpstream(text: string): UpstreamSpec {
     }
   }
   const address = hp.host.replace(/\.$/, '');
-  const base: UpstreamSpec = { protocol, address, port, family, label: text };
+  const base: UpstreamSpec = { protocol, address, port, family, label: redactUrl(text) };
   const spec: UpstreamSpec = encrypted ? { ...base, tls: { serverName, pins } } : base;
   if (protocol === 'tls') return spec;
   const hostPart = fragment ?? (family === 6 ? `[${hp.host}]` : hp.host);
   const authority = port === DEFAULT_PORT[scheme] ? hostPart : `${hostPart}:${port}`;
   if (relay) {
     const relayBase = path.replace(/\/+$/, '');
-    // The token is a secret: the label goes to logs, the status page and metrics.
-    const label = token === null ? text : text.replace(/([?&]token=)[^&#]*/, '$1****');
-    return { ...spec, label, http: { path: relayBase, method: 'POST', authority }, relay: { base: relayBase, token } };
+    return { ...spec, http: { path: relayBase, method: 'POST', authority }, relay: { base: relayBase, token } };
   }
   return { ...spec, http: { path: kept.length ? `${path}?${kept.join('&')}` : path, method, authority } };
 }

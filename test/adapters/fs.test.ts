@@ -3,13 +3,13 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as bunFs from '../../src/adapters/bun/fs.ts';
 import * as denoFs from '../../src/adapters/deno/fs.ts';
 import * as nodeFs from '../../src/adapters/node/fs.ts';
-import { folderOf, tempPathFor } from '../../src/adapters/shared/paths.ts';
+import { folderOf, isTempNameOf, tempPathFor } from '../../src/adapters/shared/paths.ts';
 import type { FileSystem } from '../../src/core/ports.ts';
 import { runtimeName } from '../helpers/runtime.ts';
 
@@ -17,6 +17,9 @@ const fs: FileSystem = runtimeName === 'deno' ? denoFs : runtimeName === 'bun' ?
 
 const bytesOf = (text: string) => new TextEncoder().encode(text);
 const same = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((v, i) => v === b[i]);
+/** Temporary files of `p` in its folder (there should be none once a write is over). */
+const tempsOf = (p: string) => readdirSync(folderOf(p)).filter((n) => isTempNameOf(p, n));
+const modeOf = (p: string) => statSync(p).mode & 0o777;
 
 describe(`fs adapter (${runtimeName})`, () => {
   let dir: string;
@@ -61,17 +64,16 @@ describe(`fs adapter (${runtimeName})`, () => {
     assert.equal(readFileSync(p, 'utf8'), 'second, longer');
     await fs.writeFileAtomic(p, bytesOf('3'));
     assert.equal(readFileSync(p, 'utf8'), '3');
-    assert.equal(existsSync(tempPathFor(p)), false);
+    assert.deepEqual(tempsOf(p), []);
   });
 
   it('leaves the old file whole when the write fails before the rename', async () => {
-    const p = join(dir, 'blocked.snap');
+    // A name as long as a file name may be: the temporary file's longer name is refused
+    // (ENAMETOOLONG, even as root), so the write fails when it opens it.
+    const p = join(dir, 'b'.repeat(250));
     writeFileSync(p, 'old content');
-    // A folder where the temporary file must go: opening it for writing fails (even as root).
-    mkdirSync(tempPathFor(p));
     await assert.rejects(fs.writeFileAtomic(p, bytesOf('new content')));
     assert.equal(readFileSync(p, 'utf8'), 'old content');
-    rmSync(tempPathFor(p), { recursive: true, force: true });
   });
 
   it('rejects, and leaves no temporary file, when the rename over the target fails', async () => {
@@ -79,7 +81,7 @@ describe(`fs adapter (${runtimeName})`, () => {
     mkdirSync(p);
     writeFileSync(join(p, 'inside'), 'x');
     await assert.rejects(fs.writeFileAtomic(p, bytesOf('bytes')));
-    assert.equal(existsSync(tempPathFor(p)), false);
+    assert.deepEqual(tempsOf(p), []);
     assert.equal(readFileSync(join(p, 'inside'), 'utf8'), 'x');
   });
 
@@ -92,10 +94,40 @@ describe(`fs adapter (${runtimeName})`, () => {
     const p = join(dir, 'crashed.snap');
     writeFileSync(p, 'whole old file');
     writeFileSync(tempPathFor(p), 'half a wri');
+    writeFileSync(tempPathFor(p), 'half another');
     assert.equal(new TextDecoder().decode((await fs.readBytes(p))!), 'whole old file');
     await fs.writeFileAtomic(p, bytesOf('whole new file'));
     assert.equal(readFileSync(p, 'utf8'), 'whole new file');
-    assert.equal(existsSync(tempPathFor(p)), false);
+    // Each crash leaves a file under a new name: the next write clears them all.
+    assert.deepEqual(tempsOf(p), []);
+  });
+
+  it('#15 - never writes through a symlink planted where the temporary file used to go', async () => {
+    const p = join(dir, 'planted.snap');
+    const victim = join(dir, 'victim.conf');
+    writeFileSync(victim, 'root-owned settings');
+    // The fixed name every earlier version used.
+    symlinkSync(victim, `${p}.tmp`);
+    await fs.writeFileAtomic(p, bytesOf('snapshot bytes'));
+    assert.equal(readFileSync(victim, 'utf8'), 'root-owned settings');
+    assert.equal(readFileSync(p, 'utf8'), 'snapshot bytes');
+  });
+
+  it('#15 - names each temporary file unpredictably', () => {
+    const names = new Set(Array.from({ length: 32 }, () => tempPathFor('/var/lib/holdfast/cache.snap')));
+    assert.equal(names.size, 32);
+    for (const n of names) assert.ok(isTempNameOf('/var/lib/holdfast/cache.snap', n.slice('/var/lib/holdfast/'.length)), n);
+    assert.equal(isTempNameOf('/var/lib/holdfast/cache.snap', 'cache.snap'), false);
+    assert.equal(isTempNameOf('/var/lib/holdfast/cache.snap', 'other.snap.0123456789abcdef.tmp'), false);
+  });
+
+  it('#15 - creates the snapshot and appended files readable by their owner only', async () => {
+    const p = join(dir, 'private.snap');
+    await fs.writeFileAtomic(p, bytesOf('clients asked for these names'));
+    assert.equal(modeOf(p).toString(8), '600');
+    const log = join(dir, 'queries.log');
+    await fs.appendBytes(log, bytesOf('192.0.2.7 www.test A\n'));
+    assert.equal(modeOf(log).toString(8), '600');
   });
 
   it('never lets a reader see a partly written file while a big write goes on', async () => {

@@ -67,7 +67,7 @@ describe('configFromText', () => {
       listen: [{ address: '::1', port: 53 }],
       upstreams: ['udp://9.9.9.9'],
       cache: { ...DEFAULT_CONFIG.cache, file: '/tmp/c "q".bin', maxBytes: 1 << 20 },
-      http: { listen: { address: '0.0.0.0', port: 8080 }, token: 'abc' },
+      http: { ...DEFAULT_CONFIG.http, listen: { address: '0.0.0.0', port: 8080 }, token: 'abc', allowedHosts: ['router.lan'] },
     };
     assert.deepEqual(configFromText(formatConfig(changed), 'x'), changed);
   });

@@ -6,10 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tempPathFor } from '../../src/adapters/shared/paths.ts';
+import { folderOf, isTempNameOf } from '../../src/adapters/shared/paths.ts';
 import { decodeSnapshot } from '../../src/services/snapshot/format.ts';
 import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
@@ -23,6 +23,14 @@ const MIN_ITERATIONS = 5;
 const SEED = 0x5eed;
 
 /** Identity, size and time of a file, or "none". */
+/** The temporary files an atomic write of `path` has open or left (their names are random). */
+function tempsOf(path: string): string[] {
+  const folder = folderOf(path);
+  return readdirSync(folder)
+    .filter((n) => isTempNameOf(path, n))
+    .map((n) => join(folder, n));
+}
+
 function fileState(path: string): string {
   const st = statSync(path, { throwIfNoEntry: false });
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'none';
@@ -92,20 +100,20 @@ describe('cache file under SIGKILL', () => {
         // The first sign of a write: the temporary file appears (between its open and its
         // rename, a window of a few ms that a random moment seldom hits), or the file itself
         // changes (which is how a writer that is not atomic would be caught mid-way).
-        const tmp = tempPathFor(file);
         const before = fileState(file);
         const until = Date.now() + 2_500;
-        while (!existsSync(tmp) && fileState(file) === before && Date.now() < until) await new Promise((r) => setImmediate(r));
+        while (tempsOf(file).length === 0 && fileState(file) === before && Date.now() < until) await new Promise((r) => setImmediate(r));
       }
       const end = await hf.stop('SIGKILL');
       await load.stop();
       current = null;
       assert.equal(end.signal, 'SIGKILL', `${at}: it exited on its own: ${hf.stderr()}`);
-      if (existsSync(tempPathFor(file))) {
+      const left = tempsOf(file);
+      if (left.length > 0) {
         killedMidWrite++;
-        // Harmless to the next process (its first write replaces it; see the fs adapter
+        // Harmless to the next process (its first write clears it; see the fs adapter
         // tests), but it would fool the next wait for a temporary file to appear.
-        rmSync(tempPathFor(file));
+        for (const t of left) rmSync(t);
       }
       if (existsSync(file)) {
         everWritten = true;

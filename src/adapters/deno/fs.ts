@@ -1,6 +1,9 @@
 // Files on Deno's own API.
 
-import { folderOf, tempPathFor } from '../shared/paths.ts';
+import { folderOf, isTempNameOf, tempPathFor } from '../shared/paths.ts';
+
+/** As in the Node adapter: the query log and snapshot are for the owner's eyes only. */
+const PRIVATE_MODE = 0o600;
 
 function nullIfMissing(e: unknown): null {
   if (e instanceof Deno.errors.NotFound) return null;
@@ -33,10 +36,25 @@ async function syncFolder(folder: string): Promise<void> {
   }
 }
 
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = tempPathFor(path);
+/** Removes what earlier writes of `path` left when they were cut short; best effort. */
+async function clearStaleTemps(path: string): Promise<void> {
+  const folder = folderOf(path);
   try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true, mode: 0o644 });
+    for await (const e of Deno.readDir(folder)) if (isTempNameOf(path, e.name)) await Deno.remove(`${folder}/${e.name}`).catch(() => {});
+  } catch {
+    // An unreadable folder: the write below will say what is wrong.
+  }
+}
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await clearStaleTemps(path);
+  const tmp = tempPathFor(path);
+  let created = false;
+  try {
+    // createNew is O_CREAT|O_EXCL, which never follows a link (see tempPathFor); Deno has no
+    // O_NOFOLLOW option, and with O_EXCL it needs none.
+    const file = await Deno.open(tmp, { write: true, createNew: true, mode: PRIVATE_MODE });
+    created = true;
     try {
       let written = 0;
       while (written < bytes.length) written += await file.write(bytes.subarray(written));
@@ -46,8 +64,9 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     }
     await Deno.rename(tmp, path);
   } catch (e) {
-    // The target is untouched; do not leave a partial copy taking flash space.
-    await Deno.remove(tmp).catch(() => {});
+    // The target is untouched; do not leave a partial copy taking flash space (nor remove
+    // what was there under that name if the open itself failed).
+    if (created) await Deno.remove(tmp).catch(() => {});
     throw e;
   }
   await syncFolder(folderOf(path));
@@ -58,7 +77,7 @@ export function rename(from: string, to: string): Promise<void> {
 }
 
 export function appendBytes(path: string, bytes: Uint8Array): Promise<void> {
-  return Deno.writeFile(path, bytes, { append: true, create: true, mode: 0o644 });
+  return Deno.writeFile(path, bytes, { append: true, create: true, mode: PRIVATE_MODE });
 }
 
 export function fileSize(path: string): Promise<number | null> {

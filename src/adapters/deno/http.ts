@@ -1,8 +1,13 @@
 // HTTP on Deno.serve, which takes a Fetch API handler as it is.
+//
+// The HttpLimits (#15) are not kept here: Deno.serve's TCP options (Deno 2.9) are hostname,
+// port, reusePort and tcpBacklog, with no header or request timeout, no connection cap and no
+// connection event from which to keep either. The shipped executable is Bun's, which keeps
+// them all (adapters/bun/http.ts); on Deno, keep the HTTP port on loopback or behind a proxy.
 
-import type { HttpHandler, HttpServer } from '../../core/ports.ts';
+import type { HttpHandler, HttpLimits, HttpServer } from '../../core/ports.ts';
 
-export function listenHttp(address: string, port: number, handler: HttpHandler): Promise<HttpServer> {
+export function listenHttp(address: string, port: number, handler: HttpHandler, _limits?: HttpLimits): Promise<HttpServer> {
   return new Promise((resolve, reject) => {
     let server: Deno.HttpServer<Deno.NetAddr>;
     try {

@@ -1,7 +1,16 @@
 // Files on node:fs/promises (Bun uses this too: see bun/fs.ts).
 
-import { appendFile, open, readFile, rename as renameFile, stat as nodeStat, unlink } from 'node:fs/promises';
-import { folderOf, tempPathFor } from '../shared/paths.ts';
+import { constants } from 'node:fs';
+import { appendFile, open, readdir, readFile, rename as renameFile, stat as nodeStat, unlink } from 'node:fs/promises';
+import { folderOf, isTempNameOf, tempPathFor } from '../shared/paths.ts';
+
+/**
+ * Files we create hold clients' addresses and names (query log) or what they asked (snapshot):
+ * readable by the owner only.
+ */
+const PRIVATE_MODE = 0o600;
+/** A new file only, never through a link: see tempPathFor. O_EXCL alone refuses a symlink; NOFOLLOW says so twice. */
+const CREATE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
 function nullIfMissing(e: NodeJS.ErrnoException): null {
   if (e.code === 'ENOENT') return null;
@@ -33,10 +42,23 @@ async function syncFolder(folder: string): Promise<void> {
   }
 }
 
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = tempPathFor(path);
+/** Removes what earlier writes of `path` left when they were cut short; best effort. */
+async function clearStaleTemps(path: string): Promise<void> {
+  const folder = folderOf(path);
   try {
-    const file = await open(tmp, 'w', 0o644);
+    for (const name of await readdir(folder)) if (isTempNameOf(path, name)) await unlink(`${folder}/${name}`).catch(() => {});
+  } catch {
+    // An unreadable folder: the write below will say what is wrong.
+  }
+}
+
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await clearStaleTemps(path);
+  const tmp = tempPathFor(path);
+  let created = false;
+  try {
+    const file = await open(tmp, CREATE_NEW, PRIVATE_MODE);
+    created = true;
     try {
       await file.writeFile(bytes);
       await file.sync();
@@ -45,8 +67,9 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
     }
     await renameFile(tmp, path);
   } catch (e) {
-    // The target is untouched; do not leave a partial copy taking flash space.
-    await unlink(tmp).catch(() => {});
+    // The target is untouched; do not leave a partial copy taking flash space (nor remove
+    // what was there under that name if the open itself failed).
+    if (created) await unlink(tmp).catch(() => {});
     throw e;
   }
   await syncFolder(folderOf(path));
@@ -57,7 +80,7 @@ export function rename(from: string, to: string): Promise<void> {
 }
 
 export function appendBytes(path: string, bytes: Uint8Array): Promise<void> {
-  return appendFile(path, bytes, { mode: 0o644 });
+  return appendFile(path, bytes, { mode: PRIVATE_MODE });
 }
 
 export function fileSize(path: string): Promise<number | null> {

@@ -11,7 +11,8 @@ import { runLifecycle } from '../../server/lifecycle.ts';
 import { startServer } from '../../server/start.ts';
 import { rejectUnknownFlags } from '../args.ts';
 import { LogLevel, createLogger } from '../logger.ts';
-import { proxyLogLine, upstreamLogLine } from '../log-lines.ts';
+import { exposedHttpLogLine, proxyLogLine, upstreamLogLine } from '../log-lines.ts';
+import { redactUrl } from '../../core/net/redact-url.ts';
 
 export const relayArgs = argsDef('relay');
 
@@ -29,7 +30,8 @@ export function relayCommand(runtime: Runtime) {
       const l = server.listeners[0];
       const token = config.relayServer.token !== null;
       log.info(`relay listening on http ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`, { transport: 'http', address: l.address, port: l.port, token });
-      log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });
+      if (!token) exposedHttpLogLine(log, 'relay', l.address);
+      log.info(`forwarding to ${config.upstreams.map(redactUrl).join(', ')}`, { upstreams: config.upstreams.map(redactUrl), runtime: runtime.name });
       proxyLogLine(log, server.pipeline.proxy);
       await runLifecycle(runtime, server, {
         load: () => loadConfig(sources),
@@ -38,7 +40,7 @@ export function relayCommand(runtime: Runtime) {
           else if (e.kind === 'reload-refused') log.error(`SIGHUP: new configuration refused, the running one stays (${e.error})`, { error: e.error });
           else if (e.kind === 'reloaded') {
             log.level = LogLevel[e.config.log.level];
-            log.info(`SIGHUP: configuration reloaded; forwarding to ${e.config.upstreams.join(', ')}`, { upstreams: e.config.upstreams });
+            log.info(`SIGHUP: configuration reloaded; forwarding to ${e.config.upstreams.map(redactUrl).join(', ')}`, { upstreams: e.config.upstreams.map(redactUrl) });
           }
         },
       });

@@ -12,6 +12,7 @@ import { SYSTEM_RESOLV_FILES, upstreamsFromSystem } from '../../server/resolv-co
 import { startServer } from '../../server/start.ts';
 import { rejectUnknownFlags } from '../args.ts';
 import { LogLevel, createLogger } from '../logger.ts';
+import { redactUrl } from '../../core/net/redact-url.ts';
 import {
   accessLogLine,
   listeningLogLines,
@@ -100,7 +101,7 @@ export function serveCommand(runtime: Runtime) {
         onBlockList: (e) => log[e.level](e.message, e.fields),
       });
       listeningLogLines(log, server);
-      log.info(`forwarding to ${config.upstreams.join(', ')}`, { upstreams: config.upstreams, runtime: runtime.name });
+      log.info(`forwarding to ${config.upstreams.map(redactUrl).join(', ')}`, { upstreams: config.upstreams.map(redactUrl), runtime: runtime.name });
       proxyLogLine(log, server.pipeline.proxy);
       accessLogLine(log, config, server.localSubnets?.current() ?? null);
       resolveNamedUpstreams(server, log);
@@ -113,7 +114,7 @@ export function serveCommand(runtime: Runtime) {
               return log.info(`${e.signal}: stopping`);
             case 'reloaded':
               log.level = LogLevel[e.config.log.level];
-              log.info(`SIGHUP: configuration reloaded; forwarding to ${e.config.upstreams.join(', ')}`, { upstreams: e.config.upstreams });
+              log.info(`SIGHUP: configuration reloaded; forwarding to ${e.config.upstreams.map(redactUrl).join(', ')}`, { upstreams: e.config.upstreams.map(redactUrl) });
               proxyLogLine(log, server.pipeline.proxy);
               if (e.needRestart.length) log.warn(`SIGHUP: ${e.needRestart.join(', ')} changed and take effect only after a restart`, { needRestart: e.needRestart });
               return;

@@ -2,6 +2,7 @@
 // that validateConfig can name the key of a bad one and the pipeline can use the same parse.
 
 import { isHostName, isIpv4, isIpv6 } from './host-port.ts';
+import { redactUrl } from './redact-url.ts';
 
 /** Port of a proxy URL without one: curl's default for proxies that are not https://. */
 export const DEFAULT_PROXY_PORT = 1080;
@@ -78,12 +79,5 @@ export function parseProxyUrl(text: string): ProxyUrl | string {
   return { host, port, family, username, password, label: family === 6 ? `[${host}]:${port}` : `${host}:${port}` };
 }
 
-/** The URL with any password replaced, for error messages that may reach a log. */
-export function redact(text: string): string {
-  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text);
-  const from = scheme ? scheme[0].length : 0;
-  const at = text.lastIndexOf('@');
-  const colon = text.indexOf(':', from);
-  if (at < from || colon < 0 || colon > at) return text;
-  return `${text.slice(0, colon + 1)}****${text.slice(at)}`;
-}
+/** The URL with any password replaced, for error messages that may reach a log (see redactUrl). */
+export const redact = redactUrl;

@@ -27,6 +27,11 @@ export interface RelayHandlerOptions {
   readonly token?: string | null;
   /** The path before /v1/ (e.g. "/relay"); a trailing "/" is dropped. Default: none. */
   readonly basePath?: string;
+  /**
+   * May `from` have one more item answered now (a per-client rate limit)? An item refused is
+   * that item's `rate_limited`, costing no lookup. Default: every item.
+   */
+  readonly admitItem?: (from: { address: string; port: number }) => boolean;
 }
 
 export type RelayFetch = (request: Request, from?: { address: string; port: number }) => Promise<Response>;
@@ -64,6 +69,7 @@ export function createRelayHandler(options: RelayHandlerOptions): RelayFetch {
   }
   const token = options.token ?? null;
   const authorized = createBearerCheck(token);
+  const admitItem = options.admitItem;
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   const dnsPath = `${base}/v1/dns`;
   const infoPath = `${base}/v1/info`;
@@ -96,6 +102,7 @@ export function createRelayHandler(options: RelayHandlerOptions): RelayFetch {
       batch.items.map(async (item): Promise<RelayResultItem> => {
         if (item.q === undefined || item.q.length < DNS_HEADER_BYTES) return { id: item.id, ok: false, err: RelayErrorCode.badRequest };
         if (item.q.length > limits.per_item_max_wire_bytes) return { id: item.id, ok: false, err: RelayErrorCode.tooLarge };
+        if (admitItem && !admitItem(from)) return { id: item.id, ok: false, err: RelayErrorCode.rateLimited };
         try {
           const a = await options.resolve(item.q, from);
           if (a === null) return { id: item.id, ok: false, err: RelayErrorCode.badRequest };

@@ -6,6 +6,9 @@
 
 import type { Counters } from '../../core/counters.ts';
 import type { Clock, FileSystem, TimerHandle, Timers } from '../../core/ports.ts';
+import { scanMessage, toStored, type StoredMessage } from '../../core/wire/message.ts';
+import { queryFromKey } from '../../core/wire/query.ts';
+import { replyMatches } from '../../upstreams/reply-match.ts';
 import { ReplyKind, replyKind } from '../../pipeline/cache/policy.ts';
 import type { CacheEntry, CacheStore } from '../../pipeline/cache/store.ts';
 import { decodeSnapshot, encodeSnapshot, SnapshotError, type SnapshotEntry } from './format.ts';
@@ -32,6 +35,12 @@ export interface RestoreResult {
   readonly stale: number;
   /** Beyond the stale-if-error window, SERVFAIL entries, or damaged times. */
   readonly dropped: number;
+  /**
+   * Set aside because the message is not one an upstream could have given for the entry's key
+   * (it fails the checks an upstream reply passes, or answers another question). Counted apart
+   * from `dropped`: the checksum was right, so these were made or damaged before it was taken.
+   */
+  readonly rejected: number;
   /** The clock reads earlier than when the file was written: no entry was trusted as fresh. */
   readonly clockBehind: boolean;
 }
@@ -65,6 +74,29 @@ export interface SnapshotPorts {
 }
 
 /**
+ * The message as the cache would have stored it had an upstream just sent it for `key`, or why
+ * not. A checksum says the file is as written, not that what was written is sound: a crafted
+ * file (or a bug) could hold a message for another name under this key, or one too short to
+ * serve. So each goes through what an upstream reply goes through: the question the key stands
+ * for must be the one answered (RFC 5452 §9.1, replyMatches), the message must scan whole
+ * (scanMessage), and the stored form (TTLs clamped to maxTtlSeconds, rcode, counts) is made
+ * afresh from the bytes (toStored) instead of read from the file.
+ */
+export function validatedMessage(key: string, message: StoredMessage, maxTtlSeconds: number): StoredMessage | string {
+  const question = queryFromKey(key);
+  if (question === null) return 'key is not a question';
+  const wire = message.wire;
+  // The key's question with the message's ID, so that replyMatches compares what matters here.
+  const sent = question.bytes.slice();
+  if (wire.length >= 2) sent.set(wire.subarray(0, 2), 0);
+  if (!replyMatches(wire, sent)) return 'message does not answer its key';
+  const scan = scanMessage(wire);
+  if (typeof scan === 'string') return scan;
+  if (scan.truncated) return 'truncated message';
+  return toStored(wire, scan, maxTtlSeconds);
+}
+
+/**
  * Puts decoded entries into `store`, re-aged by the clock. Entries hold absolute times, so when
  * the clock has moved on since `createdAtMs` they have aged by exactly that. When the clock reads
  * EARLIER than the file's creation (a router without a real-time clock boots at 1970 or at its
@@ -85,9 +117,15 @@ export function restoreEntries(
   let fresh = 0;
   let stale = 0;
   let dropped = 0;
+  let rejected = 0;
   for (const e of entries) {
+    const message = validatedMessage(e.key, e.message, opts.maxTtlSeconds);
+    if (typeof message === 'string') {
+      rejected++;
+      continue;
+    }
     const ttlMs = Math.min(e.expiresAtMs - e.storedAtMs, maxTtlMs);
-    if (!(ttlMs >= 0) || replyKind(e.message) === ReplyKind.servfail) {
+    if (!(ttlMs >= 0) || replyKind(message) === ReplyKind.servfail) {
       dropped++;
       continue;
     }
@@ -101,7 +139,7 @@ export function restoreEntries(
         dropped++;
         continue;
       }
-      entry = store.set(e.key, e.message, e.storedAtMs, ttlMs);
+      entry = store.set(e.key, message, e.storedAtMs, ttlMs);
       if (nowMs < expiresAtMs) fresh++;
       else stale++;
     } else {
@@ -110,14 +148,14 @@ export function restoreEntries(
         dropped++;
         continue;
       }
-      entry = store.set(e.key, e.message, nowMs - ttlMs, ttlMs);
+      entry = store.set(e.key, message, nowMs - ttlMs, ttlMs);
       stale++;
     }
     entry.popularity = e.popularity;
     // Popularity decays from popularityAtMs; a time in the future would make it grow instead.
     entry.popularityAtMs = Math.min(e.popularityAtMs, nowMs);
   }
-  return { restored: fresh + stale, fresh, stale, dropped, clockBehind };
+  return { restored: fresh + stale, fresh, stale, dropped, rejected, clockBehind };
 }
 
 /** What the cache holds that is worth keeping: servable now or later, SERVFAILs left out. */
@@ -243,6 +281,7 @@ export function createSnapshotService(
       const nowMs = clock.now();
       const result = restoreEntries(store, decoded.entries, decoded.info.createdAtMs, nowMs, options);
       counters.snapshot_restored_entries += result.restored;
+      counters.snapshot_rejected_entries += result.rejected;
       fileTimeMs = decoded.info.createdAtMs;
       // What was just read is what the file holds: no change to write yet.
       insertsAtLastWrite = counters.cache_inserts;

@@ -16,10 +16,10 @@ import { createFakeNet } from '../../helpers/fake-net.ts';
 
 const PEER = { address: '127.0.0.1', port: 40000 };
 
-function setup(token: string | null = null, queryLog: QueryLog | null = null) {
+function setup(token: string | null = null, queryLog: QueryLog | null = null, upstreams = ['udp://192.0.2.1', 'udp://192.0.2.2']) {
   const time = createFakeTime();
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 1 }, net: createFakeNet({}).net };
-  const config: ServerConfig = { ...DEFAULT_CONFIG, upstreams: ['udp://192.0.2.1', 'udp://192.0.2.2'] };
+  const config: ServerConfig = { ...DEFAULT_CONFIG, upstreams };
   const counters = createCounters();
   const pipeline = createPipeline(config, ports, counters);
   const state = { bound: true };
@@ -45,6 +45,18 @@ function setup(token: string | null = null, queryLog: QueryLog | null = null) {
 }
 
 const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
+
+describe('http: secrets', () => {
+  it('#15 - shows no relay token or proxy password in /metrics, /readyz or /api/stats', async () => {
+    const s = setup(null, null, ['relay+https://relay.example/dns?token=s3cr3t-relay-token', 'udp://192.0.2.1']);
+    for (const path of ['/metrics', '/readyz', '/api/stats']) {
+      const body = await (await s.get(path)).text();
+      assert.ok(body.includes('relay.example'), `${path} names the relay`);
+      assert.ok(!body.includes('s3cr3t-relay-token'), `${path} shows the token:\n${body}`);
+      assert.ok(body.includes('token=****'), `${path} says a token is set`);
+    }
+  });
+});
 
 describe('http: paths', () => {
   it('/healthz answers 200 "ok"', async () => {

@@ -111,3 +111,26 @@ describe('relay server handler', () => {
     );
   });
 });
+
+describe('relay server: per-client rate limit', () => {
+  it('#15 - answers an item over the client\'s limit with rate_limited, without resolving it', async () => {
+    let resolved = 0;
+    const allowed = new Map<string, number>([['192.0.2.1', 2]]);
+    const fetch = createRelayHandler({
+      resolve: (q, from) => {
+        resolved++;
+        return echo(q, from);
+      },
+      admitItem: (from) => {
+        const left = allowed.get(from.address) ?? 0;
+        allowed.set(from.address, left - 1);
+        return left > 0;
+      },
+    });
+    const body = encodeRelayRequest({ id: 'r', items: [1, 2, 3, 4].map((n) => ({ id: `i${n}`, q: query(n) })) });
+    const res = await fetch(post(body), { address: '192.0.2.1', port: 1 });
+    const r = decodeRelayResponse(new Uint8Array(await res.arrayBuffer()), ['i1', 'i2', 'i3', 'i4']);
+    assert.deepEqual(r.items.map((i) => (i.ok ? 'ok' : i.err)).sort(), ['ok', 'ok', 'rate_limited', 'rate_limited']);
+    assert.equal(resolved, 2);
+  });
+});

@@ -153,7 +153,7 @@ describe('snapshot service: loading', () => {
     const mem = await fileWith(['a.example.org', 'b.example.org']);
     const p = boot(mem, T0 + 100_000);
     const r = await p.service.load();
-    assert.deepEqual(r, { restored: 2, fresh: 2, stale: 0, dropped: 0, clockBehind: false });
+    assert.deepEqual(r, { restored: 2, fresh: 2, stale: 0, dropped: 0, rejected: 0, clockBehind: false });
     assert.equal(p.counters.snapshot_restored_entries, 2);
     const e = p.cache.store.peek(keyOf('a.example.org'))!;
     assert.equal(e.storedAtMs, T0);
@@ -169,7 +169,7 @@ describe('snapshot service: loading', () => {
   it('keeps an entry expired since the file was written as stale: TTL 30 when upstream fails', async () => {
     const mem = await fileWith(['a.example.org']);
     const p = boot(mem, T0 + (TTL + 3_600) * 1000);
-    assert.deepEqual(await p.service.load(), { restored: 1, fresh: 0, stale: 1, dropped: 0, clockBehind: false });
+    assert.deepEqual(await p.service.load(), { restored: 1, fresh: 0, stale: 1, dropped: 0, rejected: 0, clockBehind: false });
     p.cache.upstream.mode = 'fail';
     const a = await p.cache.answerOf('a.example.org');
     assert.equal(a.source, 'cache-stale');
@@ -181,7 +181,7 @@ describe('snapshot service: loading', () => {
   it('drops entries beyond the stale-if-error window', async () => {
     const mem = await fileWith(['a.example.org', 'b.example.org']);
     const p = boot(mem, T0 + TTL * 1000 + STALE_WINDOW_MS);
-    assert.deepEqual(await p.service.load(), { restored: 0, fresh: 0, stale: 0, dropped: 2, clockBehind: false });
+    assert.deepEqual(await p.service.load(), { restored: 0, fresh: 0, stale: 0, dropped: 2, rejected: 0, clockBehind: false });
     assert.equal(p.cache.store.size, 0);
     assert.equal(p.counters.snapshot_restored_entries, 0);
     // One millisecond earlier they would still have been servable.
@@ -196,7 +196,7 @@ describe('snapshot service: loading', () => {
     it(`treats every entry as stale, never fresh, when the clock reads ${what}`, async () => {
       const mem = await fileWith(['a.example.org', 'b.example.org']);
       const p = boot(mem, now);
-      assert.deepEqual(await p.service.load(), { restored: 2, fresh: 0, stale: 2, dropped: 0, clockBehind: true });
+      assert.deepEqual(await p.service.load(), { restored: 2, fresh: 0, stale: 2, dropped: 0, rejected: 0, clockBehind: true });
       const e = p.cache.store.peek(keyOf('a.example.org'))!;
       assert.equal(e.expiresAtMs, now, 'expired just now');
       assert.equal(e.expiresAtMs - e.storedAtMs, TTL * 1000);
@@ -232,13 +232,13 @@ describe('snapshot service: loading', () => {
     const m = stored('a.example.org');
     const r = restoreEntries(
       store,
-      [{ key: 'k', message: m, storedAtMs: T0 + 60_000, expiresAtMs: T0 + 360_000, popularity: 3, popularityAtMs: T0 + 60_000 }],
+      [{ key: keyOf('a.example.org'), message: m, storedAtMs: T0 + 60_000, expiresAtMs: T0 + 360_000, popularity: 3, popularityAtMs: T0 + 60_000 }],
       T0,
       T0 + 10_000,
       OPTIONS,
     );
-    assert.deepEqual(r, { restored: 1, fresh: 0, stale: 1, dropped: 0, clockBehind: false });
-    const e = store.peek('k')!;
+    assert.deepEqual(r, { restored: 1, fresh: 0, stale: 1, dropped: 0, rejected: 0, clockBehind: false });
+    const e = store.peek(keyOf('a.example.org'))!;
     assert.equal(e.expiresAtMs, T0 + 10_000);
     assert.equal(e.popularity, 3);
     assert.equal(e.popularityAtMs, T0 + 10_000, 'no popularity time in the future');
@@ -249,16 +249,77 @@ describe('snapshot service: loading', () => {
     const r = restoreEntries(
       store,
       [
-        { key: 'long', message: stored('long.example.org'), storedAtMs: T0, expiresAtMs: T0 + 365 * 86_400_000, popularity: 0, popularityAtMs: T0 },
-        { key: 'sf', message: stored('sf.example.org', { rcode: 'SERVFAIL' }), storedAtMs: T0, expiresAtMs: T0 + 5_000, popularity: 0, popularityAtMs: T0 },
-        { key: 'neg', message: stored('neg.example.org'), storedAtMs: T0, expiresAtMs: T0 - 5_000, popularity: 0, popularityAtMs: T0 },
+        { key: keyOf('long.example.org'), message: stored('long.example.org'), storedAtMs: T0, expiresAtMs: T0 + 365 * 86_400_000, popularity: 0, popularityAtMs: T0 },
+        { key: keyOf('sf.example.org'), message: stored('sf.example.org', { rcode: 'SERVFAIL' }), storedAtMs: T0, expiresAtMs: T0 + 5_000, popularity: 0, popularityAtMs: T0 },
+        { key: keyOf('neg.example.org'), message: stored('neg.example.org'), storedAtMs: T0, expiresAtMs: T0 - 5_000, popularity: 0, popularityAtMs: T0 },
       ],
       T0,
       T0 + 1_000,
       OPTIONS,
     );
-    assert.deepEqual(r, { restored: 1, fresh: 1, stale: 0, dropped: 2, clockBehind: false });
-    assert.equal(store.peek('long')!.expiresAtMs, T0 + OPTIONS.maxTtlSeconds * 1000);
+    assert.deepEqual(r, { restored: 1, fresh: 1, stale: 0, dropped: 2, rejected: 0, clockBehind: false });
+    assert.equal(store.peek(keyOf('long.example.org'))!.expiresAtMs, T0 + OPTIONS.maxTtlSeconds * 1000);
+  });
+
+  /** A file written at T0 holding `entries` (key, message) stored at T0 for TTL seconds: its checksum is right. */
+  function craftedFile(entries: Array<[string, StoredMessage]>): ReturnType<typeof createMemoryFs> {
+    const mem = createMemoryFs();
+    mem.files.set(
+      FILE,
+      encodeSnapshot(
+        entries.map(([key, message]) => ({ key, message, storedAtMs: T0, expiresAtMs: T0 + TTL * 1000, popularity: 0, popularityAtMs: T0 })),
+        T0,
+      ),
+    );
+    return mem;
+  }
+
+  it('#15 - sets aside an entry whose message answers another name than its key, and asks upstream instead', async () => {
+    const evil = reply(query('evil.example'), { answers: [{ type: 'A', name: 'evil.example', ttl: TTL, class: 'IN', data: '6.6.6.6' }] });
+    const scan = scanMessage(evil);
+    if (typeof scan === 'string') throw new Error(scan);
+    const mem = craftedFile([
+      [keyOf('www.example.org'), toStored(evil, scan, 86_400)],
+      [keyOf('a.example.org'), stored('a.example.org')],
+    ]);
+    const p = boot(mem, T0 + 1_000);
+    assert.deepEqual(await p.service.load(), { restored: 1, fresh: 1, stale: 0, dropped: 0, rejected: 1, clockBehind: false });
+    assert.equal(p.counters.snapshot_rejected_entries, 1);
+    const answer = await p.cache.ask('www.example.org');
+    assert.equal(answer.answers[0].data, '192.0.2.1', 'the upstream answer, not the planted one');
+    assert.equal(p.cache.upstream.calls, 1);
+  });
+
+  it('#15 - sets aside a message too short to be a reply, so its name is not SERVFAIL', async () => {
+    const short: StoredMessage = { wire: Uint8Array.from([0, 1, 0x81, 0x80, 0]), ttls: [], rcode: 0, ad: false, answerCount: 1, minAnswerTtl: TTL, negativeTtl: -1 };
+    const mem = craftedFile([[keyOf('short.example.org'), short]]);
+    const p = boot(mem, T0 + 1_000);
+    assert.equal((await p.service.load())!.rejected, 1);
+    assert.equal(p.cache.store.size, 0);
+    const answer = await p.cache.ask('short.example.org');
+    assert.equal(answer.rcode, 'NOERROR');
+    assert.equal(answer.answers[0].data, '192.0.2.1');
+  });
+
+  it('#15 - takes TTLs and counts from the message itself, clamped to cache.maxTtlSeconds, never from the file', async () => {
+    // The file's own record says TTL 86400 and rcode NXDOMAIN; the bytes say TTL 86400, NOERROR.
+    const m = stored('day.example.org', { ttl: 86_400 });
+    const lying: StoredMessage = { ...m, rcode: 3, answerCount: 0 };
+    const mem = craftedFile([[keyOf('day.example.org'), lying]]);
+    const p = boot(mem, T0 + 1_000, { maxTtlSeconds: 120 });
+    assert.equal((await p.service.load())!.restored, 1);
+    const e = p.cache.store.peek(keyOf('day.example.org'))!;
+    assert.equal(e.message.rcode, 0);
+    assert.equal(e.message.answerCount, 1);
+    const answer = await p.cache.ask('day.example.org');
+    assert.ok(answer.answers[0].ttl! <= 120, `TTL ${answer.answers[0].ttl}`);
+  });
+
+  it('#15 - sets aside an entry whose key is not a question at all', () => {
+    const store = createCacheStore(100, () => T0);
+    const r = restoreEntries(store, [{ key: 'k', message: stored('a.example.org'), storedAtMs: T0, expiresAtMs: T0 + 1_000, popularity: 0, popularityAtMs: T0 }], T0, T0, OPTIONS);
+    assert.equal(r.rejected, 1);
+    assert.equal(store.size, 0);
   });
 
   it('carries popularity across a restart', async () => {
