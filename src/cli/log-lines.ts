@@ -12,6 +12,7 @@ import type { LocalSubnetsEvent } from '../services/local-subnets.ts';
 import type { LocalFilesEvent } from '../services/local-files/service.ts';
 import type { SnapshotEvent } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
+import type { RebindReport } from '../server/rebind-report.ts';
 import { isLoopbackAddress } from '../server/http/host-check.ts';
 
 export function snapshotLogLine(log: ConsolaInstance, e: SnapshotEvent): void {
@@ -194,4 +195,14 @@ export function listeningLogLines(log: ConsolaInstance, server: RunningServer): 
   for (const l of server.listeners) {
     log.info(`listening on ${l.transport} ${where(l.address, l.port)}`, { transport: l.transport, address: l.address, port: l.port });
   }
+}
+
+/** Rebind protection stripped LAN addresses from a public name's answer (at most once a minute per name). */
+export function rebindLogLine(log: ConsolaInstance, e: RebindReport): void {
+  const since = e.answers > 1 ? ` (${e.answers} answers for it stripped since the last line)` : '';
+  log.warn(`rebind protection: ${e.name} answered with LAN addresses by an upstream; removed ${e.removed}${since}; --rebind-allow ${e.name.replace(/\.$/, '')} lets it through`, {
+    name: e.name,
+    removed: e.removed,
+    answers: e.answers,
+  });
 }

@@ -210,6 +210,21 @@ export interface ServerConfig {
     readonly maxRequestBytes: number;
   };
   /** Local names (src/pipeline/local, docs/local-names.md). */
+  /** Zones whose names go to their own upstreams (src/pipeline/forward). */
+  readonly forward: {
+    /** `DOMAIN=URL[,URL...]` as given; parsed when the pipeline is built. */
+    readonly zones: readonly string[];
+  };
+  readonly rewrite: {
+    /** `FROM=TO` as given; parsed when the pipeline is built. */
+    readonly rules: readonly string[];
+  };
+  /** DNS rebinding protection on the main upstreams' answers (src/pipeline/forward/rebind.ts). */
+  readonly rebind: {
+    readonly protection: 'on' | 'off';
+    /** Domains whose names may resolve to LAN addresses. */
+    readonly allow: readonly string[];
+  };
   readonly local: {
     /** Hosts files, watched. */
     readonly hosts: readonly string[];

@@ -501,6 +501,36 @@ export const SETTINGS: readonly Setting[] = [
     doc: "dnsmasq lease file (OpenWrt: /tmp/dhcp.leases) whose host names are answered as NAME.<local-domain>, watched for changes; repeatable",
   }),
 
+  // Forward zones, rewrites and rebind protection (src/pipeline/forward, src/pipeline/rewrite;
+  // docs/local-names.md, docs/filtering.md). Each value's upstreams and names are parsed where
+  // the pipeline is built (src/pipeline/forward/zones.ts), which names a bad one and stops.
+  s({
+    path: 'forward.zones',
+    flag: 'forward-zone',
+    kind: lines('DOMAIN=URL[,URL...]', (v) => (/^[^=\s]+=\S+$/.test(v) ? null : `"${v}" is not DOMAIN=URL[,URL...] (such as corp.example=udp://10.8.0.1)`)),
+    default: [],
+    reload: true,
+    doc: 'Names at or under DOMAIN go only to these upstreams (any upstream scheme; the longest zone wins; reverse zones too, which are then not answered locally); repeatable',
+  }),
+  s({
+    path: 'rewrite.rules',
+    flag: 'rewrite',
+    kind: lines('FROM=TO', (v) => (/^[^=\s]+=[^=\s]+$/.test(v) ? null : `"${v}" is not FROM=TO (such as nas.example.com=192.168.1.10)`)),
+    default: [],
+    reload: true,
+    doc: 'Answer FROM (a name, or *.domain for the names under it) with TO: an address (A or AAAA), or a name (CNAME FROM to TO, then its answer); repeatable',
+  }),
+  s({
+    path: 'rebind.protection',
+    flag: 'rebind-protection',
+    kind: choice(['on', 'off']),
+    // On, as OpenWrt's dnsmasq (rebind_protection '1'): a router is what DNS rebinding attacks.
+    default: 'on',
+    reload: true,
+    doc: 'Take private, loopback, link-local, ULA and unspecified addresses out of the main upstreams\' answers (not forward zones\')',
+  }),
+  s({ path: 'rebind.allow', flag: 'rebind-allow', kind: list('DOMAIN', domainProblem), default: [], reload: true, doc: 'Let this domain and the names under it resolve to LAN addresses despite --rebind-protection; repeatable' }),
+
   // Logging.
   s({ path: 'log.level', flag: 'log-level', kind: choice(['silent', 'error', 'warn', 'info', 'debug', 'trace'], 'LEVEL'), default: 'info', reload: true, commands: ['serve', 'relay'], doc: 'silent, error, warn, info, debug (logs each query) or trace' }),
   s({ path: 'log.format', flag: 'log-format', kind: choice(['pretty', 'json'], 'FORMAT'), default: 'pretty', reload: false, commands: ['serve', 'relay'], doc: 'pretty, or json (one object per line)' }),

@@ -17,6 +17,10 @@ export const Source = {
   local: 'local',
   /** A block list (or the Firefox canary) answered: `reason` names the list and the rule. */
   blocked: 'blocked',
+  /** A --rewrite answered (an address, or a CNAME and its target's answer): `reason` names the rule. */
+  rewrite: 'rewrite',
+  /** A --forward-zone's own upstreams answered: `reason` names the zone and the upstream. */
+  forwardZone: 'forward-zone',
   failure: 'failure',
 } as const;
 export type Source = (typeof Source)[keyof typeof Source];

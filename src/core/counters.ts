@@ -16,6 +16,12 @@ export const CounterName = [
   'answers_local',
   /** Answered by the block stage (src/pipeline/block). */
   'answers_blocked',
+  /** Answered by a --rewrite rule (src/pipeline/rewrite). */
+  'answers_rewrite',
+  /** Answered by a forward zone's upstreams (src/pipeline/forward), not from the cache. */
+  'answers_forward_zone',
+  /** Upstream answers that lost LAN addresses to rebind protection (src/pipeline/forward/rebind.ts). */
+  'rebind_blocked',
   'answers_servfail',
   'coalesced',
   'dropped_short',

@@ -82,8 +82,15 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
         break;
       case 'local':
         counters.answers_local++;
+        break;
       case 'blocked':
         counters.answers_blocked++;
+        break;
+      case 'rewrite':
+        counters.answers_rewrite++;
+        break;
+      case 'forward-zone':
+        counters.answers_forward_zone++;
         break;
       default:
         break;

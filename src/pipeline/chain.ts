@@ -22,6 +22,10 @@ import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
 import { createBootstrap } from '../upstreams/bootstrap.ts';
 import { isProxied, parseUpstream, type UpstreamSpec } from '../upstreams/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
+import { parseForwardZones } from './forward/zones.ts';
+import { createRebindFilter } from './forward/rebind.ts';
+import { createRouter } from './forward/route.ts';
+import { createRewriteStage } from './rewrite/stage.ts';
 import { relayClientSettings } from '../upstreams/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
 
@@ -30,6 +34,8 @@ export interface PipelineExtras {
   /** The text of encryptedUpstream.caFile. */
   readonly caPem?: string;
   readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
+  /** Rebind protection took `removed` LAN addresses out of an answer for `name` (every time: the server throttles its log). */
+  readonly onRebindBlocked?: (name: string, removed: number) => void;
 }
 
 /**
@@ -73,11 +79,19 @@ export function compose(stages: readonly Stage[], last: Next): Next {
   return stages.reduceRight<Next>((next, stage) => (req) => stage(req, next), last);
 }
 
-/** The upstream stage and the bootstrap resolver it uses: what a reload (SIGHUP) replaces. */
+/**
+ * The upstreams, main and per forward zone, the router that picks among them (with rebind
+ * protection), and the bootstrap resolver they share: what a reload (SIGHUP) replaces whole.
+ * Every zone gets its own pool built exactly as the main one is, so health, hedging and retries
+ * are the same; the cache above them all serves their answers stale alike.
+ */
 function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras) {
   const specs = config.upstreams.map(parseUpstream);
+  const zones = parseForwardZones(config.forward.zones);
   const proxy = proxyOf(config);
-  const bootstrap = bootstrapFor(config, specs, proxy, ports, counters);
+  // The main upstreams first: a zone's LAN server finds the main upstreams' names only when
+  // nothing else can.
+  const bootstrap = bootstrapFor(config, [...specs, ...zones.flatMap((z) => z.upstreams)], proxy, ports, counters);
   const e = config.encryptedUpstream;
   const encrypted: EncryptedTransportSettings = {
     caPem: extras.caPem,
@@ -91,9 +105,36 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     onEvent: extras.onUpstreamEvent,
     relay: relayClientSettings(config.relayUpstream),
   };
-  const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
-  return { stage, bootstrap, proxy };
+  const build = (upstreams: readonly UpstreamSpec[]) => createUpstreamStage({ ...config.upstream, upstreams, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
+  const stage = build(specs);
+  const zoneStages = zones.map((zone) => ({ zone, stage: build(zone.upstreams) }));
+  const router = createRouter(
+    {
+      main: stage.next,
+      zones: zoneStages.map((z) => ({ zone: z.zone, next: z.stage.next })),
+      rebind: createRebindFilter({ enabled: config.rebind.protection === 'on', allow: config.rebind.allow }),
+      onRebindBlocked: extras.onRebindBlocked,
+    },
+    counters,
+  );
+  const pools = [stage.pool, ...zoneStages.map((z) => z.stage.pool)];
+  return { stage, router, zones, pools, bootstrap, proxy };
 }
+
+type Upstreams = ReturnType<typeof createUpstreams>;
+
+/** Every pool's checks (a relay's /v1/info); on a failure all are closed and the error thrown. */
+async function preflightAll(u: Upstreams): Promise<void> {
+  try {
+    for (const pool of u.pools) await pool.preflight();
+  } catch (e) {
+    for (const pool of u.pools) pool.close();
+    throw e;
+  }
+}
+
+/** The zone names local data must leave to the forward zones (private reverse zones). */
+const zoneNames = (u: Upstreams) => u.zones.map((z) => z.name);
 
 /** The first address of `name` (A, then AAAA) as the stages of `next` answer it. */
 async function resolveThrough(next: Next, name: string): Promise<string> {
@@ -117,8 +158,10 @@ async function resolveThrough(next: Next, name: string): Promise<string> {
 export function createPipeline(config: ServerConfig, ports: CorePorts, counters: Counters, extras: PipelineExtras = {}) {
   let current = createUpstreams(config, ports, counters, extras);
   // Through `current`, so a reload swaps the upstreams under the cache and coalescing stages,
-  // which keep their state; a query already sent finishes on the upstreams it went to.
-  const upstreamNext: Next = (req) => current.stage.next(req);
+  // which keep their state; a query already sent finishes on the upstreams it went to. The
+  // router at the bottom picks a forward zone's upstreams or the main ones: below the cache,
+  // so a zone's answers are cached and served stale like any other (the question is the key).
+  const upstreamNext: Next = (req) => current.router.next(req);
   // Hits tell the prefetcher (src/services/prefetch, built by the server around the pipeline)
   // what is popular, and it asks the cache to refresh through the stages below it.
   let onPopular: (key: string) => void = () => {};
@@ -137,18 +180,25 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   const coalesce = createCoalesceStage(counters);
   // Built with the flags' records alone; the files come in through replace() once read
   // (src/services/local-files.ts), before any listener opens.
-  const local = createLocalStage(localStageOptions(config.local, NO_FILES), ports.clock);
+  const local = createLocalStage(localStageOptions(config.local, NO_FILES, zoneNames(current)), ports.clock);
+  const rewrite = createRewriteStage({ rules: config.rewrite.rules, ttlSeconds: config.local.ttlSeconds });
   const belowCache = compose([coalesce.stage], upstreamNext);
   // Lists are put in force by src/services/block-lists; until then it passes everything on.
   const block = createBlockStage({ action: config.block.action, allowNames: config.block.allowNames });
   // What a name resolves to without the block stage: how a list's own host is found, through
   // our cache and upstreams and never the system resolver (which may be Holdfast itself).
   const belowBlock = compose([cache.stage, coalesce.stage], upstreamNext);
-  const explainers: Explainer[] = [(name, qtype) => block.explain(name, qtype)];
+  const explainers: Explainer[] = [
+    (name, qtype) => local.explain(name, qtype),
+    (name, qtype) => rewrite.explain(name, qtype),
+    (name, qtype) => block.explain(name, qtype),
+    (name) => current.router.explain(name),
+  ];
   const chain = compose(
     [
       createAnyStage(), // first: ANY over UDP must never reach an upstream (RFC 8482), whatever the name
       local.stage, //      before block rules: a name of the LAN is answered even when a list holds it; private reverse zones end here, never forwarded
+      rewrite.stage, //    the user's own rules before subscribed lists; a CNAME target goes on through the stages below
       block.stage, //      blocked names end here, before forward zones, the cache or an upstream
       cache.stage, //      fresh hits end here
       coalesce.stage, //   after the cache: only misses share exchanges
@@ -158,6 +208,18 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   return {
     chain,
     cache: cache.store,
+    /** --rewrite rules: put in force by configure() on SIGHUP. */
+    rewrite,
+    /** The forward zones in force ("corp.example."), for local data's exemptions. */
+    get forwardZones(): readonly string[] {
+      return zoneNames(current);
+    },
+    /** Every upstream pool (main and forward zones) closed: at shutdown. */
+    closeUpstreams() {
+      for (const pool of current.pools) pool.close();
+    },
+    /** Every pool's checks (a relay's /v1/info) before the first query; closes all on a failure. */
+    preflight: () => preflightAll(current),
     get upstreams() {
       return current.stage.pool;
     },
@@ -187,21 +249,16 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
       onPopular = hook;
     },
     /**
-     * New upstreams (and their settings) from `next`; rejects, changing nothing, when they
-     * cannot be built or fail their checks (a relay's /v1/info). Resolves with the old pool, to
-     * close once its queries are done.
+     * New upstreams, forward zones and rebind settings from `next`; rejects, changing nothing,
+     * when they cannot be built or fail their checks (a relay's /v1/info). Resolves with the old
+     * pools, to close once their queries are done.
      */
     async replaceUpstreams(next: ServerConfig, nextExtras: PipelineExtras = extras) {
       const built = createUpstreams(next, ports, counters, nextExtras);
-      try {
-        await built.stage.pool.preflight();
-      } catch (e) {
-        built.stage.pool.close();
-        throw e;
-      }
-      const old = current.stage.pool;
+      await preflightAll(built);
+      const old = current.pools;
       current = built;
-      return old;
+      return { close: () => old.forEach((p) => p.close()) };
     },
   };
 }

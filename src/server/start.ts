@@ -30,6 +30,8 @@ import { createQueryLogFile } from './query-log-file.ts';
 import { udpErrorCounter, withUdpErrorsCounted } from './udp-listener.ts';
 import { createBlockListService, type BlockListEvent, type BlockListService } from '../services/block-lists/service.ts';
 import { fetchList } from '../services/block-lists/fetch.ts';
+import { parseRewrite } from '../pipeline/rewrite/stage.ts';
+import { rebindReporter, type RebindReport } from './rebind-report.ts';
 
 export interface BoundListener {
   /** http: the relay's listener (`holdfast relay`). */
@@ -90,6 +92,8 @@ export interface ServerOptions {
   onLocalFiles?(event: LocalFilesEvent): void;
   /** A block list was read, downloaded, found unchanged, or failed to download. */
   onBlockList?(event: BlockListEvent): void;
+  /** Rebind protection stripped an answer: at most once per name per minute (rebind-report.ts). */
+  onRebindBlocked?(event: RebindReport): void;
 }
 
 /**
@@ -150,20 +154,18 @@ export async function startServer(
   const counters = createCounters();
   const clock = runtime.clock;
   const caPem = await readCaFile(runtime, config.encryptedUpstream.caFile);
-  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+  const onRebindBlocked = rebindReporter(clock, serverOptions.onRebindBlocked);
+  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked });
   // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
-  try {
-    await pipeline.upstreams.preflight();
-  } catch (e) {
-    pipeline.upstreams.close();
-    throw e;
-  }
+  await pipeline.preflight();
   // Local data: the files are read before any listener opens, so the first query finds them;
   // a change to one is put in force by the poll, a new configuration by reload().
   let localSettings = config.local;
   let lastConflicts = '';
   const applyLocal = (files: LocalFileData) => {
-    const options = localStageOptions(localSettings, files);
+    // A forward zone over a private reverse zone takes it from local data (RFC 6303 zones are
+    // answered here only while nobody has been named to answer them).
+    const options = localStageOptions(localSettings, files, pipeline.forwardZones);
     pipeline.local.replace(options);
     // Once per change of the clashes, not on every lease renewal.
     const conflicts = options.conflicts.join('\n');
@@ -204,7 +206,7 @@ export async function startServer(
     await blockLists.start();
   } catch (e) {
     blockLists.stop();
-    pipeline.upstreams.close();
+    pipeline.closeUpstreams();
     throw e;
   }
   const snapshot = await restoreSnapshot(config, runtime, pipeline, counters, serverOptions.onSnapshot);
@@ -306,7 +308,7 @@ export async function startServer(
       stopping = true;
       await Promise.all(tcpListeners.map((c) => c.close()));
       await drain.settle(STOP_DRAIN_MS);
-      pipeline.upstreams.close();
+      pipeline.closeUpstreams();
       streams.closeAll();
       await Promise.all(closables.filter((c) => !tcpListeners.includes(c)).map((c) => c.close()));
       // After the listeners: nothing more can change the cache while it is written.
@@ -319,8 +321,10 @@ export async function startServer(
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
       parseRecordSettings(next.local.records);
+      next.rewrite.rules.forEach(parseRewrite);
       const commitLists = await blockLists.prepare(next.block);
-      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked });
+      pipeline.rewrite.configure({ rules: next.rewrite.rules, ttlSeconds: next.local.ttlSeconds });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
       listCaPem = caPem;
@@ -364,7 +368,7 @@ export async function startServer(
     blockLists.stop();
     await recorders.file?.stop();
     for (const c of closables) await c.close();
-    pipeline.upstreams.close();
+    pipeline.closeUpstreams();
     throw e;
   }
 

@@ -132,6 +132,21 @@ describe('handle: answers from the chain', () => {
     }
   });
 
+  it('#14 - counts each source of the issue under its own outcome, and only there', async () => {
+    const stored = upstreamAnswer('a.example', [rr([0xc0, 12], 1, 60, [192, 0, 2, 1])]);
+    const outcomes = ['answers_local', 'answers_blocked', 'answers_rewrite', 'answers_forward_zone'] as const;
+    for (const [source, counter] of [
+      ['local', 'answers_local'],
+      ['blocked', 'answers_blocked'],
+      ['rewrite', 'answers_rewrite'],
+      ['forward-zone', 'answers_forward_zone'],
+    ] as const) {
+      const { handle, counters } = setup(async () => ({ ...stored, source }));
+      await handle(rawQuery('a.example'), UDP);
+      for (const c of outcomes) assert.equal(counters[c], c === counter ? 1 : 0, `${source}: ${c}`);
+    }
+  });
+
   it('answers a bare rcode when the answer has no message', async () => {
     const { handle, counters } = setup(async () => ({ source: 'synthetic', reason: 'test', rcode: Rcode.REFUSED, message: null, ageSeconds: 0 }));
     const d = decode((await handle(rawQuery('a.example'), UDP))!);

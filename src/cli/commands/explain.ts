@@ -12,10 +12,24 @@ import { createBlockStage } from '../../pipeline/block/stage.ts';
 import { explainName } from '../../pipeline/explain.ts';
 import { createBlockListService } from '../../services/block-lists/service.ts';
 import { serveArgs } from './serve.ts';
+import { createCounters } from '../../core/counters.ts';
+import type { Next } from '../../core/answer.ts';
+import { createRebindFilter } from '../../pipeline/forward/rebind.ts';
+import { createRouter } from '../../pipeline/forward/route.ts';
+import { parseForwardZones } from '../../pipeline/forward/zones.ts';
+import { localStageOptions, NO_FILES } from '../../pipeline/local/setup.ts';
+import { createLocalStage } from '../../pipeline/local/stage.ts';
+import { createRewriteStage } from '../../pipeline/rewrite/stage.ts';
+import { createLocalFilesService } from '../../services/local-files/service.ts';
+
+/** Explaining asks no upstream: the router is built only to say where a name would go. */
+const NEVER_ASKED: Next = () => {
+  throw new HoldfastError(ErrorCode.config, 'explain: asks no upstream');
+};
 
 export function explainCommand(runtime: Runtime) {
   return defineCommand({
-    meta: { name: 'explain', description: 'Say which stage would answer NAME, and which block list and rule blocks it' },
+    meta: { name: 'explain', description: 'Say which stage would answer NAME: local data, a rewrite, a block list and rule, a forward zone, or the upstreams' },
     args: {
       name: { type: 'positional', description: 'The name', required: true },
       type: { type: 'positional', description: 'Record type (default A)', required: false, default: 'A' },
@@ -40,7 +54,20 @@ export function explainCommand(runtime: Runtime) {
       await lists.start();
       lists.stop();
       for (const l of lists.status()) if (l.kind === 'url' && l.names === 0) runtime.stdout.write(`note: ${l.list} has no kept copy under --lists-dir yet, so it is left out\n`);
-      for (const e of explainName([block.explain], String(args.name), qtype)) runtime.stdout.write(`${e.stage}: ${e.text}\n`);
+      // The stages that can answer on their own, built as serve builds them (chain.ts), in its order.
+      const zones = parseForwardZones(config.forward.zones);
+      const counters = createCounters();
+      const local = createLocalStage(localStageOptions(config.local, NO_FILES, zones.map((z) => z.name)), runtime.clock);
+      const files = createLocalFilesService(config.local, runtime.fs, runtime.timers, counters, (data) => local.replace(localStageOptions(config.local, data, zones.map((z) => z.name))));
+      await files.load();
+      files.stop();
+      const rewrite = createRewriteStage({ rules: config.rewrite.rules, ttlSeconds: config.local.ttlSeconds });
+      const router = createRouter(
+        { main: NEVER_ASKED, zones: zones.map((zone) => ({ zone, next: NEVER_ASKED })), rebind: createRebindFilter({ enabled: config.rebind.protection === 'on', allow: config.rebind.allow }) },
+        counters,
+      );
+      const explainers = [local.explain, rewrite.explain, block.explain, (name: string) => router.explain(name)];
+      for (const e of explainName(explainers, String(args.name), qtype)) runtime.stdout.write(`${e.stage}: ${e.text}\n`);
     },
   });
 }

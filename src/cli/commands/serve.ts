@@ -17,6 +17,7 @@ import {
   accessLogLine,
   listeningLogLines,
   localFilesLogLine,
+  rebindLogLine,
   localSubnetsLogLine,
   proxyLogLine,
   queryLogLine,
@@ -82,6 +83,12 @@ async function withSystemUpstreams(config: ServerConfig, runtime: Runtime): Prom
   return { config: validateConfig({ ...config, upstreams: found.upstreams }), from: found.file, skipped: found.skipped };
 }
 
+/** A --forward-zone value with any token or password in its URLs hidden. */
+const redactZone = (z: string) => {
+  const eq = z.indexOf('=');
+  return `${z.slice(0, eq)}=${z.slice(eq + 1).split(',').map(redactUrl).join(',')}`;
+};
+
 export function serveCommand(runtime: Runtime) {
   return defineCommand({
     meta: { name: 'serve', description: 'Serve DNS to the LAN, forwarding misses to upstreams' },
@@ -99,9 +106,11 @@ export function serveCommand(runtime: Runtime) {
         onLocalSubnets: (e) => localSubnetsLogLine(log, e),
         onLocalFiles: (e) => localFilesLogLine(log, e),
         onBlockList: (e) => log[e.level](e.message, e.fields),
+        onRebindBlocked: (e) => rebindLogLine(log, e),
       });
       listeningLogLines(log, server);
       log.info(`forwarding to ${config.upstreams.map(redactUrl).join(', ')}`, { upstreams: config.upstreams.map(redactUrl), runtime: runtime.name });
+      if (config.forward.zones.length > 0) log.info(`forward zones: ${config.forward.zones.map(redactZone).join('; ')}`, { forwardZones: config.forward.zones.map(redactZone) });
       proxyLogLine(log, server.pipeline.proxy);
       accessLogLine(log, config, server.localSubnets?.current() ?? null);
       resolveNamedUpstreams(server, log);

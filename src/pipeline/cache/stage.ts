@@ -68,7 +68,9 @@ export function createCacheStage(
   };
 
   const keep = (key: string, answer: Answer): Answer => {
-    if (answer.message && !answer.shared && answer.source === Source.upstream) {
+    // A forward zone's upstreams are upstreams too (src/pipeline/forward): their answers are
+    // cached and served stale like the main ones'.
+    if (answer.message && !answer.shared && (answer.source === Source.upstream || answer.source === Source.forwardZone)) {
       const ttl = cacheTtlSeconds(answer.message, options);
       if (ttl > 0) {
         const before = store.stats.evictedExpired + store.stats.evictedLru;

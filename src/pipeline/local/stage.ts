@@ -14,6 +14,7 @@ import { IN_ADDR_ARPA, IP6_ARPA, PRIVATE_REVERSE_KEYS } from './private-zones.ts
 import { RecordType } from './records.ts';
 import { recordsAt, type LocalTable, type TableRecord } from './table.ts';
 import { buildStored, queryFor, recordsOf, soaRecord, type WireRecord } from './wire.ts';
+import type { Explanation } from '../explain.ts';
 
 export interface LocalStageOptions {
   readonly table: LocalTable;
@@ -33,6 +34,8 @@ export interface LocalStage {
   /** Puts new data or settings in force at once (a file changed, SIGHUP). */
   replace(options: LocalStageOptions): void;
   readonly options: LocalStageOptions;
+  /** What local data would answer for `name`, and from where (holdfast explain); null: not ours. */
+  explain(name: string, qtype: number): Explanation | null;
 }
 
 /** How many CNAMEs in a row local data may chain before the answer is SERVFAIL (a loop). */
@@ -159,6 +162,21 @@ export function createLocalStage(initial: LocalStageOptions, clock: Pick<Clock, 
     },
     get options() {
       return c.options;
+    },
+    explain(name) {
+      const key = nameKeyOf(name);
+      if (key === null) return null;
+      const records = recordsAt(c.table, key, clock.now());
+      if (records !== null) {
+        const from = [...new Set(records.map((r) => r.origin))].join('; ');
+        const cname = records.find((r) => r.type === RecordType.CNAME);
+        return { stage: 'local', answers: true, text: `local data: ${from}${cname ? `: CNAME to ${keyToText(cname.target!)}, followed` : ''}` };
+      }
+      const zone = zoneOf(c, key);
+      if (zone === null) return null;
+      const exists = key === zone.key || c.table.ancestors.has(key);
+      const what = zone.kind === 'local-domain' ? `under the local domain ${keyToText(zone.key)}` : `in the private reverse zone ${keyToText(zone.key)} (RFC 6303)`;
+      return { stage: 'local', answers: true, text: `${what}, not in local data: ${exists ? 'NOERROR with no data (names exist under it)' : 'NXDOMAIN'}, never forwarded` };
     },
   };
 }

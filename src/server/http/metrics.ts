@@ -37,7 +37,7 @@ export interface MetricsView {
 const COUNTER_FAMILIES = {
   holdfast_queries_total: 'DNS messages received from clients, by transport.',
   holdfast_answers_total:
-    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), local (local data: hosts files, DHCP leases, records; or NXDOMAIN for --local-domain and private reverse names), blocked (a block list, docs/filtering.md), servfail (no answer could be had).',
+    'Answers to well-formed queries, by outcome: fresh_hit (cache), stale (expired entry served because upstreams failed or were slow, RFC 8767), stale_revalidating (just expired, served while refreshed), negative_hit (cached NXDOMAIN/NODATA), upstream (a miss answered by an upstream), synthetic (made here, such as RFC 8482 ANY), local (local data: hosts files, DHCP leases, records; or NXDOMAIN for --local-domain and private reverse names), blocked (a block list, docs/filtering.md), rewrite (a --rewrite rule), forward_zone (the upstreams of a --forward-zone, on a miss), servfail (no answer could be had).',
   holdfast_dropped_queries_total:
     'Messages dropped without a reply, by reason: short (less than a header), response (QR=1, never reflected), source_port_zero (UDP from port 0, which no reply can reach).',
   holdfast_socket_errors_total:
@@ -47,6 +47,7 @@ const COUNTER_FAMILIES = {
   holdfast_coalesced_queries_total: 'Misses that waited for an identical query already in flight instead of asking upstreams again.',
   holdfast_tcp_connections_closed_total:
     'Client TCP connections closed by us, by reason: over_limit (refused at the connection cap with nobody to close), idle, slow (a query or the reading of answers not done within the idle timeout), evicted (closed to let a new connection in), oversized_frame, pipeline_overflow, unsent_overflow (held the most unsent answers when all together held too many), per_client_limit.',
+  holdfast_rebind_blocked_total: 'Upstream answers that carried private, loopback, link-local, ULA or unspecified addresses for a public name, passed on without them (--rebind-protection, docs/filtering.md).',
   holdfast_access_denied_total: 'Queries from clients outside the allow list or inside the deny list, by action: refused (REFUSED), dropped (no reply), refuse_limited (no reply: over the rate of REFUSED replies over UDP).',
   holdfast_rate_limited_total: 'Queries over a rate limit, by action: truncated (TC=1 over UDP), refused, dropped.',
   holdfast_rate_limited_global_total: 'Of the rate-limited queries, those over the global limit rather than their client\'s own.',
@@ -101,6 +102,9 @@ export const COUNTER_METRICS: Record<CounterName, readonly [CounterFamily, Label
   answers_synthetic: ['holdfast_answers_total', { outcome: 'synthetic' }],
   answers_local: ['holdfast_answers_total', { outcome: 'local' }],
   answers_blocked: ['holdfast_answers_total', { outcome: 'blocked' }],
+  answers_rewrite: ['holdfast_answers_total', { outcome: 'rewrite' }],
+  answers_forward_zone: ['holdfast_answers_total', { outcome: 'forward_zone' }],
+  rebind_blocked: ['holdfast_rebind_blocked_total', {}],
   answers_servfail: ['holdfast_answers_total', { outcome: 'servfail' }],
   coalesced: ['holdfast_coalesced_queries_total', {}],
   dropped_short: ['holdfast_dropped_queries_total', { reason: 'short' }],

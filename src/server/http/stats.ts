@@ -77,6 +77,8 @@ function answers(c: Readonly<Counters>) {
     synthetic: c.answers_synthetic,
     local: c.answers_local,
     blocked: c.answers_blocked,
+    rewrite: c.answers_rewrite,
+    forwardZone: c.answers_forward_zone,
     servfail: c.answers_servfail,
   };
 }
@@ -85,7 +87,7 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
   const c = view.counters;
   const a = answers(c);
   const fromCache = a.freshHit + a.stale + a.negativeHit;
-  const total = fromCache + a.upstream + a.synthetic + a.local + a.blocked + a.servfail;
+  const total = fromCache + a.upstream + a.synthetic + a.local + a.blocked + a.rewrite + a.forwardZone + a.servfail;
   const ready = readiness(view, staleWatch, nowMs);
   const health = view.pipeline.upstreams.health;
   const fresh = view.latency.read('cache-fresh');

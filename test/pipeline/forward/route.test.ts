@@ -1,0 +1,157 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Answer, Next, Request } from '../../../src/core/answer.ts';
+import { createCounters } from '../../../src/core/counters.ts';
+import { ErrorCode, HoldfastError } from '../../../src/core/errors.ts';
+import { createHandle } from '../../../src/core/handle.ts';
+import { scanMessage, toStored } from '../../../src/core/wire/message.ts';
+import { nameToText } from '../../../src/core/wire/names.ts';
+import { createRebindFilter, isRebindAddress } from '../../../src/pipeline/forward/rebind.ts';
+import { createRouter } from '../../../src/pipeline/forward/route.ts';
+import { parseForwardZone, parseForwardZones } from '../../../src/pipeline/forward/zones.ts';
+import { decode, query, reply, type Decoded } from '../../helpers/packets.ts';
+
+/** A fake upstream stage answering every A query with `addresses`, recording what it was asked. */
+function upstream(label: string, addresses: string[], asked: string[]): Next {
+  return (req: Request): Answer => {
+    asked.push(nameToText(req.query.bytes, 12));
+    const name = nameToText(req.query.bytes, 12).replace(/\.$/, '');
+    const bytes = reply(req.query.bytes, { answers: addresses.map((data) => ({ name, type: data.includes(':') ? 'AAAA' : 'A', ttl: 300, class: 'IN', data }) as never) });
+    const scan = scanMessage(bytes);
+    assert.ok(typeof scan !== 'string');
+    const message = toStored(bytes, scan, 86400);
+    return { source: 'upstream', reason: `${label} in 1 ms`, rcode: message.rcode, message, ageSeconds: 0 };
+  };
+}
+
+function rig(o: { zones?: Record<string, string[]>; main?: string[]; rebind?: boolean; allow?: string[] }) {
+  const asked: Record<string, string[]> = { main: [] };
+  const zones = Object.entries(o.zones ?? {}).map(([text, addresses]) => {
+    const zone = parseForwardZone(text);
+    asked[zone.name] = [];
+    return { zone, next: upstream(zone.upstreams[0].label, addresses, asked[zone.name]) };
+  });
+  const counters = createCounters();
+  const blocked: string[] = [];
+  const router = createRouter(
+    {
+      main: upstream('udp://192.0.2.53:53', o.main ?? ['192.0.2.1'], asked.main),
+      zones,
+      rebind: createRebindFilter({ enabled: o.rebind ?? true, allow: o.allow ?? [] }),
+      onRebindBlocked: (name, removed) => blocked.push(`${name} ${removed}`),
+    },
+    counters,
+  );
+  let last: Answer | null = null;
+  const handle = createHandle(router.next, counters, { onAnswered: (h) => (last = h.answer) });
+  return {
+    asked,
+    counters,
+    blocked,
+    router,
+    async ask(name: string, type = 'A'): Promise<Decoded & { source: string; reason: string }> {
+      const bytes = await handle(query(name, type), { address: '192.168.1.20', port: 5000, transport: 'udp' });
+      assert.ok(bytes);
+      return { ...decode(bytes), source: last!.source, reason: last!.reason };
+    },
+  };
+}
+
+describe('forward zones: parsing', () => {
+  it('#14 - reads DOMAIN=URL[,URL...] with any upstream scheme', () => {
+    const z = parseForwardZone('Corp.Example.=udp://10.8.0.1,tls://10.8.0.2#dns.corp.example');
+    assert.equal(z.name, 'corp.example.');
+    assert.deepEqual(
+      z.upstreams.map((u) => u.protocol),
+      ['udp', 'tls'],
+    );
+  });
+
+  it('#14 - refuses a bad value with a config error that names it', () => {
+    for (const bad of ['corp.example', '=udp://10.8.0.1', 'corp.example=', 'bad..name=udp://10.0.0.1', 'corp.example=ftp://10.0.0.1']) {
+      assert.throws(
+        () => parseForwardZone(bad),
+        (e: unknown) => e instanceof HoldfastError && e.code === ErrorCode.config && e.message.includes(`"${bad}"`),
+        bad,
+      );
+    }
+    assert.throws(() => parseForwardZones(['a.example=udp://10.0.0.1', 'A.example.=udp://10.0.0.2']), /given twice/);
+  });
+});
+
+describe('forward zones: routing', () => {
+  it('#14 - sends names at or under a zone to its upstreams only, the longest zone winning, tagged forward-zone', async () => {
+    const r = rig({ zones: { 'corp.example=udp://10.8.0.1': ['10.8.1.1'], 'lab.corp.example=udp://10.9.0.1': ['10.9.1.1'] } });
+    const a = await r.ask('corp.example');
+    assert.equal(a.source, 'forward-zone');
+    assert.match(a.reason, /^corp\.example\. udp:\/\/10\.8\.0\.1/);
+    assert.equal(a.answers[0].data, '10.8.1.1');
+    assert.equal((await r.ask('host.lab.corp.example')).answers[0].data, '10.9.1.1');
+    assert.equal((await r.ask('www.CORP.example')).answers[0].data, '10.8.1.1');
+    // Only on a label boundary: notcorp.example is not under corp.example.
+    assert.equal((await r.ask('notcorp.example')).source, 'upstream');
+    assert.deepEqual(r.asked.main, ['notcorp.example.']);
+    assert.deepEqual(r.asked['lab.corp.example.'], ['host.lab.corp.example.']);
+    assert.equal(r.counters.answers_forward_zone, 3);
+  });
+
+  it('#14 - explains which zone and upstreams a name goes to', () => {
+    const r = rig({ zones: { '168.192.in-addr.arpa=udp://192.168.1.1': [] } });
+    const e = r.router.explain('10.1.168.192.in-addr.arpa');
+    assert.equal(e?.stage, 'forward-zone');
+    assert.equal(e?.answers, true);
+    assert.match(e!.text, /168\.192\.in-addr\.arpa\..*udp:\/\/192\.168\.1\.1/);
+  });
+});
+
+describe('rebind protection', () => {
+  it('#14 - knows the private, loopback, link-local, ULA, unspecified and mapped addresses, and passes public ones', () => {
+    const v4 = (s: string) => Uint8Array.from(s.split('.').map(Number));
+    for (const a of ['10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '127.0.0.1', '169.254.1.1', '0.0.0.0']) assert.equal(isRebindAddress(1, v4(a)), true, a);
+    for (const a of ['172.32.0.1', '172.15.0.1', '192.169.0.1', '8.8.8.8', '100.64.0.1']) assert.equal(isRebindAddress(1, v4(a)), false, a);
+    const v6 = (first: number[], last: number[] = []) => {
+      const b = new Uint8Array(16);
+      b.set(first);
+      b.set(last, 16 - last.length);
+      return b;
+    };
+    assert.equal(isRebindAddress(28, v6([])), true, '::');
+    assert.equal(isRebindAddress(28, v6([], [1])), true, '::1');
+    assert.equal(isRebindAddress(28, v6([0xfd, 0x12])), true, 'fd12::');
+    assert.equal(isRebindAddress(28, v6([0xfe, 0x80])), true, 'fe80::');
+    assert.equal(isRebindAddress(28, v6([], [0xff, 0xff, 192, 168, 0, 1])), true, '::ffff:192.168.0.1');
+    assert.equal(isRebindAddress(28, v6([0x20, 0x01, 0x0d, 0xb8])), false, '2001:db8::');
+  });
+
+  it('#14 - takes LAN addresses out of a main upstream answer before it goes up, and counts it', async () => {
+    const r = rig({ main: ['192.168.1.5', '203.0.113.7'] });
+    const a = await r.ask('mixed.example');
+    assert.equal(a.rcode, 'NOERROR');
+    assert.deepEqual(
+      a.answers.map((x) => x.data),
+      ['203.0.113.7'],
+    );
+    assert.match(a.reason, /rebind protection removed 1 LAN address/);
+    assert.equal(r.counters.rebind_blocked, 1);
+    assert.deepEqual(r.blocked, ['mixed.example. 1']);
+  });
+
+  it('#14 - answers NOERROR with no data when nothing is left, never SERVFAIL', async () => {
+    const r = rig({ main: ['192.168.1.5', '10.0.0.1'] });
+    const a = await r.ask('evil.example');
+    assert.equal(a.rcode, 'NOERROR');
+    assert.equal(a.answers.length, 0);
+    assert.equal(r.counters.rebind_blocked, 1);
+  });
+
+  it('#14 - leaves forward zones, --rebind-allow domains and --rebind-protection off alone', async () => {
+    const r = rig({ main: ['192.168.1.5'], zones: { 'corp.example=udp://10.8.0.1': ['10.8.1.1'] }, allow: ['plex.direct'] });
+    assert.equal((await r.ask('nas.corp.example')).answers[0].data, '10.8.1.1');
+    assert.equal((await r.ask('x-192-168-1-5.abc.plex.direct')).answers[0].data, '192.168.1.5');
+    assert.equal(r.counters.rebind_blocked, 0);
+    assert.match(r.router.explain('a.plex.direct')!.text, /--rebind-allow plex\.direct/);
+    const off = rig({ main: ['192.168.1.5'], rebind: false });
+    assert.equal((await off.ask('lan.example')).answers[0].data, '192.168.1.5');
+    assert.equal(off.router.explain('lan.example'), null);
+  });
+});
