@@ -49,6 +49,8 @@ const BUN_FLAGS = [
   // directory it happens to be started from.
   '--no-compile-autoload-dotenv',
   '--no-compile-autoload-bunfig',
+  // The time of the build: a clock that reads earlier is known to be wrong (src/core/version.ts).
+  `--define=__HOLDFAST_BUILD_TIME__=${JSON.stringify(new Date().toISOString())}`,
 ];
 
 /** A target that could not be built for a reason outside the project (no network). */

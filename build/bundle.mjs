@@ -16,6 +16,8 @@ export async function bundleNode(outfile = BUNDLE) {
     outfile,
     legalComments: 'none',
     logLevel: 'warning',
+    // The time of the build: a clock that reads earlier is known to be wrong (src/core/version.ts).
+    define: { __HOLDFAST_BUILD_TIME__: JSON.stringify(new Date().toISOString()) },
     // dns-packet is CommonJS and calls require(); an ESM bundle needs one to hand.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __holdfastRequire } from 'node:module';\nconst require = __holdfastRequire(import.meta.url);" },
   });

@@ -24,12 +24,15 @@ import { isProxied, parseUpstream, type UpstreamSpec } from '../upstreams/spec.t
 import { createUpstreamStage } from './upstream/stage.ts';
 import { relayClientSettings } from '../upstreams/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
+import type { ClockGuard } from '../upstreams/clock-guard.ts';
 
 /** What the pipeline gets from outside the configuration: files read, and where events go. */
 export interface PipelineExtras {
   /** The text of encryptedUpstream.caFile. */
   readonly caPem?: string;
   readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
+  /** Whether the clock can be believed for certificates' validity (#12); absent: always. */
+  readonly clockGuard?: ClockGuard;
 }
 
 /**
@@ -89,6 +92,7 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     resolveHost: bootstrap ?? undefined,
     proxy: proxy ?? undefined,
     onEvent: extras.onUpstreamEvent,
+    clockGuard: extras.clockGuard,
     relay: relayClientSettings(config.relayUpstream),
   };
   const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);

@@ -11,7 +11,7 @@ import { createHandle, type HandleOptions } from '../core/handle.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
 import type { Closable, Runtime } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
-import { VERSION } from '../core/version.ts';
+import { BUILD_TIME_MS, VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
@@ -20,6 +20,7 @@ import { createLocalFilesService, type LocalFilesEvent, type LocalFilesService }
 import { attachPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
+import { createClockGuard } from '../upstreams/clock-guard.ts';
 import { readCaFile } from './ca-file.ts';
 import { createDrain } from './drain.ts';
 import { createHttpHandler } from './http/handler.ts';
@@ -150,7 +151,10 @@ export async function startServer(
   const counters = createCounters();
   const clock = runtime.clock;
   const caPem = await readCaFile(runtime, config.encryptedUpstream.caFile);
-  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+  // The clock is wrong while it reads earlier than the build, or than the newest snapshot (#12).
+  const clockGuard = createClockGuard(BUILD_TIME_MS, clock, (e) => serverOptions.onUpstreamEvent?.({ ...e, kind: 'connect-failed', code: null }));
+  if (config.cache.file) clockGuard.atLeast((await runtime.fs.stat(config.cache.file))?.mtimeMs ?? 0);
+  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, clockGuard });
   // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
   try {
     await pipeline.upstreams.preflight();
@@ -191,6 +195,7 @@ export async function startServer(
             resolveHost: pipeline.resolveHost,
             proxy: pipeline.proxy ?? undefined,
             connectTimeoutMs: listConnectTimeoutMs,
+            clockGuard,
             timeoutMs: LIST_DOWNLOAD_TIMEOUT_MS,
             maxBytes,
           },
@@ -320,7 +325,7 @@ export async function startServer(
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
       parseRecordSettings(next.local.records);
       const commitLists = await blockLists.prepare(next.block);
-      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent });
+      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, clockGuard });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
       listCaPem = caPem;

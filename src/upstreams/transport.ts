@@ -6,6 +6,7 @@ import type { ErrorCode } from '../core/errors.ts';
 import type { ProxyUrl } from '../core/net/proxy-url.ts';
 import type { RelayLimits } from '../protocols/relay-v1.ts';
 import { DEFAULT_CONFIG } from '../config/config.ts';
+import type { ClockGuard } from './clock-guard.ts';
 
 export interface Transport {
   /**
@@ -56,6 +57,8 @@ export interface EncryptedTransportSettings {
    */
   readonly proxy?: ProxyUrl;
   readonly onEvent?: (event: UpstreamEvent) => void;
+  /** Whether the clock can be believed for certificates' validity (#12); absent: always. */
+  readonly clockGuard?: ClockGuard;
   /** relay+https:// and relay+http:// upstreams. */
   readonly relay?: RelayClientSettings;
 }
