@@ -264,7 +264,7 @@ export interface Interfaces {
 }
 
 /** SIGUSR1 asks for a cache snapshot now. */
-export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1';
+export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2';
 
 /** One runtime: what main/ hands to the CLI. */
 export interface Runtime {

@@ -14,6 +14,7 @@ import { createStreamServer } from '../core/stream-server.ts';
 import { BUILD_TIME_MS, VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import { createNetworkWatch } from '../services/network-watch.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { localStageOptions, parseRecordSettings, type LocalFileData } from '../pipeline/local/setup.ts';
 import { createLocalFilesService, type LocalFilesEvent, type LocalFilesService } from '../services/local-files/service.ts';
@@ -72,6 +73,12 @@ export interface RunningServer {
    * built. Returns the changed keys that take a restart (listen addresses, cache sizes...).
    */
   reload(next: ServerConfig): Promise<string[]>;
+  /**
+   * The network changed under us (#12; `why` says who noticed: SIGUSR2, the HTTP hook, the
+   * interface watch): every pooled upstream connection is dropped, RTT estimates and breakers
+   * reset, and the next queries redial. Changes within a second of the last are one.
+   */
+  networkChanged(why: string): void;
 }
 
 
@@ -91,6 +98,8 @@ export interface ServerOptions {
   onLocalFiles?(event: LocalFilesEvent): void;
   /** A block list was read, downloaded, found unchanged, or failed to download. */
   onBlockList?(event: BlockListEvent): void;
+  /** The network changed and every upstream connection was dropped (#12): one log line. */
+  onNetworkChanged?(why: string): void;
 }
 
 /**
@@ -104,6 +113,12 @@ const LIST_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
  * procd sends SIGKILL 5 s after SIGTERM, and the cache snapshot is written after this.
  */
 const STOP_DRAIN_MS = 1_000;
+
+/** Network changes reported within this long of the last one are the same change (#12). */
+const NETWORK_QUIET_MS = 1_000;
+
+/** Upstream kinds that keep connections open, which a network change leaves hanging. */
+const POOLED = new Set(['tls', 'https', 'relay']);
 
 /** The cache's file, restored before any listener opens, when `cache.file` is set. */
 async function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline: ReturnType<typeof createPipeline>, counters: Counters, onSnapshot: ServerOptions['onSnapshot']) {
@@ -237,6 +252,22 @@ export async function startServer(
     : null;
   localSubnets?.refresh();
 
+  // The network changing under pooled connections (#12). Read often only where there are
+  // connections to lose; SIGUSR2 and POST /api/network-changed work either way.
+  const pooled = () => pipeline.upstreams.health.some((h) => POOLED.has(h.spec.protocol));
+  const network = createNetworkWatch(
+    { intervalMs: pooled() ? config.encryptedUpstream.networkCheckSeconds * 1000 : 0, quietMs: NETWORK_QUIET_MS },
+    () => runtime.interfaces.subnets(),
+    runtime.timers,
+    () => clock.now(),
+    (why) => {
+      pipeline.upstreams.networkChanged();
+      // The LAN's prefixes may have moved with it (a renumbered IPv6 delegation).
+      localSubnets?.refresh();
+      serverOptions.onNetworkChanged?.(why);
+    },
+  );
+
   const latency = createLatencyHistograms();
   const recorders = queryRecorders(config, runtime, counters);
   const logHook = handleOptions.onAnswered;
@@ -298,8 +329,10 @@ export async function startServer(
     startedAtMs: clock.now(),
     version: VERSION,
     runtime: runtime.name,
+    networkChanged: (why) => network.changed(why),
     async stop() {
       listenersBound = false;
+      network.stop();
       staleWatch?.stop();
       prefetcher.stop();
       localSubnets?.stop();
@@ -377,6 +410,7 @@ export async function startServer(
   if (serverOptions.mode !== 'relay') prefetcher.start();
   snapshot?.start();
   localSubnets?.start();
+  network.start();
   localFiles.start();
   return server;
 }

@@ -23,6 +23,7 @@ import {
   resolveNamedUpstreams,
   snapshotLogLine,
   upstreamLogLine,
+  networkChangedLogLine,
 } from '../log-lines.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
@@ -99,6 +100,7 @@ export function serveCommand(runtime: Runtime) {
         onLocalSubnets: (e) => localSubnetsLogLine(log, e),
         onLocalFiles: (e) => localFilesLogLine(log, e),
         onBlockList: (e) => log[e.level](e.message, e.fields),
+        onNetworkChanged: (why) => networkChangedLogLine(log, why),
       });
       listeningLogLines(log, server);
       log.info(`forwarding to ${config.upstreams.map(redactUrl).join(', ')}`, { upstreams: config.upstreams.map(redactUrl), runtime: runtime.name });
