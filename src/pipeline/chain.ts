@@ -22,6 +22,7 @@ import { parseProxyUrl, type ProxyUrl } from '../core/net/proxy-url.ts';
 import { createBootstrap } from '../upstreams/bootstrap.ts';
 import { isProxied, parseUpstream, type UpstreamSpec } from '../upstreams/spec.ts';
 import { createUpstreamStage } from './upstream/stage.ts';
+import { createNtpFallback } from './upstream/ntp.ts';
 import { relayClientSettings } from '../upstreams/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
 import type { ClockGuard } from '../upstreams/clock-guard.ts';
@@ -96,7 +97,11 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     relay: relayClientSettings(config.relayUpstream),
   };
   const stage = createUpstreamStage({ ...config.upstream, upstreams: specs, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
-  return { stage, bootstrap, proxy };
+  // NTP servers' names may go through the plain --bootstrap while no upstream answers (#12).
+  const plain = config.encryptedUpstream.bootstrap.map(parseUpstream).filter((u) => u.protocol === 'udp' || u.protocol === 'tcp');
+  const ntp = createNtpFallback(config.encryptedUpstream.ntpNames, plain, ports, counters);
+  const next = ntp ? ntp.wrap(stage.next, () => stage.pool.healthy()) : stage.next;
+  return { stage, next, bootstrap, proxy };
 }
 
 /** The first address of `name` (A, then AAAA) as the stages of `next` answer it. */
@@ -122,7 +127,7 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   let current = createUpstreams(config, ports, counters, extras);
   // Through `current`, so a reload swaps the upstreams under the cache and coalescing stages,
   // which keep their state; a query already sent finishes on the upstreams it went to.
-  const upstreamNext: Next = (req) => current.stage.next(req);
+  const upstreamNext: Next = (req) => current.next(req);
   // Hits tell the prefetcher (src/services/prefetch, built by the server around the pipeline)
   // what is popular, and it asks the cache to refresh through the stages below it.
   let onPopular: (key: string) => void = () => {};
