@@ -10,8 +10,8 @@ import { createFakeTime } from '../helpers/fake-clock.ts';
 function setup(intervalMs = 5_000) {
   const time = createFakeTime();
   let subnets: InterfaceSubnet[] = [
-    { name: 'lo', address: '127.0.0.1', prefixBits: 8 },
-    { name: 'pppoe-wan', address: '198.51.100.7', prefixBits: 32 },
+    { name: 'lo', address: '127.0.0.1', prefixBits: 8, family: 4 },
+    { name: 'pppoe-wan', address: '198.51.100.7', prefixBits: 32, family: 4 },
   ];
   const changes: string[] = [];
   const watch = createNetworkWatch({ intervalMs, quietMs: 1_000 }, () => subnets, time, () => time.now(), (why) => changes.push(why));
@@ -21,7 +21,7 @@ function setup(intervalMs = 5_000) {
     watch,
     setWan(address: string | null) {
       subnets = subnets.filter((s) => s.name !== 'pppoe-wan');
-      if (address) subnets.push({ name: 'pppoe-wan', address, prefixBits: 32 });
+      if (address) subnets.push({ name: 'pppoe-wan', address, prefixBits: 32, family: 4 });
     },
   };
 }
