@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { bundleNode } from './bundle.mjs';
+import { buildTime, bundleNode } from './bundle.mjs';
 
 const BIN = 'node_modules/.bin';
 const DIST = 'dist';
@@ -49,6 +49,8 @@ const BUN_FLAGS = [
   // directory it happens to be started from.
   '--no-compile-autoload-dotenv',
   '--no-compile-autoload-bunfig',
+  // The time of the build: a clock that reads earlier is known to be wrong (src/core/version.ts).
+  `--define=__HOLDFAST_BUILD_TIME__=${JSON.stringify(buildTime())}`,
 ];
 
 /** A target that could not be built for a reason outside the project (no network). */

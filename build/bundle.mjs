@@ -2,8 +2,18 @@
 // (the "prepare" script) so that `npx holdfast` works on a fresh checkout.
 import { build } from 'esbuild';
 import { chmod } from 'node:fs/promises';
+import process from 'node:process';
 
 export const BUNDLE = 'dist/holdfast.mjs';
+
+/**
+ * When this build was made, for src/core/version.ts: SOURCE_DATE_EPOCH when set (a reproducible
+ * build, whose date is its last commit's: still a time that has passed), else now.
+ */
+export function buildTime() {
+  const epoch = Number(process.env.SOURCE_DATE_EPOCH);
+  return new Date(Number.isFinite(epoch) && epoch > 0 ? epoch * 1000 : Date.now()).toISOString();
+}
 
 /** Writes the bundle to `outfile` (default dist/holdfast.mjs) and returns its path. */
 export async function bundleNode(outfile = BUNDLE) {
@@ -16,6 +26,8 @@ export async function bundleNode(outfile = BUNDLE) {
     outfile,
     legalComments: 'none',
     logLevel: 'warning',
+    // The time of the build: a clock that reads earlier is known to be wrong (src/core/version.ts).
+    define: { __HOLDFAST_BUILD_TIME__: JSON.stringify(buildTime()) },
     // dns-packet is CommonJS and calls require(); an ESM bundle needs one to hand.
     banner: { js: "#!/usr/bin/env node\nimport { createRequire as __holdfastRequire } from 'node:module';\nconst require = __holdfastRequire(import.meta.url);" },
   });

@@ -167,6 +167,11 @@ export function resolveNamedUpstreams(server: RunningServer, log: ConsolaInstanc
   }
 }
 
+/** The network changed (#12): the upstreams are redialled. */
+export function networkChangedLogLine(log: ConsolaInstance, why: string): void {
+  log.info(`network changed (${why}): every upstream connection dropped, redialling`, { event: 'network-changed', why });
+}
+
 /** Once per change, never per query: a broken certificate is one line, not thousands. */
 export function upstreamLogLine(log: ConsolaInstance, e: UpstreamEvent): void {
   const warn = e.kind === 'connect-failed' || e.kind === 'failing';

@@ -179,6 +179,13 @@ export interface ServerConfig {
     readonly silentConnectionMs: number;
     /** DoH and relays: HTTP/1.1 connections per upstream, one request at a time on each. */
     readonly httpConnections: number;
+    /**
+     * NTP servers' names (#12): asked of the bootstrap upstreams while no upstream answers, so
+     * a router whose clock is wrong at boot (and whose certificates therefore fail) can set it.
+     */
+    readonly ntpNames: readonly string[];
+    /** How often the interface addresses are compared for a network change (#12); 0: never. */
+    readonly networkCheckSeconds: number;
   };
   /** relay+https:// and relay+http:// upstreams (relay protocol v1, docs/relay.md). */
   readonly relayUpstream: {

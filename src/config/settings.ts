@@ -413,6 +413,24 @@ export const SETTINGS: readonly Setting[] = [
     doc: 'DoT: a connection silent this long under a query is replaced; DoH and relays: it stops counting against httpConnections',
   }),
   s({ path: 'encryptedUpstream.httpConnections', kind: int(1, 64), default: 4, reload: true, doc: 'DoH and relays: HTTP/1.1 connections per upstream' }),
+  s({
+    path: 'encryptedUpstream.ntpNames',
+    flag: 'ntp-name',
+    kind: list('NAME', (v) => (/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?)+$/i.test(v) ? null : 'must be a host name (like pool.ntp.org)')),
+    default: [],
+    reload: true,
+    commands: ['serve'],
+    doc: 'NTP server name that may be resolved through the --bootstrap upstreams while no upstream answers (a clock wrong at boot); repeatable',
+  }),
+  s({
+    path: 'encryptedUpstream.networkCheckSeconds',
+    flag: 'network-check-seconds',
+    kind: int(0, 3_600, 'SECONDS'),
+    default: 5,
+    reload: false,
+    commands: ['serve', 'relay'],
+    doc: 'With TLS, HTTPS or relay upstreams: read the interface addresses this often, and redial every upstream when they change; 0: only on SIGUSR2 or POST /api/network-changed',
+  }),
 
   // relay+https:// and relay+http:// upstreams (docs/relay.md).
   s({ path: 'relayUpstream.token', flag: 'relay-token', kind: token, default: null, defaultText: 'none (a ?token= in the URL wins)', reload: true, doc: 'Bearer token for relay upstreams whose URL has no ?token=' }),

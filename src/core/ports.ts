@@ -118,6 +118,13 @@ export interface TlsOptions {
   readonly tunnel?: TlsTunnel;
   /** Aborting it ends the attempt (TCP, tunnel or handshake) and closes its socket. */
   readonly signal?: AbortSignal;
+  /**
+   * Set only while the local clock reads earlier than it can be (#12): the earliest the true
+   * time can be, in ms. A certificate whose only fault is its validity period is then accepted
+   * if every certificate of its chain is still valid at some moment from this one on; the chain,
+   * the name and the pins are checked as ever. Absent: full checks against the clock.
+   */
+  readonly clockFloorMs?: number;
 }
 
 /** An HTTP CONNECT tunnel as the adapters see it: bytes out, bytes in, and the core's verdict. */
@@ -138,6 +145,8 @@ export interface TlsStream extends ByteStream {
    * `peerKey` was asked for; null when it was not, or the runtime could not tell.
    */
   readonly peerKeySha256: string | null;
+  /** Why the certificate was taken despite its validity period (clockFloorMs); null or absent: it was not. */
+  readonly validityIgnored?: string | null;
 }
 
 /** Outbound sockets, for talking to upstreams. */
@@ -255,7 +264,7 @@ export interface Interfaces {
 }
 
 /** SIGUSR1 asks for a cache snapshot now. */
-export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1';
+export type SignalName = 'SIGTERM' | 'SIGINT' | 'SIGHUP' | 'SIGUSR1' | 'SIGUSR2';
 
 /** One runtime: what main/ hands to the CLI. */
 export interface Runtime {

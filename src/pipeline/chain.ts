@@ -26,8 +26,10 @@ import { parseForwardZones } from './forward/zones.ts';
 import { createRebindFilter } from './forward/rebind.ts';
 import { createRouter } from './forward/route.ts';
 import { createRewriteStage } from './rewrite/stage.ts';
+import { createNtpFallback } from './upstream/ntp.ts';
 import { relayClientSettings } from '../upstreams/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
+import type { ClockGuard } from '../upstreams/clock-guard.ts';
 
 /** What the pipeline gets from outside the configuration: files read, and where events go. */
 export interface PipelineExtras {
@@ -36,6 +38,8 @@ export interface PipelineExtras {
   readonly onUpstreamEvent?: (event: UpstreamEvent) => void;
   /** Rebind protection took `removed` LAN addresses out of an answer for `name` (every time: the server throttles its log). */
   readonly onRebindBlocked?: (name: string, removed: number) => void;
+  /** Whether the clock can be believed for certificates' validity (#12); absent: always. */
+  readonly clockGuard?: ClockGuard;
 }
 
 /**
@@ -103,14 +107,19 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     resolveHost: bootstrap ?? undefined,
     proxy: proxy ?? undefined,
     onEvent: extras.onUpstreamEvent,
+    clockGuard: extras.clockGuard,
     relay: relayClientSettings(config.relayUpstream),
   };
   const build = (upstreams: readonly UpstreamSpec[]) => createUpstreamStage({ ...config.upstream, upstreams, maxTtlSeconds: config.cache.maxTtlSeconds, encrypted }, ports, counters);
   const stage = build(specs);
+  // NTP servers' names may go through the plain --bootstrap while no upstream answers (#12).
+  const plain = config.encryptedUpstream.bootstrap.map(parseUpstream).filter((u) => u.protocol === 'udp' || u.protocol === 'tcp');
+  const ntp = createNtpFallback(config.encryptedUpstream.ntpNames, plain, ports, counters);
+  const main = ntp ? ntp.wrap(stage.next, () => stage.pool.healthy()) : stage.next;
   const zoneStages = zones.map((zone) => ({ zone, stage: build(zone.upstreams) }));
   const router = createRouter(
     {
-      main: stage.next,
+      main,
       zones: zoneStages.map((z) => ({ zone: z.zone, next: z.stage.next })),
       rebind: createRebindFilter({ enabled: config.rebind.protection === 'on', allow: config.rebind.allow }),
       onRebindBlocked: extras.onRebindBlocked,
@@ -215,6 +224,10 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
       return zoneNames(current);
     },
     /** Every upstream pool (main and forward zones) closed: at shutdown. */
+    /** Every pool, the main one and each forward zone's. */
+    get pools() {
+      return current.pools;
+    },
     closeUpstreams() {
       for (const pool of current.pools) pool.close();
     },

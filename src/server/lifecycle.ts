@@ -1,6 +1,6 @@
 // A running server's life as a process: SIGTERM and SIGINT stop it (answers in flight drain,
 // the snapshot is written, then exit 0 within a bound a supervisor accepts), SIGHUP reloads the
-// configuration, SIGUSR1 writes the snapshot now. Used by `serve` and `relay` alike; what
+// configuration, SIGUSR1 writes the snapshot now, SIGUSR2 says the network changed (redial). Used by `serve` and `relay` alike; what
 // happens is reported as events, and the command turns them into log lines.
 
 import type { ServerConfig } from '../config/config.ts';
@@ -59,6 +59,8 @@ export function runLifecycle(runtime: Runtime, server: RunningServer, options: L
       .catch((e: Error) => options.onEvent({ kind: 'reload-refused', error: e.message }))
       .finally(() => (reloading = false));
   });
+  // The network changed (#12): the OpenWrt hotplug script sends it on ifup and ifupdate.
+  runtime.onSignal('SIGUSR2', () => server.networkChanged('SIGUSR2'));
   runtime.onSignal('SIGUSR1', () => {
     if (server.snapshot) void server.snapshot.write('request');
     else options.onEvent({ kind: 'no-snapshot' });

@@ -11,15 +11,17 @@ import { createHandle, type HandleOptions } from '../core/handle.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../core/latency.ts';
 import type { Closable, Runtime } from '../core/ports.ts';
 import { createStreamServer } from '../core/stream-server.ts';
-import { VERSION } from '../core/version.ts';
+import { BUILD_TIME_MS, VERSION } from '../core/version.ts';
 import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
+import { createNetworkWatch } from '../services/network-watch.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
 import { localStageOptions, parseRecordSettings, type LocalFileData } from '../pipeline/local/setup.ts';
 import { createLocalFilesService, type LocalFilesEvent, type LocalFilesService } from '../services/local-files/service.ts';
 import { attachPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
+import { createClockGuard } from '../upstreams/clock-guard.ts';
 import { readCaFile } from './ca-file.ts';
 import { createDrain } from './drain.ts';
 import { createHttpHandler } from './http/handler.ts';
@@ -73,6 +75,12 @@ export interface RunningServer {
    * built. Returns the changed keys that take a restart (listen addresses, cache sizes...).
    */
   reload(next: ServerConfig): Promise<string[]>;
+  /**
+   * The network changed under us (#12; `why` says who noticed: SIGUSR2, the HTTP hook, the
+   * interface watch): every pooled upstream connection is dropped, RTT estimates and breakers
+   * reset, and the next queries redial. Changes within a second of the last are one.
+   */
+  networkChanged(why: string): void;
 }
 
 
@@ -94,6 +102,8 @@ export interface ServerOptions {
   onBlockList?(event: BlockListEvent): void;
   /** Rebind protection stripped an answer: at most once per name per minute (rebind-report.ts). */
   onRebindBlocked?(event: RebindReport): void;
+  /** The network changed and every upstream connection was dropped (#12): one log line. */
+  onNetworkChanged?(why: string): void;
 }
 
 /**
@@ -107,6 +117,12 @@ const LIST_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
  * procd sends SIGKILL 5 s after SIGTERM, and the cache snapshot is written after this.
  */
 const STOP_DRAIN_MS = 1_000;
+
+/** Network changes reported within this long of the last one are the same change (#12). */
+const NETWORK_QUIET_MS = 1_000;
+
+/** Upstream kinds that keep connections open, which a network change leaves hanging. */
+const POOLED = new Set(['tls', 'https', 'relay']);
 
 /** The cache's file, restored before any listener opens, when `cache.file` is set. */
 async function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline: ReturnType<typeof createPipeline>, counters: Counters, onSnapshot: ServerOptions['onSnapshot']) {
@@ -155,7 +171,10 @@ export async function startServer(
   const clock = runtime.clock;
   const caPem = await readCaFile(runtime, config.encryptedUpstream.caFile);
   const onRebindBlocked = rebindReporter(clock, serverOptions.onRebindBlocked);
-  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked });
+  // The clock is wrong while it reads earlier than the build, or than the newest snapshot (#12).
+  const clockGuard = createClockGuard(BUILD_TIME_MS, clock, (e) => serverOptions.onUpstreamEvent?.({ ...e, kind: 'connect-failed', code: null }));
+  if (config.cache.file) clockGuard.atLeast((await runtime.fs.stat(config.cache.file))?.mtimeMs ?? 0);
+  const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked, clockGuard });
   // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
   await pipeline.preflight();
   // Local data: the files are read before any listener opens, so the first query finds them;
@@ -193,6 +212,7 @@ export async function startServer(
             resolveHost: pipeline.resolveHost,
             proxy: pipeline.proxy ?? undefined,
             connectTimeoutMs: listConnectTimeoutMs,
+            clockGuard,
             timeoutMs: LIST_DOWNLOAD_TIMEOUT_MS,
             maxBytes,
           },
@@ -233,6 +253,22 @@ export async function startServer(
       )
     : null;
   localSubnets?.refresh();
+
+  // The network changing under pooled connections (#12). Read often only where there are
+  // connections to lose; SIGUSR2 and POST /api/network-changed work either way.
+  const pooled = () => pipeline.pools.some((p) => p.health.some((h) => POOLED.has(h.spec.protocol)));
+  const network = createNetworkWatch(
+    { intervalMs: pooled() ? config.encryptedUpstream.networkCheckSeconds * 1000 : 0, quietMs: NETWORK_QUIET_MS },
+    () => runtime.interfaces.subnets(),
+    runtime.timers,
+    () => clock.now(),
+    (why) => {
+      for (const pool of pipeline.pools) pool.networkChanged();
+      // The LAN's prefixes may have moved with it (a renumbered IPv6 delegation).
+      localSubnets?.refresh();
+      serverOptions.onNetworkChanged?.(why);
+    },
+  );
 
   const latency = createLatencyHistograms();
   const recorders = queryRecorders(config, runtime, counters);
@@ -295,8 +331,10 @@ export async function startServer(
     startedAtMs: clock.now(),
     version: VERSION,
     runtime: runtime.name,
+    networkChanged: (why) => network.changed(why),
     async stop() {
       listenersBound = false;
+      network.stop();
       staleWatch?.stop();
       prefetcher.stop();
       localSubnets?.stop();
@@ -323,7 +361,7 @@ export async function startServer(
       parseRecordSettings(next.local.records);
       next.rewrite.rules.forEach(parseRewrite);
       const commitLists = await blockLists.prepare(next.block);
-      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked });
+      const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked, clockGuard });
       pipeline.rewrite.configure({ rules: next.rewrite.rules, ttlSeconds: next.local.ttlSeconds });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
@@ -376,6 +414,7 @@ export async function startServer(
   if (serverOptions.mode !== 'relay') prefetcher.start();
   snapshot?.start();
   localSubnets?.start();
+  network.start();
   localFiles.start();
   return server;
 }

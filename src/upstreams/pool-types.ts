@@ -67,6 +67,12 @@ export interface UpstreamPool {
   readonly retryBudget: RetryBudget;
   /** Closes the connections kept open to upstreams. */
   close(): void;
+  /**
+   * The network changed under us (#12): drops every pooled connection at once (queries in
+   * flight go out again on fresh ones), forgets RTT estimates and closes the breakers, so
+   * every upstream is asked again at once over the new path.
+   */
+  networkChanged(): void;
   /** The checks upstreams make before use (a relay's /v1/info); rejects with a config error to refuse one. */
   preflight(): Promise<void>;
 }

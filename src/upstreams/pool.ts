@@ -76,7 +76,8 @@ export function createUpstreamPool(
     };
     return {
       spec,
-      transport: createTransport(spec, emit ? { ...encrypted, onEvent: fromTransport } : encrypted, ports, counters),
+      // The transport sees this upstream's RTO, to stop using a connection silent past it.
+      transport: createTransport(spec, { ...encrypted, rtoMs: () => rto.rtoMs, ...(emit ? { onEvent: fromTransport } : {}) }, ports, counters),
       rto,
       breaker: createBreaker(
         { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
@@ -186,6 +187,16 @@ export function createUpstreamPool(
     inFlight: () => inFlight,
     close() {
       for (const h of health) h.transport.close();
+    },
+    networkChanged() {
+      // What was measured and judged over the old path says nothing of the new one.
+      for (const h of health) {
+        h.transport.reset?.();
+        h.rto.reset();
+        h.breaker.success();
+        h.consecutiveFailures = 0;
+        h.lossEstimate = 0;
+      }
     },
     async preflight() {
       await Promise.all(health.map((h) => h.transport.preflight?.()));

@@ -6,6 +6,7 @@ import type { ErrorCode } from '../core/errors.ts';
 import type { ProxyUrl } from '../core/net/proxy-url.ts';
 import type { RelayLimits } from '../protocols/relay-v1.ts';
 import { DEFAULT_CONFIG } from '../config/config.ts';
+import type { ClockGuard } from './clock-guard.ts';
 
 export interface Transport {
   /**
@@ -16,6 +17,12 @@ export interface Transport {
   exchange(query: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array>;
   /** Closes any connections kept open; later exchanges open new ones. */
   close(): void;
+  /**
+   * The network changed under us (#12: a new WAN address, a PPPoE reconnect): drops every
+   * connection at once, forgets any connect backoff, and sends what was in flight once more on
+   * a fresh connection. Absent for kinds that keep no connection (UDP, TCP).
+   */
+  reset?(): void;
   /** Checks, before use, what can be checked (a relay's /v1/info); rejects to refuse the upstream. */
   preflight?(): Promise<void>;
 }
@@ -46,6 +53,12 @@ export interface EncryptedTransportSettings {
   readonly connectTimeoutMs: number;
   /** A connection with a query unanswered this long and nothing received since is dead. */
   readonly silentConnectionMs: number;
+  /**
+   * The upstream's retransmit timeout now (the pool's estimate): a connection with a query
+   * unanswered this long and nothing received since takes no new queries (#12). Absent: only
+   * `silentConnectionMs` applies.
+   */
+  readonly rtoMs?: () => number;
   /** DoH: connections per upstream, each carrying one request at a time (HTTP/1.1). */
   readonly httpConnections: number;
   /** Resolves an upstream given by host name (the bootstrap); absent: names are refused. */
@@ -56,6 +69,8 @@ export interface EncryptedTransportSettings {
    */
   readonly proxy?: ProxyUrl;
   readonly onEvent?: (event: UpstreamEvent) => void;
+  /** Whether the clock can be believed for certificates' validity (#12); absent: always. */
+  readonly clockGuard?: ClockGuard;
   /** relay+https:// and relay+http:// upstreams. */
   readonly relay?: RelayClientSettings;
 }

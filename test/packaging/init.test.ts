@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createRouter, procdParam, REPO, STOCK_DHCP, type Router } from './router.ts';
 
 const routers: Router[] = [];
@@ -249,5 +250,52 @@ describe('#10 - OpenWrt init script', () => {
     }
     assert.match(effective, /upstreams = \["tls:\/\/9\.9\.9\.9\?pin=sha256\/47DEQ[^"]*#dns\.quad9\.net", "https:\/\/dns\.example\/dns-query"\]/);
     assert.ok(procdParam(r.events(), 'command')?.endsWith('--log-level\twarn'));
+  });
+
+  it('#12 - renders the NTP servers of /etc/config/system as ntpNames, which the bootstrap may resolve', () => {
+    const r = router();
+    r.write('etc/config/system', "config system\n\toption hostname 'OpenWrt'\n\nconfig timeserver 'ntp'\n\toption enabled '1'\n\tlist server '0.openwrt.pool.ntp.org'\n\tlist server '1.openwrt.pool.ntp.org'\n");
+    ok(r, 'start');
+    const toml = r.read('var/etc/holdfast/holdfast.toml');
+    assert.match(toml, /^ntpNames = \["0\.openwrt\.pool\.ntp\.org", "1\.openwrt\.pool\.ntp\.org"\]$/m);
+    // After [encryptedUpstream], and the file is still one `holdfast config check` takes.
+    assert.ok(toml.indexOf('ntpNames') > toml.indexOf('[encryptedUpstream]'));
+    const check = spawnSync('node', [join(REPO, 'dist/holdfast.mjs'), 'config', 'check', '--config', join(r.root, 'var/etc/holdfast/holdfast.toml')], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stdout + check.stderr);
+  });
+
+  it('#12 - renders no ntpNames when the system has no NTP server', () => {
+    const r = router();
+    ok(r, 'start');
+    assert.doesNotMatch(r.read('var/etc/holdfast/holdfast.toml'), /ntpNames/);
+  });
+});
+
+describe('#12 - OpenWrt hotplug script (/etc/hotplug.d/iface/50-holdfast)', () => {
+  const hotplug = (r: Router, env: Record<string, string>) => {
+    r.write('etc/hotplug.d/iface/50-holdfast', readFileSync(join(REPO, 'packaging/openwrt/files/holdfast.hotplug'), 'utf8'));
+    // As hotplug-call runs it: sourced in a subshell.
+    return r.sh('( . "$HF_ROOT/etc/hotplug.d/iface/50-holdfast" )', env);
+  };
+  const usr2 = (r: Router) => r.events().filter((e) => e === 'procd_send_signal\tholdfast\t*\tUSR2').length;
+
+  it('sends SIGUSR2 through procd when a WAN interface comes up or changes', () => {
+    const r = router();
+    ok(r, 'start');
+    r.clearEvents();
+    for (const [ACTION, INTERFACE] of [['ifup', 'wan'], ['ifupdate', 'wan6']]) assert.equal(hotplug(r, { ACTION, INTERFACE }).code, 0);
+    assert.equal(usr2(r), 2, r.events().join('\n'));
+  });
+
+  it('stays quiet for the LAN, for ifdown, and when Holdfast is not running', () => {
+    const r = router();
+    ok(r, 'start');
+    r.clearEvents();
+    hotplug(r, { ACTION: 'ifup', INTERFACE: 'lan' });
+    hotplug(r, { ACTION: 'ifdown', INTERFACE: 'wan' });
+    assert.equal(usr2(r), 0, r.events().join('\n'));
+    ok(r, 'stop');
+    hotplug(r, { ACTION: 'ifup', INTERFACE: 'wan' });
+    assert.equal(usr2(r), 0);
   });
 });

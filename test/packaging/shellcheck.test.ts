@@ -1,4 +1,4 @@
-// shellcheck -s sh over what runs on the router: the init script and the package's maintainer
+// shellcheck -s sh over what runs on the router: the init and hotplug scripts and the package's maintainer
 // scripts (the Makefile's postinst and prerm, and the wrappers build/package.mjs writes).
 // OpenWrt's shell is busybox ash: POSIX sh plus `local`, which the scripts declare.
 
@@ -22,6 +22,8 @@ function shellcheck(file: string): void {
 
 describe('#10 - shellcheck on the OpenWrt scripts', { skip: installed ? false : 'shellcheck is not installed (.ci/run installs it)' }, () => {
   it('passes the init script', () => shellcheck(INIT));
+
+  it('#12 - passes the hotplug script', () => shellcheck(join(REPO, 'packaging/openwrt/files/holdfast.hotplug')));
 
   it("passes the package's postinst and prerm", () => {
     const pkg = parseMakefile(readFileSync(join(REPO, 'packaging/openwrt/Makefile'), 'utf8'));

@@ -27,8 +27,17 @@ export function whenConnected<S extends net.Socket, T>(socket: S, readyEvent: st
       if (connected) handlers.onClose();
     });
     socket.once(readyEvent, () => {
+      // `ready` may refuse the connection (a TLS check of our own): then it never opened.
+      let value: T;
+      try {
+        value = ready(socket);
+      } catch (e) {
+        socket.destroy();
+        reject(e);
+        return;
+      }
       connected = true;
-      resolve(ready(socket));
+      resolve(value);
     });
   });
 }

@@ -11,7 +11,7 @@ import { runLifecycle } from '../../server/lifecycle.ts';
 import { startServer } from '../../server/start.ts';
 import { rejectUnknownFlags } from '../args.ts';
 import { LogLevel, createLogger } from '../logger.ts';
-import { exposedHttpLogLine, proxyLogLine, upstreamLogLine } from '../log-lines.ts';
+import { exposedHttpLogLine, networkChangedLogLine, proxyLogLine, upstreamLogLine } from '../log-lines.ts';
 import { redactUrl } from '../../core/net/redact-url.ts';
 
 export const relayArgs = argsDef('relay');
@@ -26,7 +26,7 @@ export function relayCommand(runtime: Runtime) {
       const config = await loadConfig(sources);
       if (config.upstreams.length === 0) throw new HoldfastError(ErrorCode.config, '--upstream: the relay needs at least one (for example --upstream tls://1.1.1.1#cloudflare-dns.com)');
       const log = createLogger(config.log.level, config.log.format, runtime.stderr);
-      const server = await startServer(config, runtime, {}, { mode: 'relay', onUpstreamEvent: (e) => upstreamLogLine(log, e) });
+      const server = await startServer(config, runtime, {}, { mode: 'relay', onUpstreamEvent: (e) => upstreamLogLine(log, e), onNetworkChanged: (why) => networkChangedLogLine(log, why) });
       const l = server.listeners[0];
       const token = config.relayServer.token !== null;
       log.info(`relay listening on http ${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`, { transport: 'http', address: l.address, port: l.port, token });

@@ -24,6 +24,7 @@ import {
   resolveNamedUpstreams,
   snapshotLogLine,
   upstreamLogLine,
+  networkChangedLogLine,
 } from '../log-lines.ts';
 
 const RESOLV_CONF = '/etc/resolv.conf';
@@ -107,6 +108,7 @@ export function serveCommand(runtime: Runtime) {
         onLocalFiles: (e) => localFilesLogLine(log, e),
         onBlockList: (e) => log[e.level](e.message, e.fields),
         onRebindBlocked: (e) => rebindLogLine(log, e),
+        onNetworkChanged: (why) => networkChangedLogLine(log, why),
       });
       listeningLogLines(log, server);
       log.info(`forwarding to ${config.upstreams.map(redactUrl).join(', ')}`, { upstreams: config.upstreams.map(redactUrl), runtime: runtime.name });

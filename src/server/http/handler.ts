@@ -7,7 +7,8 @@
 //              token (a browser cannot send one when opening a page); its script asks for
 //              the token and sends it with every request for data
 //   /api/stats, /api/queries   JSON for the status page
-// Only GET and HEAD; with a token configured, every path but /healthz and / needs it.
+//   /api/network-changed       POST only: the network changed, redial every upstream (#12)
+// GET and HEAD elsewhere; with a token configured, every path but /healthz and / needs it.
 
 import type { Clock, HttpHandler } from '../../core/ports.ts';
 import type { QueryLog } from '../query-log.ts';
@@ -25,6 +26,8 @@ export type HttpView = StatsView & {
   readonly queryLog: QueryLog | null;
   /** Which stage would answer a name (src/pipeline/explain.ts); absent: /api/explain is 404. */
   readonly pipeline: { readonly explain?: (name: string, qtype: number) => readonly Explanation[] };
+  /** Drops every pooled upstream connection (#12); absent: /api/network-changed is 404. */
+  readonly networkChanged?: (why: string) => void;
 };
 
 /** The page may run its own inline script and style and talk to this server, nothing else. */
@@ -42,6 +45,8 @@ export interface HttpOptions {
 interface Route {
   /** Served without the token. */
   readonly open?: boolean;
+  /** Takes POST only (an action), rather than GET and HEAD (a reading). */
+  readonly post?: boolean;
   respond(request: Request): Response;
 }
 
@@ -78,6 +83,18 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
       { respond: () => new Response(formatExposition(collect(options.clock.now())), { headers: { ...COMMON_HEADERS, 'content-type': EXPOSITION_CONTENT_TYPE } }) },
     ],
     ['/', { respond: () => statusPage(200) }],
+    [
+      '/api/network-changed',
+      {
+        post: true,
+        respond: () => {
+          if (!view.networkChanged) return text(404, 'not found\n');
+          // Changes within a second of the last are one: a burst of hotplug calls redials once.
+          view.networkChanged('POST /api/network-changed');
+          return json(202, { redialing: true });
+        },
+      },
+    ],
     ['/api/stats', { respond: () => json(200, stats(view, options.staleWatch, options.clock.now())) }],
     [
       '/api/queries',
@@ -136,6 +153,7 @@ export function createHttpHandler(view: HttpView, options: HttpOptions): HttpHan
       return text(401, 'unauthorized: send "Authorization: Bearer TOKEN"\n', { 'www-authenticate': 'Bearer realm="holdfast"' });
     }
     if (!route) return text(404, 'not found\n');
+    if (route.post) return request.method === 'POST' ? route.respond(request) : text(405, 'method not allowed\n', { allow: 'POST' });
     if (request.method !== 'GET' && request.method !== 'HEAD') return text(405, 'method not allowed\n', { allow: 'GET, HEAD' });
     const response = route.respond(request);
     // HEAD: the same status and headers, no body.

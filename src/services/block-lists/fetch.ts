@@ -13,6 +13,7 @@ import type { UpstreamSpec } from '../../upstreams/spec.ts';
 import { createTlsDialer } from '../../upstreams/tls/dialer.ts';
 import { DEFAULT_ENCRYPTED_SETTINGS, type EncryptedTransportSettings, type HostResolver } from '../../upstreams/transport.ts';
 import type { ProxyUrl } from '../../core/net/proxy-url.ts';
+import type { ClockGuard } from '../../upstreams/clock-guard.ts';
 
 export interface FetchSettings {
   readonly caPem?: string;
@@ -22,6 +23,8 @@ export interface FetchSettings {
   /** The whole download, redirects included, may take this long. */
   readonly timeoutMs: number;
   readonly maxBytes: number;
+  /** Whether the clock can be believed for certificates' validity (#12). */
+  readonly clockGuard?: ClockGuard;
 }
 
 /** What we had last time, to ask only for a change. */
@@ -56,6 +59,7 @@ function getOnce(url: URL, validators: Validators | null, settings: FetchSetting
     connectTimeoutMs: settings.connectTimeoutMs,
     resolveHost: settings.resolveHost,
     proxy: settings.proxy,
+    clockGuard: settings.clockGuard,
   };
   const dialer = createTlsDialer(specOf(url), transport, ports, ['http/1.1']);
   const headers: Array<[string, string]> = [

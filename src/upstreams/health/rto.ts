@@ -25,6 +25,8 @@ export interface RtoEstimator {
   /** Smoothed RTT, or -1 before any sample. */
   readonly srttMs: number;
   readonly rttvarMs: number;
+  /** Forgets every sample: the path changed (#12, a new WAN), so what was measured no longer holds. */
+  reset(): void;
 }
 
 export function createRtoEstimator(o: RtoOptions): RtoEstimator {
@@ -56,6 +58,11 @@ export function createRtoEstimator(o: RtoOptions): RtoEstimator {
     },
     get rttvarMs() {
       return rttvar;
+    },
+    reset() {
+      srtt = -1;
+      rttvar = 0;
+      backoff = 1;
     },
   };
 }

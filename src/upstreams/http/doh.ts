@@ -59,5 +59,8 @@ export function createDohTransport(spec: UpstreamSpec, settings: EncryptedTransp
     close() {
       pool.close();
     },
+    reset() {
+      pool.reset();
+    },
   };
 }

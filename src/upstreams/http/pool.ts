@@ -31,6 +31,8 @@ export interface HttpPoolOptions {
    * against `connections`, so other requests get a connection of their own, up to twice as many.
    */
   readonly stallMs: number;
+  /** The upstream's RTO now: a connection is stalled already past it, when shorter than `stallMs` (#12). */
+  readonly rtoMs?: () => number;
   readonly maxBodyBytes: number;
   /** Opens one connection (TLS or plain); rejects with a HoldfastError saying why. */
   readonly dial: (handlers: StreamHandlers) => Promise<ByteStream>;
@@ -39,9 +41,9 @@ export interface HttpPoolOptions {
 /** The options an upstream's pool takes from the encrypted-upstream settings. */
 export function poolSettings(
   label: string,
-  s: { readonly httpConnections: number; readonly idleTimeoutMs: number; readonly silentConnectionMs: number },
-): Pick<HttpPoolOptions, 'label' | 'connections' | 'idleTimeoutMs' | 'drainMs' | 'stallMs'> {
-  return { label, connections: s.httpConnections, idleTimeoutMs: s.idleTimeoutMs, drainMs: s.silentConnectionMs, stallMs: s.silentConnectionMs };
+  s: { readonly httpConnections: number; readonly idleTimeoutMs: number; readonly silentConnectionMs: number; readonly rtoMs?: () => number },
+): Pick<HttpPoolOptions, 'label' | 'connections' | 'idleTimeoutMs' | 'drainMs' | 'stallMs' | 'rtoMs'> {
+  return { label, connections: s.httpConnections, idleTimeoutMs: s.idleTimeoutMs, drainMs: s.silentConnectionMs, stallMs: s.silentConnectionMs, rtoMs: s.rtoMs };
 }
 
 export interface HttpPool {
@@ -52,6 +54,8 @@ export interface HttpPool {
    */
   send(request: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse>;
   close(): void;
+  /** Drops every connection at once (the network changed); requests on them go out once more. */
+  reset(): void;
 }
 
 interface Pending {
@@ -104,7 +108,7 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
       if (c.busy === null || c.closed) return;
       c.stalled = true;
       pump();
-    }, options.stallMs);
+    }, Math.min(options.stallMs, Math.max(1, options.rtoMs?.() ?? Infinity)));
   };
 
   const unwatch = (c: HttpConn) => {
@@ -113,7 +117,7 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
     c.stalled = false;
   };
 
-  const shut = (c: HttpConn, why: string) => {
+  const shut = (c: HttpConn, why: string, requeue = false) => {
     if (c.closed) return;
     c.closed = true;
     const i = conns.indexOf(c);
@@ -125,7 +129,7 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
     const r = c.busy;
     c.busy = null;
     if (r && !r.done) {
-      if (c.reused && !r.retried) {
+      if ((c.reused || requeue) && !r.retried) {
         r.retried = true;
         counters.upstream_requeued++;
         queue.unshift(r);
@@ -295,6 +299,12 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
         queue.push(r);
         pump();
       });
+    },
+    reset() {
+      connectFailures = 0;
+      retryAtMs = -Infinity;
+      lastConnectError = null;
+      for (const c of [...conns]) shut(c, 'the network changed', true);
     },
     close() {
       for (const c of [...conns]) shut(c, 'shutting down');

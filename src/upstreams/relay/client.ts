@@ -384,5 +384,8 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
     close() {
       pool.close();
     },
+    reset() {
+      pool.reset();
+    },
   };
 }

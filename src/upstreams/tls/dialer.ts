@@ -51,6 +51,8 @@ export function createTlsDialer(
         abort.abort();
         reject(new Error(`no ${proxy ? 'tunnel and ' : ''}handshake within ${settings.connectTimeoutMs} ms`));
       }, settings.connectTimeoutMs);
+      // Asked at each dial: once the clock is set, new connections get the full checks (#12).
+      const floor = settings.clockGuard?.floorMs() ?? null;
       const options: TlsOptions = {
         serverName: tls.serverName,
         caPem: settings.caPem,
@@ -58,6 +60,7 @@ export function createTlsDialer(
         peerKey: pins.length > 0,
         tunnel: dialled.tunnel() ?? undefined,
         signal: abort.signal,
+        ...(floor !== null ? { clockFloorMs: floor } : {}),
       };
       ports.net.connectTls(to, dialled.port, options, handlers).then(
         (stream) => {
@@ -92,6 +95,7 @@ export function createTlsDialer(
           throw fail(key === null ? 'this runtime could not read the server key, so its pin cannot be checked' : `server key sha256/${key} matches no pin`);
         }
       }
+      if (stream.validityIgnored) settings.clockGuard?.accepted(spec.label, stream.validityIgnored);
       if (lastFailure !== null) {
         lastFailure = null;
         settings.onEvent?.({ upstream: spec.label, kind: 'connected', code: null, message: `upstream: TLS connection to ${spec.label} works again` });

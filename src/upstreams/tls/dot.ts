@@ -7,7 +7,8 @@
 // reopened with a short jittered backoff after a failed attempt (the upstream's circuit breaker
 // does the long-term backing off). A connection on which a query has waited
 // `silentConnectionMs` with nothing at all received since it was sent is taken as half-open
-// (a NAT that forgot it, a peer that vanished) and replaced. Queries in flight on a connection
+// (a NAT that forgot it, a peer that vanished) and replaced; one silent for longer than the
+// upstream's RTO already takes no new queries (#12). Queries in flight on a connection
 // that closes under them go out once more on the next one, so a server that closes idle
 // connections or restarts costs a reconnect, not an unanswered query.
 
@@ -48,6 +49,10 @@ interface Conn {
   /** Waiting for the handshake. */
   waiting: Pending[];
   lastHeardMs: number;
+  /** When the first query sent since anything was last heard went out; null: heard since. */
+  unheardSinceMs: number | null;
+  /** Silent past the upstream's RTO: takes no new queries, closed once its own are done (#12). */
+  retired: boolean;
   closed: boolean;
   idleTimer: TimerHandle | null;
   watchTimer: TimerHandle | null;
@@ -66,6 +71,8 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
   const { clock, timers } = ports;
   const dialer = createTlsDialer(spec, settings, ports);
   let current: Conn | null = null;
+  /** Connections retired for silence, still owed replies until their deadline. */
+  const stale = new Set<Conn>();
   let connectFailures = 0;
   let retryAtMs = -Infinity;
   let lastConnectError: HoldfastError | null = null;
@@ -77,7 +84,10 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
     if (c) {
       if (c.inFlight.get(p.wireId) === p) c.inFlight.delete(p.wireId);
       c.waiting = c.waiting.filter((w) => w !== p);
-      if (!c.closed && c.inFlight.size === 0 && c.waiting.length === 0) armIdle(c);
+      if (!c.closed && c.inFlight.size === 0 && c.waiting.length === 0) {
+        if (c.retired) shut(c, 'retired for silence', false);
+        else armIdle(c);
+      }
     }
     if (error) p.reject(error);
     else p.resolve(reply!);
@@ -118,6 +128,7 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
     if (c.closed) return;
     c.closed = true;
     if (current === c) current = null;
+    stale.delete(c);
     if (c.idleTimer !== null) timers.clearTimeout(c.idleTimer);
     if (c.watchTimer !== null) timers.clearTimeout(c.watchTimer);
     c.idleTimer = c.watchTimer = null;
@@ -137,6 +148,7 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
 
   const onMessage = (c: Conn, message: Uint8Array) => {
     c.lastHeardMs = clock.now();
+    c.unheardSinceMs = null;
     const p = message.length >= 2 ? c.inFlight.get(idOf(message)) : undefined;
     // No such ID: the late reply to a copy already stopped. Ignored.
     if (!p) return;
@@ -159,6 +171,8 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
       inFlight: new Map(),
       waiting: [],
       lastHeardMs: clock.now(),
+      unheardSinceMs: null,
+      retired: false,
       closed: false,
       idleTimer: null,
       watchTimer: null,
@@ -212,6 +226,7 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
     p.wireId = id;
     p.sent = id === idOf(p.query) ? p.query : withId(p.query, id);
     p.sentAtMs = clock.now();
+    c.unheardSinceMs ??= p.sentAtMs;
     c.inFlight.set(id, p);
     if (c.idleTimer !== null) {
       timers.clearTimeout(c.idleTimer);
@@ -221,8 +236,24 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
     watch(c);
   };
 
+  /**
+   * A connection that sent a query and has heard nothing for longer than the upstream's RTO
+   * (#12): after a WAN change or a NAT that forgot it, every query on it would be lost. New
+   * queries go to a fresh connection; this one keeps what is in flight until it is answered or
+   * `silentConnectionMs` passes (watch()), and then closes. A slow reply costs one handshake.
+   */
+  const retireIfSilent = (c: Conn) => {
+    if (c.stream === null || c.unheardSinceMs === null || !settings.rtoMs) return;
+    if (clock.now() - c.unheardSinceMs <= settings.rtoMs()) return;
+    c.retired = true;
+    if (current === c) current = null;
+    if (c.inFlight.size === 0) shut(c, 'retired for silence', false);
+    else stale.add(c);
+  };
+
   const send = (p: Pending) => {
     if (p.done) return;
+    if (current && !p.requeued) retireIfSilent(current);
     let c = current;
     if (c === null || c.closed) {
       if (clock.now() < retryAtMs && lastConnectError) {
@@ -272,6 +303,12 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
     },
     close() {
       if (current) shut(current, 'shutting down', false);
+    },
+    reset() {
+      connectFailures = 0;
+      retryAtMs = -Infinity;
+      lastConnectError = null;
+      for (const c of [...(current ? [current] : []), ...stale]) shut(c, 'the network changed', true);
     },
   };
 }

@@ -16,7 +16,7 @@ import { createFakeNet } from '../../helpers/fake-net.ts';
 
 const PEER = { address: '127.0.0.1', port: 40000 };
 
-function setup(token: string | null = null, queryLog: QueryLog | null = null, upstreams = ['udp://192.0.2.1', 'udp://192.0.2.2']) {
+function setup(token: string | null = null, queryLog: QueryLog | null = null, upstreams = ['udp://192.0.2.1', 'udp://192.0.2.2'], networkChanged?: (why: string) => void) {
   const time = createFakeTime();
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 1 }, net: createFakeNet({}).net };
   const config: ServerConfig = { ...DEFAULT_CONFIG, upstreams };
@@ -37,6 +37,7 @@ function setup(token: string | null = null, queryLog: QueryLog | null = null, up
     },
     listeners: [{ transport: 'udp', address: '127.0.0.1', port: 5353 }],
     queryLog,
+    networkChanged,
   };
   const staleWatch = createStaleWatch(counters, time, time);
   const handler = createHttpHandler(view, { token, clock: time, staleWatch });
@@ -219,5 +220,25 @@ describe('http: the status page and its API', () => {
     assert.equal(on.capacity, 10);
     assert.deepEqual(on.queries.map((q: { timeMs: number }) => q.timeMs), [3, 2]);
     assert.equal((await (await setup(null, log).get('/api/queries?limit=x')).json()).enabled, true);
+  });
+});
+
+describe('#12 - POST /api/network-changed', () => {
+  it('redials on POST with the token, and refuses without it or with GET', async () => {
+    const told: string[] = [];
+    const s = setup('t0ken', null, undefined, (why) => told.push(why));
+    assert.equal((await s.get('/api/network-changed', { method: 'POST' })).status, 401);
+    assert.equal((await s.get('/api/network-changed', { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401);
+    const get = await s.get('/api/network-changed', bearer('t0ken'));
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    assert.deepEqual(told, []);
+    const r = await s.get('/api/network-changed', { method: 'POST', ...bearer('t0ken') });
+    assert.equal(r.status, 202);
+    assert.deepEqual(told, ['POST /api/network-changed']);
+  });
+
+  it('is 404 where nothing can be redialled', async () => {
+    assert.equal((await setup().get('/api/network-changed', { method: 'POST' })).status, 404);
   });
 });

@@ -301,3 +301,48 @@ describe('DoT upstreams in the pool', () => {
     alone.close();
   });
 });
+
+describe('#12 - DoT after the network changed', () => {
+  it('sends new queries on a fresh connection once the old one is silent past the RTO, and closes the old one when its queries end', async () => {
+    const h = holding();
+    const s = setup(dnsOverTls(h.respond), URL, { rtoMs: () => 300 });
+    const first = s.ask('a.example', 0x1001);
+    await drain();
+    assert.equal(s.fake.tlsConnects.length, 1);
+    // Within the RTO: the same connection.
+    s.time.advance(200);
+    const second = s.ask('b.example', 0x1002);
+    await drain();
+    assert.equal(s.fake.tlsConnects.length, 1, 'silent for less than the RTO: still used');
+    // Past it: nothing heard since the first query went out.
+    s.time.advance(200);
+    const third = s.ask('c.example', 0x1003);
+    await drain();
+    assert.equal(s.fake.tlsConnects.length, 2, 'a fresh connection for the new query');
+    assert.equal(h.held.length, 3);
+    assert.equal(nameOf(h.held[2].q), 'c.example');
+    h.held[2].send(answer(h.held[2].q));
+    assert.equal(nameOf(await third), 'c.example');
+    // The old one still gets its late replies, then is closed.
+    h.held[0].send(answer(h.held[0].q));
+    h.held[1].send(answer(h.held[1].q));
+    assert.equal(nameOf(await first), 'a.example');
+    assert.equal(nameOf(await second), 'b.example');
+    await drain();
+    assert.equal(s.fake.open(), 1, 'the retired connection is closed once its queries ended; the fresh one stays');
+  });
+
+  it('reset() drops the connection at once and sends what was in flight again on a new one', async () => {
+    const h = holding();
+    const s = setup(dnsOverTls(h.respond));
+    const pending = s.ask('a.example', 0x1001);
+    await drain();
+    s.t.reset!();
+    await drain();
+    assert.equal(s.fake.tlsConnects.length, 2);
+    assert.equal(s.fake.open(), 1, 'the old connection is closed');
+    assert.equal(h.held.length, 2, 'the query went out again');
+    h.held[1].send(answer(h.held[1].q));
+    assert.equal(nameOf(await pending), 'a.example');
+  });
+});
