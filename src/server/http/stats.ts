@@ -8,7 +8,7 @@ import { queryFromKey } from '../../core/wire/query.ts';
 import { typeName } from '../../core/wire/type-names.ts';
 import { popularityAt } from '../../pipeline/cache/popularity.ts';
 import type { CacheEntry } from '../../pipeline/cache/store.ts';
-import { readiness, type ReadinessView, type StaleWatch } from './health.ts';
+import { allUpstreams, readiness, type ReadinessView, type StaleWatch } from './health.ts';
 import type { MetricsView } from './metrics.ts';
 
 export type StatsView = MetricsView &
@@ -89,7 +89,7 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
   const fromCache = a.freshHit + a.stale + a.negativeHit;
   const total = fromCache + a.upstream + a.synthetic + a.local + a.blocked + a.rewrite + a.forwardZone + a.servfail;
   const ready = readiness(view, staleWatch, nowMs);
-  const health = view.pipeline.upstreams.health;
+  const health = allUpstreams(view.pipeline.pools).map((u) => u.health);
   const fresh = view.latency.read('cache-fresh');
   const upstream = view.latency.read('upstream');
   return {
@@ -115,6 +115,7 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
     },
     upstreams: ready.upstreams.map((u, i) => ({ ...u, queries: health[i].queries, replies: health[i].replies, failures: health[i].failures })),
     reachable: ready.reachable,
+    zones: ready.zones,
     servingStale: ready.servingStale,
     prefetch: {
       queries: c.prefetch_queries,
