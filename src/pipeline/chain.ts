@@ -30,6 +30,7 @@ import { createNtpFallback } from './upstream/ntp.ts';
 import { relayClientSettings } from '../upstreams/relay/client.ts';
 import type { EncryptedTransportSettings, HostResolver, UpstreamEvent } from '../upstreams/transport.ts';
 import type { ClockGuard } from '../upstreams/clock-guard.ts';
+import type { UpstreamPool } from '../upstreams/pool-types.ts';
 
 /** What the pipeline gets from outside the configuration: files read, and where events go. */
 export interface PipelineExtras {
@@ -77,6 +78,13 @@ function proxyOf(config: ServerConfig): ProxyUrl | null {
   const proxy = parseProxyUrl(text);
   if (typeof proxy === 'string') throw new HoldfastError(ErrorCode.config, `config: encryptedUpstream.proxy ${proxy}`);
   return proxy;
+}
+
+/** An upstream pool with the forward zone it serves; null: the main upstreams. */
+export interface ZonePool {
+  /** The zone as given, without the final dot ("corp.example"); null for the main pool. */
+  readonly zone: string | null;
+  readonly pool: UpstreamPool;
 }
 
 export function compose(stages: readonly Stage[], last: Next): Next {
@@ -127,7 +135,8 @@ function createUpstreams(config: ServerConfig, ports: CorePorts, counters: Count
     counters,
   );
   const pools = [stage.pool, ...zoneStages.map((z) => z.stage.pool)];
-  return { stage, router, zones, pools, bootstrap, proxy };
+  const zonePools: ZonePool[] = [{ zone: null, pool: stage.pool }, ...zoneStages.map((z) => ({ zone: z.zone.name.replace(/\.$/, ''), pool: z.stage.pool }))];
+  return { stage, router, zones, pools, zonePools, bootstrap, proxy };
 }
 
 type Upstreams = ReturnType<typeof createUpstreams>;
@@ -224,17 +233,18 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
       return zoneNames(current);
     },
     /** Every upstream pool (main and forward zones) closed: at shutdown. */
-    /** Every pool, the main one and each forward zone's. */
-    get pools() {
-      return current.pools;
-    },
     closeUpstreams() {
       for (const pool of current.pools) pool.close();
     },
     /** Every pool's checks (a relay's /v1/info) before the first query; closes all on a failure. */
     preflight: () => preflightAll(current),
+    /** The main upstreams' pool (prefetch asks it whether upstreams are reachable). */
     get upstreams() {
       return current.stage.pool;
+    },
+    /** Every pool, the main one first, then each forward zone's: for /metrics, /readyz and the status page. */
+    get pools(): readonly ZonePool[] {
+      return current.zonePools;
     },
     get bootstrap() {
       return current.bootstrap;

@@ -256,14 +256,14 @@ export async function startServer(
 
   // The network changing under pooled connections (#12). Read often only where there are
   // connections to lose; SIGUSR2 and POST /api/network-changed work either way.
-  const pooled = () => pipeline.pools.some((p) => p.health.some((h) => POOLED.has(h.spec.protocol)));
+  const pooled = () => pipeline.pools.some((z) => z.pool.health.some((h) => POOLED.has(h.spec.protocol)));
   const network = createNetworkWatch(
     { intervalMs: pooled() ? config.encryptedUpstream.networkCheckSeconds * 1000 : 0, quietMs: NETWORK_QUIET_MS },
     () => runtime.interfaces.subnets(),
     runtime.timers,
     () => clock.now(),
     (why) => {
-      for (const pool of pipeline.pools) pool.networkChanged();
+      for (const z of pipeline.pools) z.pool.networkChanged();
       // The LAN's prefixes may have moved with it (a renumbered IPv6 delegation).
       localSubnets?.refresh();
       serverOptions.onNetworkChanged?.(why);

@@ -5,7 +5,8 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dig, kdig } from '../helpers/dns-client.ts';
@@ -14,6 +15,8 @@ import { runHoldfast, startHoldfast, type HoldfastProcess } from '../helpers/hol
 import { startNsd, type Nsd } from '../helpers/nsd.ts';
 import type { Answer } from '../helpers/packets.ts';
 import { until } from '../helpers/until.ts';
+
+const PROMTOOL = (process.env.PATH ?? '').split(':').map((d) => `${d}/promtool`).find((p) => existsSync(p)) ?? null;
 
 async function ask(port: number, args: string[]): Promise<{ status: string; answers: string[] }> {
   const r = await dig(port, ['+noall', '+comments', '+answer', ...args]);
@@ -108,13 +111,35 @@ describe('#14 - forward zones, rewrites and rebind protection on the executable'
     const none = await ask(h.port, ['only-lan.example', 'A']);
     assert.equal(none.status, 'NOERROR');
     assert.deepEqual(none.answers, []);
-    // Asked again: the stripped answers were not cached with their addresses.
+    // Asked again: the stripped answer is what was cached (never its addresses), so the repeat
+    // is answered here and does not go upstream (RFC 2308 §5: no SOA came, Holdfast keeps the
+    // NODATA 60 s itself).
     assert.deepEqual((await ask(h.port, ['only-lan.example', 'A'])).answers, []);
+    assert.equal(upstream.count('only-lan.example', 'udp'), 1, '#14 - the repeat of a stripped NODATA is answered from the cache');
     assert.deepEqual((await ask(h.port, ['box.allowed.example', 'A'])).answers, ['box.allowed.example. A 192.168.1.77']);
-    assert.equal(await metric('holdfast_rebind_blocked_total'), 3);
+    assert.equal(await metric('holdfast_rebind_blocked_total'), 2);
     // One log line per name, however often it is asked.
     assert.ok(await until(() => h.logs.some((l) => String(l.msg).startsWith('rebind protection: only-lan.example.')), 3000));
     assert.equal(h.logs.filter((l) => String(l.msg).startsWith('rebind protection: only-lan.example.')).length, 1);
+  });
+
+  it("#14 - shows each zone's upstreams in /metrics (label zone, promtool clean) and /readyz", { skip: PROMTOOL ? false : 'promtool is missing' }, async () => {
+    const text = await (await fetch(`http://127.0.0.1:${h.httpPort}/metrics`)).text();
+    const check = spawnSync(PROMTOOL!, ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 15_000 });
+    assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+    const zoneUpstream = `udp://127.0.0.1:${nsd.port}`;
+    assert.equal(await metric(`holdfast_upstream_breaker_state{upstream="${zoneUpstream}",zone="corp.test"}`), 0);
+    assert.ok((await metric(`holdfast_upstream_replies_total{upstream="${zoneUpstream}",zone="corp.test"}`)) >= 2);
+    assert.equal(await metric(`holdfast_upstream_breaker_state{upstream="udp://127.0.0.1:${upstream.port}"}`), 0);
+    const ready = await (await fetch(`http://127.0.0.1:${h.httpPort}/readyz`)).json();
+    assert.deepEqual(
+      ready.upstreams.map((u: { zone: string | null; label: string }) => `${u.zone} ${u.label}`),
+      [`null udp://127.0.0.1:${upstream.port}`, `corp.test ${zoneUpstream}`, `168.192.in-addr.arpa ${zoneUpstream}`],
+    );
+    assert.deepEqual(ready.zones, [
+      { zone: 'corp.test', reachable: true },
+      { zone: '168.192.in-addr.arpa', reachable: true },
+    ]);
   });
 
   it('explains forward zones, rewrites and rebind exemptions (CLI and /api/explain)', async () => {

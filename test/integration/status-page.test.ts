@@ -4,7 +4,9 @@
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CHROMIUM, loadPage } from '../helpers/chromium.ts';
 import { dig } from '../helpers/dns-client.ts';
 import { startHoldfast, type HoldfastProcess } from '../helpers/holdfast-process.ts';
@@ -80,5 +82,46 @@ describe('the status page with a token', { skip: NO_CHROMIUM }, () => {
     assert.deepEqual(page.console, []);
     assert.match(page.dom, /<div id="content">/);
     assert.equal(byId(page.dom, 'queries'), '0');
+  });
+});
+
+describe('#14 - the status page with block lists and a forward zone', { skip: NO_CHROMIUM }, () => {
+  let nsd: Nsd;
+  let hf: HoldfastProcess;
+  let dir: string;
+  let list: string;
+  before(async () => {
+    nsd = await startNsd([{ name: 'status.test', records: 'www IN A 192.0.2.70' }]);
+    dir = mkdtempSync(join(tmpdir(), 'holdfast-status-'));
+    list = join(dir, 'ads.txt');
+    writeFileSync(list, '0.0.0.0 ads.status.test\n||tracker.example^\n');
+    hf = await startHoldfast([
+      '--upstream', `udp://127.0.0.1:${nsd.port}`,
+      '--forward-zone', `status.test=udp://127.0.0.1:${nsd.port}`,
+      '--block-list', list,
+      '--http', '0',
+    ]);
+    for (const name of ['ads.status.test', 'ads.status.test', 'ads.status.test', 'x.tracker.example', 'www.status.test']) await dig(hf.port, [name, '+short']);
+  });
+  after(async () => {
+    await hf?.stop();
+    await nsd?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows the blocked share, the list with its size and age, the most blocked names and the zone of each upstream', async () => {
+    const page = await loadPage(`http://127.0.0.1:${hf.httpPort}/`);
+    assert.deepEqual(page.console, [], 'console messages');
+    // 4 of 5 answers blocked.
+    assert.equal(byId(page.dom, 'blocked'), '80.0 %');
+    assert.match(byId(page.dom, 'blockedsub') ?? '', /^4 answers from 1 list$/);
+    const lists = /<tbody id="lists">(.*?)<\/tbody>/s.exec(page.dom)?.[1] ?? '';
+    assert.ok(lists.includes(`>${list}<`), lists);
+    assert.match(lists, /<td class="num">2<\/td><td class="num">\d+m \d+s<\/td><td class="num">4<\/td>/, 'names, age and blocked');
+    const top = /<tbody id="topblocked">(.*?)<\/tbody>/s.exec(page.dom)?.[1] ?? '';
+    assert.match(top, /ads\.status\.test\.<\/td><td class="num">3<.*x\.tracker\.example\.<\/td><td class="num">1</s, top);
+    const upstreams = /<tbody id="upstreams">(.*?)<\/tbody>/s.exec(page.dom)?.[1] ?? '';
+    assert.match(upstreams, />all names</);
+    assert.match(upstreams, />status\.test</, 'the forward zone\'s upstream, with its zone');
   });
 });

@@ -299,3 +299,150 @@ describe('#12 - OpenWrt hotplug script (/etc/hotplug.d/iface/50-holdfast)', () =
     assert.equal(usr2(r), 0);
   });
 });
+
+/** `holdfast config check` on the TOML the router rendered: its effective configuration. */
+function checked(r: Router): string {
+  const file = join(r.root, 'var/etc/holdfast/holdfast.toml');
+  const check = spawnSync('node', [join(REPO, 'dist/holdfast.mjs'), 'config', 'check', file], { encoding: 'utf8' });
+  assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+  return check.stdout;
+}
+
+/** The effective configuration's lines of one [section]. */
+function section(effective: string, name: string): string[] {
+  const lines = effective.split('\n');
+  const at = lines.indexOf(`[${name}]`);
+  assert.ok(at >= 0, `[${name}] in\n${effective}`);
+  const end = lines.findIndex((l, i) => i > at && l.startsWith('['));
+  return lines.slice(at + 1, end < 0 ? undefined : end);
+}
+
+const jailMounts = (r: Router) =>
+  r
+    .events()
+    .filter((e) => e.startsWith('procd_add_jail_mount'))
+    .map((e) => e.replace('procd_add_jail_mount_rw\t', 'rw ').replace('procd_add_jail_mount\t', 'ro '));
+
+const DNSMASQ_HOME = STOCK_DHCP.replace("option domain 'lan'", "option domain 'home'").replace(
+  "option ednspacket_max '1232'",
+  "option ednspacket_max '1232'\n\tlist rebind_domain '/plex.direct/'\n\tlist rebind_domain 'nas.example'",
+);
+
+describe("#14 - OpenWrt init script: local names, block lists and rebind protection", () => {
+  it("replace mode answers the LAN's names from dnsmasq's and odhcpd's files, with dnsmasq's domain and rebind exemptions, mounted in the jail", () => {
+    const r = router({ ujail: true, dhcp: DNSMASQ_HOME, uci: "\toption dnsmasq 'replace'\n" });
+    r.write('tmp/dhcp.leases', '1900000000 00:11:22:33:44:55 192.168.1.20 laptop *\n');
+    r.write('tmp/hosts/odhcpd', 'fd00::20\tlaptop.home\tlaptop\n');
+    r.write('tmp/hosts/dhcp.cfg01411c', '192.168.1.10 nas\n');
+    ok(r, 'start');
+    const local = section(checked(r), 'local');
+    assert.ok(local.includes('domain = "home"'), local.join('\n'));
+    assert.ok(local.includes('dhcpLeases = ["/tmp/dhcp.leases"]'), local.join('\n'));
+    assert.ok(local.includes('hosts = ["/tmp/hosts/odhcpd", "/tmp/hosts/dhcp.cfg01411c"]'), local.join('\n'));
+    const rebind = section(checked(r), 'rebind');
+    assert.ok(rebind.includes('protection = "on"'), rebind.join('\n'));
+    assert.ok(rebind.includes('allow = ["plex.direct", "nas.example"]'), rebind.join('\n'));
+    const mounts = jailMounts(r);
+    for (const m of ['ro /tmp/hosts', 'ro /tmp/dhcp.leases', 'ro /etc/ssl/certs', 'rw /etc/holdfast/cache']) assert.ok(mounts.includes(m), `${m} in ${mounts.join(', ')}`);
+    assert.equal(mounts.filter((m) => m === 'ro /tmp/hosts').length, 1);
+  });
+
+  it("forward mode leaves the LAN's names to dnsmasq (no lease or hosts files) and follows its rebind_protection '0'", () => {
+    const r = router({ dhcp: DNSMASQ_HOME.replace("option rebind_protection '1'", "option rebind_protection '0'") });
+    ok(r, 'start');
+    const effective = checked(r);
+    assert.ok(section(effective, 'local').includes('hosts = []'));
+    assert.ok(section(effective, 'local').includes('dhcpLeases = []'));
+    assert.ok(section(effective, 'local').includes('domain = "home"'));
+    assert.ok(section(effective, 'rebind').includes('protection = "off"'));
+  });
+
+  it("mode 'none' takes nothing from dnsmasq: domain lan, rebind protection on, no exemptions", () => {
+    const r = router({ dhcp: DNSMASQ_HOME.replace("option rebind_protection '1'", "option rebind_protection '0'"), uci: "\toption dnsmasq 'none'\n" });
+    ok(r, 'start');
+    const effective = checked(r);
+    assert.ok(section(effective, 'local').includes('domain = "lan"'));
+    assert.ok(section(effective, 'rebind').includes('protection = "on"'));
+    assert.ok(section(effective, 'rebind').includes('allow = []'));
+  });
+
+  it('renders block lists, records, forward zones, rewrites and rebind settings to keys `holdfast config check` accepts; URL lists get a lists folder of the service user, writable in the jail', () => {
+    const r = router({
+      ujail: true,
+      uci: [
+        "\toption dnsmasq 'replace'",
+        "\tlist block_list 'https://lists.example/hosts'",
+        "\tlist block_list '/etc/holdfast/my-list.txt'",
+        "\toption block_action 'nxdomain'",
+        "\tlist allow_name 'cdn.example.com'",
+        "\toption block_list_refresh '43200'",
+        "\toption local_domain 'corp.lan'",
+        "\toption local_ttl '30'",
+        "\tlist hosts '/etc/holdfast/hosts'",
+        "\tlist dhcp_leases '/tmp/dhcp.leases'",
+        "\tlist record 'nas.corp.lan A 192.168.1.10'",
+        "\tlist record 'www.corp.lan CNAME nas.corp.lan'",
+        "\tlist records '/etc/holdfast/records'",
+        "\tlist forward_zone 'corp.example=udp://10.8.0.1'",
+        "\tlist forward_zone '168.192.in-addr.arpa=udp://192.168.1.2'",
+        "\tlist rewrite 'printer.example=192.168.1.30'",
+        "\toption rebind_protection '0'",
+        "\tlist rebind_allow 'plex.direct'",
+        '',
+      ].join('\n'),
+    });
+    r.write('etc/holdfast/my-list.txt', 'ads.example\n');
+    r.write('etc/holdfast/hosts', '192.168.1.5 pc\n');
+    ok(r, 'start');
+    const effective = checked(r);
+    const block = section(effective, 'block');
+    for (const line of [
+      'lists = ["https://lists.example/hosts", "/etc/holdfast/my-list.txt"]',
+      'listsDir = "/etc/holdfast/lists"',
+      'action = "nxdomain"',
+      'allowNames = ["cdn.example.com"]',
+      'refreshSeconds = 43200',
+    ])
+      assert.ok(block.includes(line), `${line} in\n${block.join('\n')}`);
+    const local = section(effective, 'local');
+    for (const line of [
+      'domain = "corp.lan"',
+      'ttlSeconds = 30',
+      'hosts = ["/etc/holdfast/hosts"]',
+      'dhcpLeases = ["/tmp/dhcp.leases"]',
+      'records = ["nas.corp.lan A 192.168.1.10", "www.corp.lan CNAME nas.corp.lan"]',
+      'recordFiles = ["/etc/holdfast/records"]',
+    ])
+      assert.ok(local.includes(line), `${line} in\n${local.join('\n')}`);
+    assert.ok(section(effective, 'forward').includes('zones = ["corp.example=udp://10.8.0.1", "168.192.in-addr.arpa=udp://192.168.1.2"]'));
+    assert.ok(section(effective, 'rewrite').includes('rules = ["printer.example=192.168.1.30"]'));
+    assert.ok(section(effective, 'rebind').includes('protection = "off"'));
+    // The owner's exemption, and dnsmasq's (none in the stock file).
+    assert.ok(section(effective, 'rebind').includes('allow = ["plex.direct"]'));
+    assert.ok(r.exists('etc/holdfast/lists'));
+    assert.match(r.read('chown.log'), /^holdfast:holdfast .*\/etc\/holdfast\/lists$/m);
+    const mounts = jailMounts(r);
+    for (const m of ['rw /etc/holdfast/lists', 'ro /etc/holdfast/my-list.txt', 'ro /etc/holdfast/hosts']) assert.ok(mounts.includes(m), `${m} in ${mounts.join(', ')}`);
+    // Not there, so not mounted (ujail would refuse to start): read once it appears, after a restart.
+    assert.ok(!mounts.includes('ro /etc/holdfast/records'));
+  });
+
+  it('a new file for the jail to show is a restart (the restart key changes); a new block action is a SIGHUP', () => {
+    const r = router({ ujail: true });
+    ok(r, 'start');
+    const key = r.read('var/etc/holdfast/restart.key');
+    r.uci('set', 'holdfast.main.block_action=refused');
+    r.uci('commit', 'holdfast');
+    r.clearEvents();
+    ok(r, 'reload');
+    assert.equal(r.read('var/etc/holdfast/restart.key'), key);
+    assert.ok(r.events().includes('procd_send_signal\tholdfast\t*\tHUP'), r.events().join('\n'));
+    r.write('etc/holdfast/hosts', '192.168.1.5 pc\n');
+    r.uci('add_list', 'holdfast.main.hosts=/etc/holdfast/hosts');
+    r.uci('commit', 'holdfast');
+    r.clearEvents();
+    ok(r, 'reload');
+    assert.notEqual(r.read('var/etc/holdfast/restart.key'), key);
+    assert.equal(r.events().some((e) => e.startsWith('procd_send_signal')), false);
+  });
+});

@@ -100,6 +100,8 @@ describe('#10 - npm run package: OpenWrt ipk files', () => {
       const keep = data('lib/upgrade/keep.d/holdfast').trim().split('\n');
       assert.ok(keep.includes('/etc/holdfast/cache/snapshot'));
       assert.ok(keep.includes('/etc/holdfast/dnsmasq.state'));
+      // #14: the last copies of URL block lists, so a router upgraded with the WAN down still blocks.
+      assert.ok(keep.includes('/etc/holdfast/lists/'));
       assert.match(data('etc/config/holdfast'), /option cache_file '\/etc\/holdfast\/cache\/snapshot'/);
     });
 
@@ -161,6 +163,7 @@ describe('#10 - npm run package: OpenWrt ipk files', () => {
       assert.match(r.read('etc/passwd'), /^holdfast:x:5333:5333:/m);
       assert.ok(r.exists('etc/rc.d/S19holdfast'));
       assert.ok(r.exists('etc/holdfast/cache'));
+      assert.ok(r.exists('etc/holdfast/lists'), '#14: the folder URL block lists are kept in');
       assert.equal(r.uci('get', 'dhcp.@dnsmasq[0].server').trim(), '127.0.0.1#5333');
 
       const rm = r.sh('default_prerm');

@@ -5,6 +5,7 @@ import { createCounters } from '../../src/core/counters.ts';
 import { DEFAULT_CONFIG } from '../../src/config/config.ts';
 import { parseQuery } from '../../src/core/wire/query.ts';
 import { compose, createPipeline } from '../../src/pipeline/chain.ts';
+import { REBIND_NODATA_TTL_SECONDS } from '../../src/pipeline/forward/rebind.ts';
 import { createFakeTime } from '../helpers/fake-clock.ts';
 import { createFakeNet } from '../helpers/fake-net.ts';
 import { rawQuery } from '../helpers/wire-build.ts';
@@ -84,7 +85,7 @@ describe('#14 - forward zones, rewrites and rebind protection in the pipeline', 
       return p.chain({ query: r.query, client: { address: '192.168.1.20', port: 1, transport: 'udp' } });
     };
     const sentTo = (to: string) => fake.sent.filter((s) => s.to === to).map((s) => decode(s.bytes).questions[0].name);
-    return { p, ask, sentTo, counters };
+    return { p, ask, sentTo, counters, time };
   }
 
   it('caches a forward zone answer and serves it from the cache, never asking the main upstream', async () => {
@@ -111,8 +112,22 @@ describe('#14 - forward zones, rewrites and rebind protection in the pipeline', 
     assert.equal(a.source, 'upstream');
     assert.equal(a.message?.answerCount, 0);
     assert.equal(counters.rebind_blocked, 1);
-    // Unfiltered, the 300 s answer would be cached; what is left (no data, no SOA) is not.
-    assert.equal(p.cache.size, 0);
+    const cached = [...p.cache.entries()];
+    assert.equal(cached.length, 1);
+    assert.equal(cached[0].message.answerCount, 0);
+  });
+
+  it('#14 - caches what is left of a stripped answer (NODATA, no SOA) for 60 s, so a repeat does not go upstream', async () => {
+    const { ask, sentTo, time } = build({});
+    assert.equal((await ask('rebind.example')).message?.answerCount, 0);
+    const again = await ask('rebind.example');
+    assert.equal(again.source, 'negative');
+    assert.equal(again.message?.answerCount ?? 0, 0);
+    assert.deepEqual(sentTo('192.0.2.53:53'), ['rebind.example']);
+    // Past the minute (and the stale-while-revalidate window) it is asked again.
+    time.advance((REBIND_NODATA_TTL_SECONDS + DEFAULT_CONFIG.cache.staleWhileRevalidateSeconds + 1) * 1000);
+    await ask('rebind.example');
+    assert.deepEqual(sentTo('192.0.2.53:53'), ['rebind.example', 'rebind.example']);
   });
 
   it('explains in chain order: local data, rewrite, forward zone, rebind', () => {

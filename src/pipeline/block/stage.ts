@@ -6,9 +6,10 @@ import { Source, type Answer, type Stage } from '../../core/answer.ts';
 import { Rcode } from '../../core/errors.ts';
 import { HEADER_BYTES, RRClass, RRType, setU16, setU32 } from '../../core/wire/header.ts';
 import type { StoredMessage } from '../../core/wire/message.ts';
-import { textToName } from '../../core/wire/names.ts';
+import { nameToText, textToName } from '../../core/wire/names.ts';
 import type { Query } from '../../core/wire/query.ts';
 import type { Explanation } from '../explain.ts';
+import { createTopNames, type TopName } from './top-names.ts';
 import { createNameLabels, createNameSetBuilder, EntryKind, readLabels, ruleText, type NameLabels, type NameSet } from './name-set.ts';
 
 export const BlockAction = { null: 'null', nxdomain: 'nxdomain', refused: 'refused' } as const;
@@ -56,6 +57,8 @@ export interface BlockStage {
   readonly lists: readonly BlockList[];
   /** Whether and why this stage would answer for `name`; null when no list concerns it. */
   explain(name: string, qtype: number): Explanation | null;
+  /** The names the lists blocked most often since the start ("ads.example."), most first. */
+  topBlocked(limit: number): TopName[];
 }
 
 /** A list's names, ready for setLists. */
@@ -109,6 +112,8 @@ export function createBlockStage(initial: BlockStageOptions): BlockStage {
   const canary = textToName(CANARY_NAME);
   // One per stage, reused by every query: the stage runs to completion without awaiting.
   const labels: NameLabels = createNameLabels();
+  // Bounded (space-saving): a flood of random names cannot grow it.
+  const topBlocked = createTopNames();
 
   const isCanary = (q: Query) => {
     if (q.nameEnd - HEADER_BYTES !== canary.length) return false;
@@ -134,6 +139,7 @@ export function createBlockStage(initial: BlockStageOptions): BlockStage {
     get lists() {
       return lists;
     },
+    topBlocked: (limit) => topBlocked.top(limit),
     configure(next) {
       options = next;
       allow = allowSet(options.allowNames, lists);
@@ -150,6 +156,7 @@ export function createBlockStage(initial: BlockStageOptions): BlockStage {
       const hit = lookup(labels);
       if (hit === null) return next(req);
       hit[0].blocked++;
+      topBlocked.add(nameToText(q.bytes, HEADER_BYTES).toLowerCase());
       return blockedAnswer(q, options.action, describe(hit[0], hit[1]));
     },
     explain(name) {

@@ -67,6 +67,26 @@ function hasRebindAddress(message: StoredMessage): boolean {
   return answer.some((r) => isRebindAddress(r.type, r.rdata));
 }
 
+/**
+ * How long our cache keeps an answer left with nothing once its LAN addresses are gone, when
+ * the upstream sent no SOA to say (RFC 2308 §5: without one a NODATA is not cached, so every
+ * repeat would go upstream again, and rebinding answers come with TTLs of 0 or 1 on purpose).
+ * The clients get no SOA and so keep nothing; they ask again and are answered from the cache.
+ * A minute: the name stays unanswered no longer than a local name's TTL would keep it.
+ */
+export const REBIND_NODATA_TTL_SECONDS = 60;
+
+/**
+ * `rebuilt` (what is left of `original`) as the cache should keep it: a NODATA for the SOA's
+ * negative TTL or else REBIND_NODATA_TTL_SECONDS; a partial answer no longer than the original
+ * (its remaining records, a CNAME say, may carry longer TTLs than the addresses taken out).
+ */
+function cacheable(rebuilt: StoredMessage, original: StoredMessage): StoredMessage {
+  if (rebuilt.answerCount === 0) return rebuilt.negativeTtl >= 0 ? rebuilt : { ...rebuilt, negativeTtl: REBIND_NODATA_TTL_SECONDS };
+  if (original.minAnswerTtl >= 0 && rebuilt.minAnswerTtl > original.minAnswerTtl) return { ...rebuilt, minAnswerTtl: original.minAnswerTtl };
+  return rebuilt;
+}
+
 export function createRebindFilter(options: RebindOptions): RebindFilter {
   const allow = options.allow.map((d) => ({ text: d, key: nameKeyOf(d) })).filter((a): a is { text: string; key: string } => a.key !== null);
   return {
@@ -82,7 +102,7 @@ export function createRebindFilter(options: RebindOptions): RebindFilter {
       const removed = answer.length - kept.length;
       // Only the SOA of the authority section: it lets the client cache the absence (RFC 2308 §5).
       const rebuilt = buildStored(query, message.rcode, kept, kept.some((r) => r.type === RRType.A || r.type === RRType.AAAA) ? [] : authority.filter((r) => r.type === RRType.SOA));
-      return { message: rebuilt, removed };
+      return { message: cacheable(rebuilt, message), removed };
     },
   };
 }

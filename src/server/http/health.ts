@@ -47,36 +47,58 @@ export function createStaleWatch(counters: Readonly<Counters>, clock: Clock, tim
   };
 }
 
+/** What readiness reads of one pool: its upstreams' health, and the forward zone it serves. */
+export interface PoolView {
+  /** null: the main upstreams. */
+  readonly zone: string | null;
+  readonly pool: { readonly health: readonly UpstreamHealth[]; healthy(): boolean };
+}
+
 export interface ReadinessView {
   /** The DNS listeners are bound (false before they are, and once stopping begins). */
   readonly listenersBound: boolean;
   readonly listeners: ReadonlyArray<{ readonly transport: string; readonly address: string; readonly port: number }>;
-  readonly pipeline: { readonly upstreams: { readonly health: readonly UpstreamHealth[]; healthy(): boolean } };
+  readonly pipeline: {
+    readonly upstreams: { readonly health: readonly UpstreamHealth[]; healthy(): boolean };
+    /** Every pool, the main one first (src/pipeline/chain.ts). */
+    readonly pools: readonly PoolView[];
+  };
+}
+
+/** Every upstream of every pool, the main ones first, each with its zone (null: main). */
+export function allUpstreams(pools: readonly PoolView[]): Array<{ readonly zone: string | null; readonly health: UpstreamHealth }> {
+  return pools.flatMap((p) => p.pool.health.map((health) => ({ zone: p.zone, health })));
 }
 
 export interface Readiness {
   readonly ready: boolean;
   readonly listeners: ReadonlyArray<{ readonly transport: string; readonly address: string; readonly port: number }>;
-  readonly upstreams: ReadonlyArray<{ readonly label: string; readonly state: string; readonly srttMs: number | null; readonly rtoMs: number }>;
-  /** Some upstream's breaker is closed. */
+  /** The main upstreams, then each forward zone's (zone: null for the main ones). */
+  readonly upstreams: ReadonlyArray<{ readonly label: string; readonly zone: string | null; readonly state: string; readonly srttMs: number | null; readonly rtoMs: number }>;
+  /** Some main upstream's breaker is closed. */
   readonly reachable: boolean;
+  /** Each forward zone, and whether some upstream of its own is reachable. */
+  readonly zones: ReadonlyArray<{ readonly zone: string; readonly reachable: boolean }>;
   /** Stale answers were served within the last servingStaleWindowSeconds. */
   readonly servingStale: boolean;
   readonly servingStaleWindowSeconds: number;
 }
 
 export function readiness(view: ReadinessView, staleWatch: StaleWatch, nowMs: number): Readiness {
-  const health = view.pipeline.upstreams.health;
   return {
     ready: view.listenersBound,
     listeners: view.listenersBound ? view.listeners.map((l) => ({ transport: l.transport, address: l.address, port: l.port })) : [],
-    upstreams: health.map((h) => ({
+    upstreams: allUpstreams(view.pipeline.pools).map(({ zone, health: h }) => ({
       label: h.spec.label,
+      zone,
       state: h.breaker.state(nowMs),
       srttMs: h.srttMs < 0 ? null : Math.round(h.srttMs * 10) / 10,
       rtoMs: Math.round(h.rto.rtoMs),
     })),
+    // The main upstreams answer every name outside the zones: they decide "reachable"; a zone's
+    // own state is beside it, for a VPN that is down to show without calling the LAN degraded.
     reachable: view.pipeline.upstreams.healthy(),
+    zones: view.pipeline.pools.filter((p) => p.zone !== null).map((p) => ({ zone: p.zone!, reachable: p.pool.healthy() })),
     servingStale: staleWatch.servingStale(),
     servingStaleWindowSeconds: STALE_WINDOW_MS / 1000,
   };

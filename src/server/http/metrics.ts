@@ -27,6 +27,8 @@ export interface MetricsView {
   readonly pipeline: {
     readonly cache: { readonly size: number; readonly bytes: number };
     readonly upstreams: { readonly health: readonly UpstreamHealth[]; inFlight(): number };
+    /** Every pool, the main one first, then each forward zone's (src/pipeline/chain.ts). */
+    readonly pools: ReadonlyArray<{ readonly zone: string | null; readonly pool: { readonly health: readonly UpstreamHealth[]; inFlight(): number } }>;
   };
   readonly prefetcher: { readonly watched: number; readonly budget: { readonly spentBytes: number } };
   /** The block lists (src/services/block-lists); absent: none shown. */
@@ -215,9 +217,14 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
       counter(name, help, (BY_FAMILY.get(name) ?? []).map(([counterName, labels]) => ({ labels, value: c[counterName] })));
     }
 
-    const health = view.pipeline.upstreams.health;
-    const labels = upstreamLabels(health);
-    const perUpstream = (value: (h: UpstreamHealth) => number): Sample[] => health.map((h, i) => ({ labels: { upstream: labels[i] }, value: value(h) }));
+    // The main upstreams' series keep the labels they always had ({upstream}); a forward zone's
+    // add {zone}, so the same server in two pools is two series and dashboards over the main
+    // ones see no new label.
+    const series = view.pipeline.pools.flatMap((p) => {
+      const labels = upstreamLabels(p.pool.health);
+      return p.pool.health.map((h, i): { h: UpstreamHealth; labels: Labels } => ({ h, labels: p.zone === null ? { upstream: labels[i] } : { upstream: labels[i], zone: p.zone } }));
+    });
+    const perUpstream = (value: (h: UpstreamHealth) => number): Sample[] => series.map((s) => ({ labels: s.labels, value: value(s.h) }));
     counter('holdfast_upstream_queries_total', 'Copies of queries sent to each upstream, first sends, retries and probes together.', perUpstream((h) => h.queries));
     counter('holdfast_upstream_replies_total', 'Replies received from each upstream, any rcode.', perUpstream((h) => h.replies));
     counter(
@@ -234,8 +241,8 @@ export function createMetricsCollector(view: MetricsView): (nowMs: number) => Me
     gauge('holdfast_upstream_rto_seconds', 'Retransmit timeout of each upstream: how long a copy waits before another is sent.', perUpstream((h) => h.rto.rtoMs / 1000));
     gauge('holdfast_upstream_loss_ratio', 'Smoothed share of copies to each upstream unanswered past their RTO: how lossy the path is.', perUpstream((h) => h.lossEstimate));
     gauge('holdfast_upstream_in_flight', 'Copies sent to each upstream and not yet ended.', perUpstream((h) => h.inFlight));
-    gauge('holdfast_upstream_exchanges_in_flight', 'Queries waiting for upstreams now (each may have several copies out).', [
-      { labels: {}, value: view.pipeline.upstreams.inFlight() },
+    gauge('holdfast_upstream_exchanges_in_flight', 'Queries waiting for upstreams now, the main ones and forward zones\' together (each may have several copies out).', [
+      { labels: {}, value: view.pipeline.pools.reduce((n, p) => n + p.pool.inFlight(), 0) },
     ]);
 
     gauge('holdfast_cache_entries', 'Entries in the cache, fresh and stale.', [{ labels: {}, value: view.pipeline.cache.size }]);

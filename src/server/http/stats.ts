@@ -8,12 +8,16 @@ import { queryFromKey } from '../../core/wire/query.ts';
 import { typeName } from '../../core/wire/type-names.ts';
 import { popularityAt } from '../../pipeline/cache/popularity.ts';
 import type { CacheEntry } from '../../pipeline/cache/store.ts';
-import { readiness, type ReadinessView, type StaleWatch } from './health.ts';
+import { allUpstreams, readiness, type ReadinessView, type StaleWatch } from './health.ts';
 import type { MetricsView } from './metrics.ts';
 
 export type StatsView = MetricsView &
   ReadinessView & {
-    readonly pipeline: { readonly cache: { entries(): IterableIterator<CacheEntry> } };
+    readonly pipeline: {
+      readonly cache: { entries(): IterableIterator<CacheEntry> };
+      /** The block stage's most blocked names (a bounded space-saving count). */
+      readonly block: { topBlocked(limit: number): ReadonlyArray<{ readonly name: string; readonly count: number }> };
+    };
   };
 
 /** Top names are found by looking at this many cache entries at most, so a request costs bounded work. */
@@ -89,7 +93,7 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
   const fromCache = a.freshHit + a.stale + a.negativeHit;
   const total = fromCache + a.upstream + a.synthetic + a.local + a.blocked + a.rewrite + a.forwardZone + a.servfail;
   const ready = readiness(view, staleWatch, nowMs);
-  const health = view.pipeline.upstreams.health;
+  const health = allUpstreams(view.pipeline.pools).map((u) => u.health);
   const fresh = view.latency.read('cache-fresh');
   const upstream = view.latency.read('upstream');
   return {
@@ -108,13 +112,19 @@ export function stats(view: StatsView, staleWatch: StaleWatch, nowMs: number) {
       upstreamP99: quantileMs(upstream, 0.99),
     },
     cache: { entries: view.pipeline.cache.size, maxEntries: view.config.cache.maxEntries },
-    /** Blocked answers over all answers, and each list with its size and age; null share before any answer. */
+    /**
+     * Blocked answers over all answers, the names blocked most (counts are upper bounds once
+     * more than 64 names were blocked), and each list with its size and age; null share before
+     * any answer.
+     */
     blocking: {
       share: total === 0 ? null : a.blocked / total,
+      topNames: view.pipeline.block.topBlocked(TOP_NAMES).map((t) => ({ name: t.name, count: t.count })),
       lists: (view.blockLists?.status() ?? []).map((l) => ({ ...l, ageSeconds: l.updatedAtMs === null ? null : Math.max(0, Math.round((nowMs - l.updatedAtMs) / 1000)) })),
     },
     upstreams: ready.upstreams.map((u, i) => ({ ...u, queries: health[i].queries, replies: health[i].replies, failures: health[i].failures })),
     reachable: ready.reachable,
+    zones: ready.zones,
     servingStale: ready.servingStale,
     prefetch: {
       queries: c.prefetch_queries,

@@ -74,16 +74,29 @@ export const STATUS_PAGE_HTML = `<!doctype html>
       <div class="tile"><div class="label">Stale answers</div><div class="value" id="stale">–</div><div class="sub" id="stalesub"></div></div>
       <div class="tile"><div class="label">Cache entries</div><div class="value" id="cache">–</div><div class="bar"><div id="cachebar"></div></div><div class="sub" id="cachesub"></div></div>
       <div class="tile"><div class="label">Latency p50</div><div class="value" id="latency">–</div><div class="sub" id="latencysub"></div></div>
+      <div class="tile"><div class="label">Blocked</div><div class="value" id="blocked">–</div><div class="sub" id="blockedsub"></div></div>
     </div>
     <div class="grid2">
       <section>
         <h2>Upstreams</h2>
-        <table><thead><tr><th>upstream</th><th>state</th><th class="num">RTT</th><th class="num">RTO</th><th class="num">queries</th><th class="num">failures</th></tr></thead>
+        <table><thead><tr><th>upstream</th><th>for</th><th>state</th><th class="num">RTT</th><th class="num">RTO</th><th class="num">queries</th><th class="num">failures</th></tr></thead>
         <tbody id="upstreams"></tbody></table>
       </section>
       <section>
         <h2>Answers</h2>
         <table><tbody id="answers"></tbody></table>
+      </section>
+    </div>
+    <div class="grid2">
+      <section>
+        <h2>Block lists</h2>
+        <table><thead><tr><th>list</th><th class="num">names</th><th class="num">age</th><th class="num">blocked</th><th>last download</th></tr></thead>
+        <tbody id="lists"></tbody></table>
+      </section>
+      <section>
+        <h2>Top blocked</h2>
+        <table><thead><tr><th>name</th><th class="num">blocked</th></tr></thead>
+        <tbody id="topblocked"></tbody></table>
       </section>
     </div>
     <div class="grid2">
@@ -166,15 +179,28 @@ export const STATUS_PAGE_HTML = `<!doctype html>
     text("latency", lat(s.latencyMs.cacheHitP50));
     text("latencysub", "cache hits · upstream p50 " + lat(s.latencyMs.upstreamP50));
     fill("upstreams", s.upstreams, function (u) {
-      return [{ text: u.label, cls: "name" }, { text: u.state, dot: u.state }, { text: u.srttMs === null ? "–" : ms(u.srttMs), cls: "num" },
+      return [{ text: u.label, cls: "name" }, { text: u.zone === null ? "all names" : u.zone, cls: "name" }, { text: u.state, dot: u.state }, { text: u.srttMs === null ? "–" : ms(u.srttMs), cls: "num" },
         { text: ms(u.rtoMs), cls: "num" }, { text: fmt(u.queries), cls: "num" }, { text: fmt(u.failures), cls: "num" }];
-    }, "no upstreams", 6);
+    }, "no upstreams", 7);
     var outcomes = [["fresh hits", a.freshHit], ["stale", a.stale], ["negative hits", a.negativeHit], ["from upstreams", a.upstream],
-      ["synthetic", a.synthetic], ["local", a.local], ["SERVFAIL", a.servfail]];
+      ["synthetic", a.synthetic], ["local", a.local], ["blocked", a.blocked], ["rewrite", a.rewrite], ["forward zones", a.forwardZone], ["SERVFAIL", a.servfail]];
     fill("answers", outcomes, function (o) { return [{ text: o[0] }, { text: fmt(o[1]), cls: "num" }]; }, "", 2);
     fill("top", s.topNames, function (t) { return [{ text: t.name, cls: "name" }, { text: t.type }, { text: String(t.popularity), cls: "num" }]; },
       "no names asked for yet", 3);
+    renderBlocking(s.blocking, a.blocked);
     previous = { total: total, nowMs: s.nowMs };
+  }
+
+  function renderBlocking(b, blocked) {
+    var none = b.lists.length === 0;
+    text("blocked", none ? "off" : pct(b.share));
+    text("blockedsub", none ? "no block lists (--block-list)" : fmt(blocked) + " answers from " + b.lists.length + (b.lists.length === 1 ? " list" : " lists"));
+    fill("lists", b.lists, function (l) {
+      return [{ text: l.list, cls: "name" }, { text: fmt(l.names), cls: "num" }, { text: l.ageSeconds === null ? "never" : duration(l.ageSeconds), cls: "num" },
+        { text: fmt(l.blocked), cls: "num" }, { text: l.kind === "file" ? "a file" : l.lastError === null ? "ok" : l.lastError, cls: "name" }];
+    }, "no block lists (--block-list)", 5);
+    fill("topblocked", b.topNames, function (t) { return [{ text: t.name, cls: "name" }, { text: fmt(t.count), cls: "num" }]; },
+      none ? "no block lists" : "nothing blocked yet", 2);
   }
 
   function renderLog(l) {

@@ -93,3 +93,15 @@ describe('#14 - block stage', () => {
     assert.deepEqual(explainName([s.explain], 'example.org', 1).map((e) => e.stage), ['upstream']);
   });
 });
+
+describe('#14 - the most blocked names', () => {
+  it('counts each blocked name (case folded), not names passed on nor the canary', () => {
+    const { ask, s } = stage();
+    for (const name of ['a.tracker.example', 'A.Tracker.example', 'a.tracker.example', 'ads.example', 'ok.tracker.example', 'www.example', 'use-application-dns.net']) ask(name);
+    assert.deepEqual(s.topBlocked(10), [
+      { name: 'a.tracker.example.', count: 3, error: 0 },
+      { name: 'ads.example.', count: 1, error: 0 },
+    ]);
+    assert.equal(s.topBlocked(1).length, 1);
+  });
+});

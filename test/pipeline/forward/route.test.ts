@@ -6,7 +6,8 @@ import { ErrorCode, HoldfastError } from '../../../src/core/errors.ts';
 import { createHandle } from '../../../src/core/handle.ts';
 import { scanMessage, toStored } from '../../../src/core/wire/message.ts';
 import { nameToText } from '../../../src/core/wire/names.ts';
-import { createRebindFilter, isRebindAddress } from '../../../src/pipeline/forward/rebind.ts';
+import { createRebindFilter, isRebindAddress, REBIND_NODATA_TTL_SECONDS } from '../../../src/pipeline/forward/rebind.ts';
+import { parseQuery } from '../../../src/core/wire/query.ts';
 import { createRouter } from '../../../src/pipeline/forward/route.ts';
 import { parseForwardZone, parseForwardZones } from '../../../src/pipeline/forward/zones.ts';
 import { decode, query, reply, type Decoded } from '../../helpers/packets.ts';
@@ -153,5 +154,48 @@ describe('rebind protection', () => {
     const off = rig({ main: ['192.168.1.5'], rebind: false });
     assert.equal((await off.ask('lan.example')).answers[0].data, '192.168.1.5');
     assert.equal(off.router.explain('lan.example'), null);
+  });
+
+  describe('#14 - what is left is cacheable (RFC 2308 §5)', () => {
+    const filter = createRebindFilter({ enabled: true, allow: [] });
+    const strip = (name: string, o: Parameters<typeof reply>[1]) => {
+      const q = query(name, 'A');
+      const parsed = parseQuery(q);
+      assert.ok(parsed.ok);
+      const bytes = reply(q, o);
+      const scan = scanMessage(bytes);
+      assert.ok(typeof scan !== 'string');
+      return filter.filter(parsed.query, toStored(bytes, scan, 86400));
+    };
+    const soa = (name: string, ttl: number, minimum: number) =>
+      ({ name, type: 'SOA', ttl, class: 'IN', data: { mname: 'ns.example', rname: 'host.example', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum } }) as never;
+
+    it('a NODATA without the upstream SOA is kept for REBIND_NODATA_TTL_SECONDS, even when the addresses had TTL 0', () => {
+      const r = strip('evil.example', { answers: [{ name: 'evil.example', type: 'A', ttl: 0, class: 'IN', data: '192.168.1.1' } as never] });
+      assert.equal(r.removed, 1);
+      assert.equal(r.message.answerCount, 0);
+      assert.equal(r.message.negativeTtl, REBIND_NODATA_TTL_SECONDS);
+    });
+
+    it("keeps the upstream's SOA and its negative TTL, min(TTL, MINIMUM)", () => {
+      const r = strip('evil.example', {
+        answers: [{ name: 'evil.example', type: 'A', ttl: 30, class: 'IN', data: '10.0.0.1' } as never],
+        authorities: [soa('example', 900, 120)],
+      });
+      assert.equal(r.message.answerCount, 0);
+      assert.equal(r.message.negativeTtl, 120);
+      assert.equal(decode(r.message.wire).authorities[0].type, 'SOA');
+    });
+
+    it('a partial answer is kept no longer than the original: a long-lived CNAME left alone does not lengthen it', () => {
+      const r = strip('www.evil.example', {
+        answers: [
+          { name: 'www.evil.example', type: 'CNAME', ttl: 3600, class: 'IN', data: 'lan.evil.example' } as never,
+          { name: 'lan.evil.example', type: 'A', ttl: 5, class: 'IN', data: '192.168.1.1' } as never,
+        ],
+      });
+      assert.equal(r.message.answerCount, 1);
+      assert.equal(r.message.minAnswerTtl, 5);
+    });
   });
 });

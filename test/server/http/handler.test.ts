@@ -16,10 +16,10 @@ import { createFakeNet } from '../../helpers/fake-net.ts';
 
 const PEER = { address: '127.0.0.1', port: 40000 };
 
-function setup(token: string | null = null, queryLog: QueryLog | null = null, upstreams = ['udp://192.0.2.1', 'udp://192.0.2.2'], networkChanged?: (why: string) => void) {
+function setup(token: string | null = null, queryLog: QueryLog | null = null, upstreams = ['udp://192.0.2.1', 'udp://192.0.2.2'], extra: Partial<ServerConfig> = {}, networkChanged?: (why: string) => void) {
   const time = createFakeTime();
   const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 1 }, net: createFakeNet({}).net };
-  const config: ServerConfig = { ...DEFAULT_CONFIG, upstreams };
+  const config: ServerConfig = { ...DEFAULT_CONFIG, upstreams, ...extra };
   const counters = createCounters();
   const pipeline = createPipeline(config, ports, counters);
   const state = { bound: true };
@@ -112,6 +112,28 @@ describe('http: paths', () => {
     assert.equal(body.reachable, false);
     assert.equal(body.servingStale, true);
     assert.deepEqual(body.upstreams.map((u: { state: string }) => u.state), ['open', 'open']);
+  });
+
+  it("#14 - /readyz and /api/stats show each forward zone's upstreams with their zone; a zone that is down does not make the server unreachable", async () => {
+    const s = setup(null, null, ['udp://192.0.2.1'], { forward: { zones: ['corp.example=udp://10.8.0.1,udp://10.8.0.2', 'lab.example=udp://10.9.0.1'] } });
+    const corp = s.pipeline.pools.find((p) => p.zone === 'corp.example')!;
+    for (const h of corp.pool.health) for (let i = 0; i < DEFAULT_CONFIG.upstream.breakerFailures; i++) h.breaker.failure(s.time.now());
+    const body = await (await s.get('/readyz')).json();
+    assert.deepEqual(
+      body.upstreams.map((u: { label: string; zone: string | null; state: string }) => `${u.zone ?? 'main'} ${u.label} ${u.state}`),
+      ['main udp://192.0.2.1 closed', 'corp.example udp://10.8.0.1 open', 'corp.example udp://10.8.0.2 open', 'lab.example udp://10.9.0.1 closed'],
+    );
+    assert.equal(body.reachable, true);
+    assert.deepEqual(body.zones, [
+      { zone: 'corp.example', reachable: false },
+      { zone: 'lab.example', reachable: true },
+    ]);
+    const stats = await (await s.get('/api/stats')).json();
+    assert.deepEqual(
+      stats.upstreams.map((u: { zone: string | null; queries: number }) => `${u.zone ?? 'main'} ${u.queries}`),
+      ['main 0', 'corp.example 0', 'corp.example 0', 'lab.example 0'],
+    );
+    assert.deepEqual(stats.zones, body.zones);
   });
 
   it('answers 404 to an unknown path and 405 to a method other than GET or HEAD', async () => {
@@ -226,7 +248,7 @@ describe('http: the status page and its API', () => {
 describe('#12 - POST /api/network-changed', () => {
   it('redials on POST with the token, and refuses without it or with GET', async () => {
     const told: string[] = [];
-    const s = setup('t0ken', null, undefined, (why) => told.push(why));
+    const s = setup('t0ken', null, undefined, {}, (why) => told.push(why));
     assert.equal((await s.get('/api/network-changed', { method: 'POST' })).status, 401);
     assert.equal((await s.get('/api/network-changed', { method: 'POST', headers: { authorization: 'Bearer wrong' } })).status, 401);
     const get = await s.get('/api/network-changed', bearer('t0ken'));

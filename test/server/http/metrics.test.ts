@@ -57,6 +57,23 @@ function key(family: string, labels: Record<string, string>): string {
   return parts.length ? `${family}{${parts.join(',')}}` : family;
 }
 
+describe('#14 - metrics: forward zones\' upstreams', () => {
+  it('shows each zone\'s upstreams in the holdfast_upstream_* families with a zone label, the main ones unchanged', () => {
+    const { scrape, pipeline, time } = setup([LABEL], { forward: { zones: ['corp.example=udp://10.8.0.1', 'lab.example=udp://192.0.2.53:53'] } });
+    const corp = pipeline.pools.find((p) => p.zone === 'corp.example')!;
+    for (let i = 0; i < DEFAULT_CONFIG.upstream.breakerFailures; i++) corp.pool.health[0].breaker.failure(time.now());
+    const s = scrape();
+    assert.equal(s.get(key('holdfast_upstream_breaker_state', { upstream: LABEL })), 0);
+    assert.equal(s.get(key('holdfast_upstream_breaker_state', { upstream: 'udp://10.8.0.1', zone: 'corp.example' })), 2);
+    // The same server in the main list and in a zone: two series.
+    assert.equal(s.get(key('holdfast_upstream_breaker_state', { upstream: LABEL, zone: 'lab.example' })), 0);
+    for (const family of ['holdfast_upstream_queries_total', 'holdfast_upstream_replies_total', 'holdfast_upstream_failures_total', 'holdfast_upstream_srtt_seconds', 'holdfast_upstream_rto_seconds', 'holdfast_upstream_loss_ratio', 'holdfast_upstream_in_flight']) {
+      assert.ok(s.has(key(family, { upstream: 'udp://10.8.0.1', zone: 'corp.example' })), family);
+      assert.ok(s.has(key(family, { upstream: LABEL })), family);
+    }
+  });
+});
+
 describe('metrics: the counter mapping', () => {
   it('maps every counter, and no two to the same series', () => {
     assert.deepEqual(Object.keys(COUNTER_METRICS).sort(), [...CounterName].sort());

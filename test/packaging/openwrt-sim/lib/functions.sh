@@ -4,17 +4,33 @@
 # these tests.
 # shellcheck disable=SC1090,SC3043
 
-N="
-"
 _CFG_PKG=
+_CFG_SHOW=
 
-config_load() { _CFG_PKG="$1"; }
+# As OpenWrt's, the package is read once here and config_get reads what was read (a uci process
+# per option would make each run of the init script take seconds on a busy machine).
+config_load() {
+	_CFG_PKG="$1"
+	_CFG_SHOW="$(uci -q show "$1")"
+}
+
+# Sets `set --` to the values of SECTION.OPTION (an option's one, a list's each); 1 when unset.
+# `uci show` quotes them for the shell.
+_config_values() {
+	local __raw
+	__raw="$(printf '%s\n' "$_CFG_SHOW" | awk -v k="$_CFG_PKG.$1.$2=" 'index($0, k) == 1 { print substr($0, length(k) + 1); exit }')"
+	[ -n "$__raw" ] || return 1
+	_CFG_ARGS="$__raw"
+}
 
 config_get() {
-	local __v
-	__v="$(uci -q get "$_CFG_PKG.$2.$3")" || __v="$4"
-	[ -n "$__v" ] || __v="$4"
-	eval "$1=\$__v"
+	local __name="$1" __default="$4" __v=
+	if _config_values "$2" "$3"; then
+		eval "set -- $_CFG_ARGS"
+		__v="$*"
+	fi
+	[ -n "$__v" ] || __v="$__default"
+	eval "$__name=\$__v"
 }
 
 config_get_bool() {
@@ -29,17 +45,16 @@ config_get_bool() {
 }
 
 config_list_foreach() {
-	local __s="$1" __o="$2" __f="$3" __items __v __ifs="$IFS"
+	local __f="$3" __v
+	_config_values "$1" "$2" || return 0
 	shift 3
-	__items="$(uci -q -d "$N" get "$_CFG_PKG.$__s.$__o")" || return 0
-	set -f
-	IFS="$N"
-	for __v in $__items; do
-		IFS="$__ifs"
-		"$__f" "$__v" "$@"
+	# Each value through the function, with the caller's extra arguments after it.
+	local __extra="$*"
+	eval "set -- $_CFG_ARGS"
+	for __v in "$@"; do
+		# shellcheck disable=SC2086 # the extra arguments are words
+		"$__f" "$__v" $__extra
 	done
-	IFS="$__ifs"
-	set +f
 }
 
 user_exists() { grep -qs "^$1:" "$HF_ROOT/etc/passwd"; }
