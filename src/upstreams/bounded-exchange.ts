@@ -2,8 +2,9 @@
 // exactly once, on the first acceptable reply, a failure, the deadline or an abort (a hedged
 // query that another copy already answered), closing the socket however it ends.
 
-import { ErrorCode, HoldfastError } from '../core/errors.ts';
+import type { HoldfastError } from '../core/errors.ts';
 import type { Timers } from '../core/ports.ts';
+import { startDeadline, type Deadline } from './deadline.ts';
 
 export type Settle = (error: Error | null, reply?: Uint8Array) => void;
 
@@ -23,19 +24,18 @@ export function boundedExchange<S extends { close(): void }>(
   return new Promise((resolve, reject) => {
     let socket: S | null = null;
     let done = false;
+    // Null while startDeadline runs: a signal already aborted settles inside it.
+    let deadline: Deadline | null = null;
     const settle: Settle = (error, reply) => {
       if (done) return;
       done = true;
-      timers.clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
+      deadline?.cancel();
       socket?.close();
       if (error) reject(error);
       else resolve(reply!);
     };
-    const onAbort = () => settle(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
-    const timer = timers.setTimeout(() => settle(new HoldfastError(ErrorCode.upstreamTimeout, timeoutMessage())), timeoutMs);
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort);
+    deadline = startDeadline(timers, timeoutMs, timeoutMessage, settle, signal);
+    if (done) return;
     open(settle)
       .then((s) => {
         socket = s;

@@ -12,6 +12,7 @@ import { ErrorCode, HoldfastError } from '../../core/errors.ts';
 import type { Counters } from '../../core/counters.ts';
 import type { ByteStream, CorePorts, StreamHandlers, TimerHandle } from '../../core/ports.ts';
 import { createResponseReader, type HttpResponse, type ResponseReader } from './http1.ts';
+import { startDeadline, type Deadline } from '../deadline.ts';
 
 const MAX_HEAD_BYTES = 16 * 1024;
 const BACKOFF_BASE_MS = 100;
@@ -260,18 +261,16 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
   return {
     send(bytes, timeoutMs, signal) {
       return new Promise<HttpResponse>((resolve, reject) => {
-        const cleanup = () => {
-          timers.clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        };
+        // Null while startDeadline runs: a signal already aborted ends the wait inside it.
+        let deadline: Deadline | null = null;
         const r: Pending = {
           bytes,
           resolve: (v) => {
-            cleanup();
+            deadline?.cancel();
             resolve(v);
           },
           reject: (e) => {
-            cleanup();
+            deadline?.cancel();
             reject(e);
           },
           done: false,
@@ -289,13 +288,10 @@ export function createHttpPool(options: HttpPoolOptions, ports: CorePorts, count
             }, options.drainMs);
           }
         };
-        const onAbort = () => stop(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'), false);
-        const timer = timers.setTimeout(
-          () => stop(new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no HTTP response within ${timeoutMs} ms (${options.label})`), true),
-          timeoutMs,
-        );
-        if (signal?.aborted) return onAbort();
-        signal?.addEventListener('abort', onAbort);
+        // A request past its time takes its connection down with it; an abandoned one may still
+        // be answered, so its connection gets a moment to drain.
+        deadline = startDeadline(timers, timeoutMs, () => `upstream: no HTTP response within ${timeoutMs} ms (${options.label})`, (e) => stop(e, e.code === ErrorCode.upstreamTimeout), signal);
+        if (r.done) return;
         queue.push(r);
         pump();
       });

@@ -31,6 +31,7 @@ import {
 } from '../../protocols/relay-v1.ts';
 import { createRelayDialer } from './dialer.ts';
 import { gunzipCapped, gzip } from './gzip.ts';
+import { startDeadline, type Deadline } from '../deadline.ts';
 
 export { RelayInfoCheck, type RelayClientSettings };
 
@@ -353,9 +354,10 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
         if (query.length > limits.per_item_max_wire_bytes) {
           return reject(new HoldfastError(ErrorCode.upstreamRelayItem, `upstream: a ${query.length}-byte query is over the relay's per_item_max_wire_bytes (${limits.per_item_max_wire_bytes})`));
         }
+        // Null while startDeadline runs: a signal already aborted ends the wait inside it.
+        let deadline: Deadline | null = null;
         const cleanup = () => {
-          timers.clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+          deadline?.cancel();
           batcher.remove(item);
         };
         const id = (seq++).toString(36);
@@ -374,10 +376,8 @@ export function createRelayTransport(spec: UpstreamSpec, settings: EncryptedTran
           },
           done: false,
         };
-        const onAbort = () => settle(item, new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
-        const timer = timers.setTimeout(() => settle(item, new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no answer from relay ${spec.label} within ${timeoutMs} ms`)), timeoutMs);
-        if (signal?.aborted) return onAbort();
-        signal?.addEventListener('abort', onAbort);
+        deadline = startDeadline(timers, timeoutMs, () => `upstream: no answer from relay ${spec.label} within ${timeoutMs} ms`, (e) => settle(item, e), signal);
+        if (item.done) return;
         batcher.add(item, item.bytes);
       });
     },

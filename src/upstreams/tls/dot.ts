@@ -17,6 +17,7 @@ import type { Counters } from '../../core/counters.ts';
 import type { CorePorts, TimerHandle, TlsStream } from '../../core/ports.ts';
 import { createFrameReader, frame, type FrameReader } from '../../core/stream-framer.ts';
 import { padQuery } from '../../core/wire/padding.ts';
+import { startDeadline, type Deadline } from '../deadline.ts';
 import { MAX_TCP_MESSAGE } from '../../core/wire/reply.ts';
 import { replyMatches } from '../reply-match.ts';
 import type { UpstreamSpec } from '../spec.ts';
@@ -270,19 +271,16 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
   return {
     exchange(query, timeoutMs, signal) {
       return new Promise<Uint8Array>((resolve, reject) => {
-        const onAbort = () => finish(p, new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
-        const timer = timers.setTimeout(
-          () => finish(p, new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over TLS within ${timeoutMs} ms (${spec.label})`)),
-          timeoutMs,
-        );
+        // Null while startDeadline runs: a signal already aborted ends the wait inside it.
+        let deadline: Deadline | null = null;
         const p: Pending = {
           query: padQuery(query, settings.paddingBlockBytes),
           resolve: (r) => {
-            cleanup();
+            deadline?.cancel();
             resolve(r);
           },
           reject: (e) => {
-            cleanup();
+            deadline?.cancel();
             reject(e);
           },
           done: false,
@@ -292,12 +290,8 @@ export function createDotTransport(spec: UpstreamSpec, settings: EncryptedTransp
           sent: query,
           sentAtMs: 0,
         };
-        const cleanup = () => {
-          timers.clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        if (signal?.aborted) return onAbort();
-        signal?.addEventListener('abort', onAbort);
+        deadline = startDeadline(timers, timeoutMs, () => `upstream: no reply over TLS within ${timeoutMs} ms (${spec.label})`, (e) => finish(p, e), signal);
+        if (p.done) return;
         send(p);
       });
     },
