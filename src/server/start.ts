@@ -16,8 +16,7 @@ import { createAdmission, type Admission } from '../gate/admission.ts';
 import { createPipeline } from '../pipeline/chain.ts';
 import { createNetworkWatch } from '../services/network-watch.ts';
 import { createLocalSubnetsWatcher, type LocalSubnetsEvent, type LocalSubnetsWatcher } from '../services/local-subnets.ts';
-import { localStageOptions, parseRecordSettings, type LocalFileData } from '../pipeline/local/setup.ts';
-import { createLocalFilesService, type LocalFilesEvent, type LocalFilesService } from '../services/local-files/service.ts';
+import type { LocalFilesEvent, LocalFilesService } from '../services/local-files/service.ts';
 import { attachPrefetcher, type Prefetcher } from '../services/prefetch/prefetcher.ts';
 import { createSnapshotService, type SnapshotEvent, type SnapshotService } from '../services/snapshot/service.ts';
 import type { UpstreamEvent } from '../upstreams/transport.ts';
@@ -30,8 +29,9 @@ import { bindDns, bindHttp, bindRelay, hostChecked } from './listeners.ts';
 import { createQueryLog, queryLogEntry, type QueryLog } from './query-log.ts';
 import { createQueryLogFile } from './query-log-file.ts';
 import { udpErrorCounter, withUdpErrorsCounted } from './udp-listener.ts';
-import { createBlockListService, type BlockListEvent, type BlockListService } from '../services/block-lists/service.ts';
-import { fetchList } from '../services/block-lists/fetch.ts';
+import type { BlockListEvent, BlockListService } from '../services/block-lists/service.ts';
+import { startBlockLists, type BlockLists } from './block-lists.ts';
+import { startLocalData } from './local-data.ts';
 import { parseRewrite } from '../pipeline/rewrite/stage.ts';
 import { rebindReporter, type RebindReport } from './rebind-report.ts';
 
@@ -106,11 +106,6 @@ export interface ServerOptions {
   onNetworkChanged?(why: string): void;
 }
 
-/**
- * How long one list download may take, redirects included: a 64 MiB list over a slow DSL line
- * takes minutes, and nothing waits on it (the last copy is in force meanwhile).
- */
-const LIST_DOWNLOAD_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * At shutdown, how long answers already on their way may take before the sockets close. Short:
@@ -177,55 +172,14 @@ export async function startServer(
   const pipeline = createPipeline(config, withUdpErrorsCounted(runtime, udpErrorCounter(counters)), counters, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked, clockGuard });
   // Before anything listens: a relay that must be refused (relayUpstream.infoCheck) stops the start.
   await pipeline.preflight();
-  // Local data: the files are read before any listener opens, so the first query finds them;
-  // a change to one is put in force by the poll, a new configuration by reload().
-  let localSettings = config.local;
-  let lastConflicts = '';
-  const applyLocal = (files: LocalFileData) => {
-    // A forward zone over a private reverse zone takes it from local data (RFC 6303 zones are
-    // answered here only while nobody has been named to answer them).
-    const options = localStageOptions(localSettings, files, pipeline.forwardZones);
-    pipeline.local.replace(options);
-    // Once per change of the clashes, not on every lease renewal.
-    const conflicts = options.conflicts.join('\n');
-    if (conflicts !== lastConflicts && options.conflicts.length > 0) serverOptions.onLocalFiles?.({ kind: 'conflicts', conflicts: options.conflicts });
-    lastConflicts = conflicts;
-  };
-  const localFiles = createLocalFilesService(config.local, runtime.fs, runtime.timers, counters, applyLocal, serverOptions.onLocalFiles);
-  await localFiles.load();
-  // Before anything listens, so the first query is already checked against every list (the
-  // kept copies of URL lists included). A list file that is missing stops the start.
-  let listCaPem = caPem;
-  let listConnectTimeoutMs = config.encryptedUpstream.connectTimeoutMs;
-  const blockLists = createBlockListService(
-    config.block,
-    {
-      fs: runtime.fs,
-      timers: runtime.timers,
-      clock: runtime.clock,
-      fetch: (url, validators, maxBytes) =>
-        fetchList(
-          url,
-          validators,
-          {
-            caPem: listCaPem,
-            resolveHost: pipeline.resolveHost,
-            proxy: pipeline.proxy ?? undefined,
-            connectTimeoutMs: listConnectTimeoutMs,
-            clockGuard,
-            timeoutMs: LIST_DOWNLOAD_TIMEOUT_MS,
-            maxBytes,
-          },
-          runtime,
-        ),
-    },
-    pipeline.block,
-    serverOptions.onBlockList,
-  );
+  // Local data and block lists before anything listens, so the first query already finds the
+  // LAN's names and is checked against every list (kept copies of URL lists included).
+  const local = await startLocalData(config, runtime, pipeline, counters, serverOptions.onLocalFiles);
+  let lists: BlockLists;
   try {
-    await blockLists.start();
+    lists = await startBlockLists(config, runtime, pipeline, caPem, clockGuard, serverOptions.onBlockList);
   } catch (e) {
-    blockLists.stop();
+    local.files.stop();
     pipeline.closeUpstreams();
     throw e;
   }
@@ -325,8 +279,8 @@ export async function startServer(
       return admission;
     },
     localSubnets,
-    localFiles,
-    blockLists,
+    localFiles: local.files,
+    blockLists: lists.service,
     queryLog: recorders.ring,
     startedAtMs: clock.now(),
     version: VERSION,
@@ -338,8 +292,8 @@ export async function startServer(
       staleWatch?.stop();
       prefetcher.stop();
       localSubnets?.stop();
-      localFiles.stop();
-      blockLists.stop();
+      local.files.stop();
+      lists.service.stop();
       // Stop accepting: no new TCP connections, and new UDP queries are dropped. The UDP
       // sockets and open TCP connections stay until the answers in flight are sent, or the
       // drain bound passes.
@@ -358,18 +312,15 @@ export async function startServer(
       const caPem = await readCaFile(runtime, next.encryptedUpstream.caFile);
       const nextAdmission = createAdmission(next.access, next.rateLimit, clock, counters);
       if (nextAdmission.usesLocal && !localSubnets) throw new HoldfastError(ErrorCode.config, 'access.allow: adding "local" takes a restart');
-      parseRecordSettings(next.local.records);
+      local.check(next.local);
       next.rewrite.rules.forEach(parseRewrite);
-      const commitLists = await blockLists.prepare(next.block);
+      const commitLists = await lists.prepare(next, caPem);
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked, clockGuard });
       pipeline.rewrite.configure({ rules: next.rewrite.rules, ttlSeconds: next.local.ttlSeconds });
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
-      listCaPem = caPem;
-      listConnectTimeoutMs = next.encryptedUpstream.connectTimeoutMs;
       // Every local file read again (a SIGHUP is how a changed file is put in force at once).
-      localSettings = next.local;
-      await localFiles.reconfigure(next.local);
+      await local.reconfigure(next.local);
       const needRestart = changedPaths(current, next).filter((k) => !RELOADABLE.has(k));
       const previous = current;
       current = next;
@@ -403,7 +354,7 @@ export async function startServer(
     }
   } catch (e) {
     staleWatch?.stop();
-    blockLists.stop();
+    lists.service.stop();
     await recorders.file?.stop();
     for (const c of closables) await c.close();
     pipeline.closeUpstreams();
@@ -415,6 +366,6 @@ export async function startServer(
   snapshot?.start();
   localSubnets?.start();
   network.start();
-  localFiles.start();
+  local.files.start();
   return server;
 }
