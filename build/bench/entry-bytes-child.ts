@@ -53,6 +53,8 @@ function gc(): void {
 /** Heap bytes in use: the engine's heap plus memory held outside it (array buffers). */
 function heapBytes(): { heap: number; rss: number } {
   const m = process.memoryUsage();
+  // Bun's heapUsed already counts the extra memory (array buffer contents) that external reports.
+  if (typeof Bun !== 'undefined') return { heap: m.heapUsed, rss: m.rss };
   // Node: heapUsed + external (external includes arrayBuffers). Bun: heapUsed is JSC's heap
   // size and external its "extra memory" (array buffer contents among it).
   return { heap: m.heapUsed + m.external, rss: m.rss };
