@@ -115,7 +115,8 @@ async function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline:
       staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
       maxTtlSeconds: config.cache.maxTtlSeconds,
     },
-    runtime,
+    // Between the slices of a write or load, a turn of the event loop: queries are answered meanwhile.
+    { ...runtime, yieldToLoop: () => new Promise<void>((resolve) => runtime.timers.setTimeout(resolve, 0)) },
     pipeline.cache,
     counters,
     onSnapshot,

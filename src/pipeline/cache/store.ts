@@ -190,9 +190,20 @@ export interface CacheStore {
   addHit(slot: number, nowMs: number, halfLifeMs: number): number;
   /** A handle on the slot, for work that outlives the lookup (refreshes, stale answers). */
   handle(slot: number): CacheEntry;
-  /** Every slot in use, in no particular order: for snapshots, without a handle each. */
+  /** Every slot in use, least recently used first. */
   slots(): number[];
+  /**
+   * Slot numbers run from 0 to slotCount - 1, some of them free (inUse false): a snapshot walks
+   * them in order, which reads the slot arrays front to back instead of along the LRU links.
+   */
+  readonly slotCount: number;
+  inUse(slot: number): boolean;
   keyAt(slot: number): string;
+  /** Changes whenever the slot's entry leaves: a slot list taken earlier can tell reused slots. */
+  generationOf(slot: number): number;
+  setPopularity(slot: number, score: number, atMs: number): void;
+  /** Whether `key` is held, without a handle or a use. */
+  has(key: string): boolean;
   popularityOf(slot: number): number;
   popularityAtMs(slot: number): number;
 }
@@ -575,6 +586,8 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     // A new generation: handles on the old tenant see it gone.
     iset(s, I_GEN, ((iget(s, I_GEN) >>> 1) + 1) << 1);
     iset(s, I_NEWER, freeSlot);
+    // No record: what tells a free slot from a used one (slotCount, inUse).
+    iset(s, I_RECORD, -1);
     freeSlot = s;
     count--;
   }
@@ -776,7 +789,8 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
 
   function slots(): number[] {
     const out: number[] = [];
-    for (let s = newest; s !== -1; s = iget(s, I_OLDER)) out.push(s);
+    // Least recently used first: a snapshot restored in this order comes back in the same order.
+    for (let s = oldest; s !== -1; s = iget(s, I_NEWER)) out.push(s);
     return out;
   }
 
@@ -832,6 +846,16 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     handle,
     slots,
     keyAt: keyOf,
+    get slotCount() {
+      return highWater;
+    },
+    inUse: (s) => s >= 0 && s < highWater && iget(s, I_RECORD) !== -1,
+    generationOf: (s) => iget(s, I_GEN) >>> 1,
+    setPopularity(s, score, atMs) {
+      fset(s, F_POPULARITY, score);
+      fset(s, F_POPULARITY_AT, atMs);
+    },
+    has: (key) => lookup(key) !== -1,
     popularityOf: (s) => fget(s, F_POPULARITY),
     popularityAtMs: (s) => fget(s, F_POPULARITY_AT),
   };
