@@ -67,7 +67,10 @@ export type SnapshotEvent =
 export type WriteOutcome = 'written' | 'skipped' | 'failed';
 
 export interface SnapshotService {
-  /** Reads the file into the cache; a missing file is an empty start, a bad one is set aside. */
+  /**
+   * Reads the file into the cache; a missing file is an empty start, a bad one is set aside.
+   * Writes asked for meanwhile wait until it is done, so none saves a half-loaded cache.
+   */
   load(): Promise<RestoreResult | null>;
   /** Starts the periodic writes. */
   start(): void;
@@ -329,8 +332,7 @@ export function createSnapshotService(
     }, options.intervalSeconds * 1000);
   };
 
-  return {
-    async load() {
+  const loadOnce = async (): Promise<RestoreResult | null> => {
       let bytes: Uint8Array | null;
       try {
         bytes = await fs.readBytes(file);
@@ -371,6 +373,16 @@ export function createSnapshotService(
       insertsAtLastWrite = counters.cache_inserts;
       report({ kind: 'restored', file, createdAtMs, ageMs: nowMs - createdAtMs, ...result });
       return result;
+  };
+
+  return {
+    load() {
+      const loaded = queue.then(loadOnce);
+      queue = loaded.then(
+        () => 'skipped' as const,
+        () => 'skipped' as const,
+      );
+      return loaded;
     },
     start() {
       if (running) return;
