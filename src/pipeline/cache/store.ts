@@ -175,6 +175,7 @@ export interface CacheStore {
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly stats: CacheStoreStats;
+  /** Every entry, least recently used first, as handles to read at once (see the function). */
   entries(): IterableIterator<CacheEntry>;
 
   // The query path's view: slot numbers, no object per lookup.
@@ -629,6 +630,9 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
 
   // ---- handles
 
+  /** What a handle from entries() reads for a message once its entry is gone. */
+  const GONE: StoredMessage = { wire: new Uint8Array(0), ttls: [], rcode: 0, ad: false, answerCount: 0, minAnswerTtl: 0, negativeTtl: 0 };
+
   /** What a handle reads once its entry is gone: the values it last saw. */
   interface Kept {
     key: string;
@@ -662,8 +666,11 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
   class Handle implements CacheEntry {
     readonly #slot: number;
     readonly #gen: number;
-    readonly #kept: Kept;
-    constructor(slot: number, gen: number, kept: Kept) {
+    /** Null for a handle from entries(): it reads the slot only, while the entry is there. */
+    readonly #kept: Kept | null;
+    #key: string | undefined;
+    #message: StoredMessage | undefined;
+    constructor(slot: number, gen: number, kept: Kept | null) {
       this.#slot = slot;
       this.#gen = gen;
       this.#kept = kept;
@@ -672,16 +679,20 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
       return this.#slot < highWater && iget(this.#slot, I_GEN) >>> 1 === this.#gen;
     }
     get key(): string {
-      return this.#kept.key;
+      if (this.#kept) return this.#kept.key;
+      this.#key ??= this.live ? keyOf(this.#slot) : '';
+      return this.#key;
     }
     get message(): StoredMessage {
-      return this.#kept.message;
+      if (this.#kept) return this.#kept.message;
+      this.#message ??= this.live ? messageAt(this.#slot) : GONE;
+      return this.#message;
     }
     #read(at: number, name: 'failedAtMs' | 'popularity' | 'popularityAtMs' | 'storedAtMs' | 'expiresAtMs'): number {
-      return this.live ? fget(this.#slot, at) : this.#kept[name];
+      return this.live ? fget(this.#slot, at) : this.#kept ? this.#kept[name] : NaN;
     }
     #write(at: number, name: 'failedAtMs' | 'popularity' | 'popularityAtMs', v: number): void {
-      this.#kept[name] = v;
+      if (this.#kept) this.#kept[name] = v;
       if (this.live) fset(this.#slot, at, v);
     }
     get storedAtMs(): number {
@@ -709,10 +720,10 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
       this.#write(F_POPULARITY_AT, 'popularityAtMs', v);
     }
     get revalidating(): boolean {
-      return this.live ? (iget(this.#slot, I_GEN) & 1) === 1 : this.#kept.revalidating;
+      return this.live ? (iget(this.#slot, I_GEN) & 1) === 1 : (this.#kept?.revalidating ?? false);
     }
     set revalidating(v: boolean) {
-      this.#kept.revalidating = v;
+      if (this.#kept) this.#kept.revalidating = v;
       if (this.live) iset(this.#slot, I_GEN, (iget(this.#slot, I_GEN) & ~1) | (v ? 1 : 0));
     }
   }
@@ -783,8 +794,19 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     return s;
   }
 
+  /**
+   * Handles that copy nothing until read: a look over the whole cache (prefetch after a load,
+   * the status page) costs one small object per entry, not a copy of every reply. They are for
+   * reading at once; one read after its entry left gives no key, an empty message and NaN times.
+   */
   function* entries(): IterableIterator<CacheEntry> {
-    for (const s of slots()) yield handle(s);
+    // Along the links, without a list of slots first: the next is read before the handle is
+    // given, and the walk is meant to be finished before the cache changes.
+    for (let s = oldest; s !== -1; ) {
+      const next = iget(s, I_NEWER);
+      yield new Handle(s, iget(s, I_GEN) >>> 1, null);
+      s = next;
+    }
   }
 
   function slots(): number[] {

@@ -359,8 +359,9 @@ export function createSnapshotService(
         reader.info.entries,
         () => {
           const e = reader.next()!;
-          // An answer that arrived while the load went on is newer than the file's.
-          if (store.has(e.key)) result.dropped++;
+          // An answer that arrived while the load went on is newer than the file's; an
+          // upstream's SERVFAIL (kept a few seconds) is not worth more than a good old answer.
+          if (store.has(e.key) && replyKind(store.peek(e.key)!.message) !== ReplyKind.servfail) result.dropped++;
           else restoreOne(store, e, createdAtMs, nowMs, options, result);
         },
         clock,
