@@ -229,7 +229,7 @@ export function footprintTable(results) {
     ['  longest probe wait from start, ms', 'loadMaxLatencyMs'],
   ];
   const header = ['figure', ...keys.map((k) => results[k].label)];
-  const lines = [header.join(' | ')];
+  const lines = [header.join(' | '), header.map(() => '---').join(' | ')];
   for (const [label, field] of rows) lines.push([label, ...keys.map((k) => (results[k][field] ?? '–'))].join(' | '));
   const dnsmasq = keys.find((k) => k === 'dnsmasq');
   if (dnsmasq) {
