@@ -6,6 +6,7 @@
 // against reused connections. Not a test: `npm test` never runs it. docs/benchmarks.md says
 // how to read the figures.
 //   node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--encrypted] [--block] [--cpu-prof hits|misses]
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { writeNames } from './bench/dnsperf.mjs';
 import { columnLabels, PROTOCOLS, REFERENCES, runEncryptedStage } from './bench/encrypted.mjs';
 import { RELAY_REFERENCES, relayColumnLabels, relayRows, runRelayStage } from './bench/relay.mjs';
 import { runBlockStage } from './bench/block.mjs';
+import { footprintTable, runFootprintStage } from './bench/footprint.mjs';
 import { measure, runStages } from './bench/measure.mjs';
 import { killAllNow, pinSelf, stopAll } from './bench/procs.mjs';
 import { renderTop, topFunctions } from './bench/profile.mjs';
@@ -35,6 +37,11 @@ const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [
   --block     only the block-list stage: a million generated domains loaded by the Bun
               executable (RSS above the empty server, load time) and ns per lookup, each against
               a plain Set<string> (about 2 minutes)
+  --footprint only the footprint stage (issue #11): RSS at start and after 100,000 names, what the
+              default --cache-memory holds, and a snapshot of them written and loaded with a probe
+              every 5 ms (longest wait), for the Bun executable as built, with BUN_OPTIONS=--smol,
+              built with --compile-exec-argv=--smol, --base PATH (a previous executable), and
+              dnsmasq (about 6 minutes)
   --cpu-prof  profile the Node server (node --cpu-prof) in the hit or miss phase and list the
               functions with the most self time, instead of the comparison`;
 
@@ -47,6 +54,8 @@ try {
       memory: { type: 'boolean' },
       encrypted: { type: 'boolean' },
       block: { type: 'boolean' },
+      footprint: { type: 'boolean' },
+      base: { type: 'string' },
       'cpu-prof': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -62,7 +71,7 @@ if (opts.help) {
 
 const SERVERS = ['bun', 'node', 'dnsmasq'];
 const chosen = opts.only ? opts.only.split(',').map((s) => s.trim()) : SERVERS;
-const usageError = chosen.find((s) => !SERVERS.includes(s))
+const usageError = !opts.footprint && chosen.find((s) => !SERVERS.includes(s))
   ? `bench: --only takes some of ${SERVERS.join(', ')}`
   : opts['cpu-prof'] !== undefined && !['hits', 'misses'].includes(opts['cpu-prof'])
     ? 'bench: --cpu-prof takes hits or misses'
@@ -84,6 +93,58 @@ if (opts.block) {
     rmSync(dir, { recursive: true, force: true });
   }
   process.exit(0);
+}
+
+if (opts.footprint) {
+  // Alone: its servers start and stop several times each, with their own flags.
+  await runFootprint();
+  process.exit(process.exitCode ?? 0);
+}
+
+/** --footprint: build/bench/footprint.mjs for the executable, its --smol forms, --base and dnsmasq. */
+async function runFootprint() {
+  mkdirSync('.cache/bench', { recursive: true });
+  const dir = mkdtempSync(join(os.tmpdir(), 'holdfast-bench-footprint-'));
+  const cores = (os.availableParallelism?.() ?? os.cpus().length) >= 2 ? { server: 0, load: 1 } : {};
+  let nsd = null;
+  try {
+    if (cores.load !== undefined) pinSelf(cores.load);
+    const { bunBinary } = buildServers(log);
+    // The same build with --smol baked in (bun build --compile-exec-argv): a runtime flag the
+    // executable then starts with, as BUN_OPTIONS=--smol does at run time.
+    const smolBinary = '.cache/bench/holdfast-smol';
+    const { BUN_FLAGS } = await import('./build.mjs');
+    const target = `bun-linux-${os.arch() === 'arm64' ? 'arm64' : 'x64'}`;
+    const built = spawnSync('node_modules/.bin/bun', ['build', '--compile', `--target=${target}`, ...BUN_FLAGS, '--compile-exec-argv=--smol', `--outfile=${smolBinary}`, 'src/main/bun.ts'], { encoding: 'utf8' });
+    if (built.status !== 0) throw new Error(`bench: bun build --compile-exec-argv=--smol failed: ${built.stderr || built.stdout}`);
+    rmSync(`${smolBinary}.map`, { force: true });
+    const zone = 'bench.test';
+    const names = 100_000;
+    const fill = await writeNames(join(dir, 'fill.txt'), 'r', names, zone);
+    nsd = await startNsd({ dir, zone, ttlSeconds: 86_400, cpu: cores.load });
+    const variants = [
+      ...(opts.base ? [{ key: 'base', label: 'previous', binary: opts.base, snapshot: true }] : []),
+      { key: 'bun', label: 'holdfast (bun)', binary: bunBinary, snapshot: true },
+      { key: 'smolEnv', label: 'BUN_OPTIONS=--smol', binary: bunBinary, env: { BUN_OPTIONS: '--smol' } },
+      { key: 'smolBaked', label: '--compile-exec-argv=--smol', binary: smolBinary, snapshot: true },
+      { key: 'dnsmasq', label: 'dnsmasq', dnsmasq: true },
+    ].filter((v) => !opts.only || opts.only.split(',').includes(v.key));
+    const results = await runFootprintStage(
+      variants,
+      { cores, load: { clients: 1, outstanding: 100, timeoutSeconds: 2 }, zone, files: { fill }, dir, names, settleSeconds: opts.quick ? 3 : 10, log },
+      nsd,
+    );
+    const table = footprintTable(results);
+    process.stdout.write(`\nfootprint (${names} names; ${describeMachine(os.availableParallelism?.() ?? os.cpus().length, 'servers on core 0, load on core 1').cpuModel}):\n${table}\n`);
+    writeFileSync('.cache/bench/footprint.json', `${JSON.stringify(results, null, 2)}\n`);
+  } catch (e) {
+    log(e.message);
+    process.exitCode = 1;
+  } finally {
+    await stopAll();
+    if (nsd) await nsd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // --memory and --encrypted each pick their stage alone; without either, every stage runs.

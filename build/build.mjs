@@ -35,7 +35,7 @@ const BUN_TIMEOUT_MS = 300_000;
 // instead of refusing cannot hang the build.
 const DENO_TIMEOUT_MS = Number(process.env.HOLDFAST_DENO_TIMEOUT_MS) || 180_000;
 
-const BUN_FLAGS = [
+export const BUN_FLAGS = [
   '--minify',
   // Ahead-of-time JavaScriptCore bytecode: `holdfast version` starts in about 13 ms instead of
   // 30 ms, for 1.9 MB more. ESM because --bytecode defaults to CommonJS, which has no

@@ -4,6 +4,8 @@
 // how much the heap grew after a full collection, against what entryBytes() counted.
 //   bun build/bench/entry-bytes-child.ts SHAPE COUNT [VARIANT]
 //   node --expose-gc <this file bundled by esbuild> SHAPE COUNT [VARIANT]
+// "variable" below is the key, the reply and 6 bytes a TTL pair; the rest (record header, slot
+// fields, index share) is the overhead entryBytes() counts as 22 + ENTRY_OVERHEAD_BYTES.
 // VARIANT (a what-if for cheaper entries): "as-is", "ttls-exact" (the TTL array copied to its
 // exact length), "ttls-int32" (the TTL pairs in an Int32Array) or "wire-copy" (the wire bytes
 // in a Uint8Array of their own rather than a Buffer view of the whole datagram).
@@ -53,6 +55,8 @@ function gc(): void {
 /** Heap bytes in use: the engine's heap plus memory held outside it (array buffers). */
 function heapBytes(): { heap: number; rss: number } {
   const m = process.memoryUsage();
+  // Bun's heapUsed already counts the extra memory (array buffer contents) that external reports.
+  if (typeof Bun !== 'undefined') return { heap: m.heapUsed, rss: m.rss };
   // Node: heapUsed + external (external includes arrayBuffers). Bun: heapUsed is JSC's heap
   // size and external its "extra memory" (array buffer contents among it).
   return { heap: m.heapUsed + m.external, rss: m.rss };

@@ -15,12 +15,13 @@ function pinned(argv, cpu) {
 }
 
 /**
- * Starts a long-running process. Its stdout and stderr are kept (the tail, for error messages).
+ * Starts a long-running process (`env` adds to this process's environment). Its stdout and
+ * stderr are kept (the tail, for error messages).
  * `exited` resolves with { code, signal } when it ends, or { error } if it could not start.
  */
-export function startProcess(name, argv, { cpu } = {}) {
+export function startProcess(name, argv, { cpu, env } = {}) {
   const full = pinned(argv, cpu);
-  const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let output = '';
   const keep = (d) => {
     output = (output + d).slice(-KEEP_OUTPUT_CHARS);

@@ -254,6 +254,8 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
       return current.proxy;
     },
     inFlight: coalesce.inFlight,
+    /** The cache file is loading until `loaded` settles (server/start.ts): see the cache stage. */
+    cacheLoadingUntil: (loaded: Promise<unknown>) => cache.loadingUntil(loaded),
     /** Local data: replaced whole when a watched file changes or on SIGHUP. */
     local,
     /** The block stage: its lists are swapped in by the block-list service. */

@@ -119,8 +119,13 @@ const NETWORK_QUIET_MS = 1_000;
 /** Upstream kinds that keep connections open, which a network change leaves hanging. */
 const POOLED = new Set(['tls', 'https', 'relay']);
 
-/** The cache's file, restored before any listener opens, when `cache.file` is set. */
-async function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline: ReturnType<typeof createPipeline>, counters: Counters, onSnapshot: ServerOptions['onSnapshot']) {
+/**
+ * The cache's file, when `cache.file` is set, and its load under way: in slices, while the
+ * listeners open and answer (a query for a name not loaded yet goes upstream, and waits for the
+ * rest of the file only if that fails: see the cache stage), so a large file
+ * delays neither the first answer nor any other for long (issue #11). Writes wait for the load.
+ */
+function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline: ReturnType<typeof createPipeline>, counters: Counters, onSnapshot: ServerOptions['onSnapshot']) {
   if (!config.cache.file) return null;
   const snapshot = createSnapshotService(
     {
@@ -130,15 +135,14 @@ async function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline:
       staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
       maxTtlSeconds: config.cache.maxTtlSeconds,
     },
-    runtime,
+    // Between the slices of a write or load, a turn of the event loop: queries are answered meanwhile.
+    { ...runtime, yieldToLoop: () => new Promise<void>((resolve) => runtime.timers.setTimeout(resolve, 0)) },
     pipeline.cache,
     counters,
     onSnapshot,
   );
-  // So the first query already finds what the file held. load() never throws for a bad file
-  // (it sets it aside), so a damaged file cannot stop a start.
-  await snapshot.load();
-  return snapshot;
+  // load() never throws for a bad file (it sets it aside), so a damaged file cannot stop a start.
+  return { snapshot, loaded: snapshot.load() };
 }
 
 /** Every query, answered or not, into the in-memory ring (/api/queries) and the file, when on. */
@@ -183,11 +187,13 @@ export async function startServer(
     pipeline.closeUpstreams();
     throw e;
   }
-  const snapshot = await restoreSnapshot(config, runtime, pipeline, counters, serverOptions.onSnapshot);
+  const restoring = restoreSnapshot(config, runtime, pipeline, counters, serverOptions.onSnapshot);
+  const snapshot = restoring?.snapshot ?? null;
   const prefetcher = attachPrefetcher(pipeline, config, runtime, counters);
   // What the snapshot brought back is as popular as it was: the popular entries that expired
   // while we were down are refreshed first, as soon as an upstream answers.
-  if (snapshot) prefetcher.watchPopular();
+  void restoring?.loaded.then(() => prefetcher.watchPopular());
+  if (restoring) pipeline.cacheLoadingUntil(restoring.loaded);
 
   // Before the pipeline and before parsing: a refused or limited client costs an address
   // lookup and a token count, nothing more (src/gate/README.md). A reload replaces it.

@@ -72,6 +72,8 @@ describe('cache file across restarts', () => {
     // short.snap.test (TTL 1) expires in the meantime.
     await new Promise((r) => setTimeout(r, 1_200));
     const second = await start(['--upstream', dead.url, '--cache-file', file, '--timeout', '800', '--log-level', 'debug']);
+    // The file loads while the listeners open (#11): wait for it before asking.
+    assert.ok(await until(() => logsLike(second, /cache restored/).length === 1), second.stderr());
     const restored = logsLike(second, /cache restored/);
     assert.equal(restored.length, 1, second.stderr());
     assert.equal(restored[0].restored, 3);
@@ -101,6 +103,7 @@ describe('cache file across restarts', () => {
     damaged.set(good);
     writeFileSync(file, damaged);
     const hf = await start(['--upstream', `udp://127.0.0.1:${nsd.port}`, '--cache-file', file]);
+    assert.ok(await until(() => hf.logs.some((l) => l.level === 'warn')), hf.stderr());
     const warnings = hf.logs.filter((l) => l.level === 'warn');
     assert.equal(warnings.length, 1, hf.stderr());
     assert.match(String(warnings[0].msg), /set aside \(truncated/);
@@ -135,6 +138,7 @@ describe('cache file across restarts', () => {
       ),
     );
     const hf = await start(['--upstream', dead.url, '--cache-file', file, '--timeout', '800']);
+    assert.ok(await until(() => logsLike(hf, /cache restored/).length === 1), hf.stderr());
     assert.equal(logsLike(hf, /cache restored/)[0]?.stale, 1, hf.stderr());
     assert.equal(logsLike(hf, /clock is behind/).length, 1);
     const r = await udpExchange(hf.port, q, 3000);

@@ -15,9 +15,14 @@ export const ReplyKind = { positive: 'positive', negative: 'negative', servfail:
 export type ReplyKind = (typeof ReplyKind)[keyof typeof ReplyKind];
 
 export function replyKind(m: StoredMessage): ReplyKind {
-  if (m.rcode === Rcode.NXDOMAIN) return ReplyKind.negative;
-  if (m.rcode === Rcode.NOERROR) return m.answerCount === 0 ? ReplyKind.negative : ReplyKind.positive;
-  if (m.rcode === Rcode.SERVFAIL) return ReplyKind.servfail;
+  return replyKindOf(m.rcode, m.answerCount);
+}
+
+/** The same from the two fields it needs: the cache's hit path reads them without a message. */
+export function replyKindOf(rcode: number, answerCount: number): ReplyKind {
+  if (rcode === Rcode.NXDOMAIN) return ReplyKind.negative;
+  if (rcode === Rcode.NOERROR) return answerCount === 0 ? ReplyKind.negative : ReplyKind.positive;
+  if (rcode === Rcode.SERVFAIL) return ReplyKind.servfail;
   return ReplyKind.other;
 }
 

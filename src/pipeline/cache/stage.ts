@@ -9,8 +9,7 @@ import type { Counters } from '../../core/counters.ts';
 import { Rcode } from '../../core/errors.ts';
 import { Source, type Answer, type ClientInfo, type Next, type Request, type Stage } from '../../core/answer.ts';
 import { queryFromKey } from '../../core/wire/query.ts';
-import { cacheTtlSeconds, replyKind, ReplyKind, type CachePolicy } from './policy.ts';
-import { addHit } from './popularity.ts';
+import { cacheTtlSeconds, replyKind, replyKindOf, ReplyKind, type CachePolicy } from './policy.ts';
 import { createCacheStore, type CacheEntry, type CacheStore } from './store.ts';
 
 export interface StaleOptions {
@@ -50,7 +49,13 @@ export function createCacheStage(
   options: CacheStageOptions,
   ports: { clock: Clock; timers?: Timers },
   counters: Counters,
-): { stage: Stage; store: CacheStore; refresh: (key: string, e: CacheEntry, next: Next) => Promise<boolean> } {
+): {
+  stage: Stage;
+  store: CacheStore;
+  refresh: (key: string, e: CacheEntry, next: Next) => Promise<boolean>;
+  /** The cache file is loading until `loaded` settles: a miss that fails upstream waits for it. */
+  loadingUntil: (loaded: Promise<unknown>) => void;
+} {
   const clock = ports.clock;
   const stale: StaleOptions = { ...NO_STALE, ...options };
   const staleWindowMs = stale.staleIfErrorSeconds * 1000;
@@ -60,9 +65,9 @@ export function createCacheStage(
   const minPopularity = options.popularity?.minPopularity ?? Infinity;
   const onPopular = options.popularity?.onPopular;
 
-  /** Counts a client's use of `e`, telling prefetch when the entry has just become popular. */
-  const used = (key: string, e: CacheEntry, now: number) => {
-    const score = addHit(e, now, halfLifeMs);
+  /** Counts a client's use of `slot`, telling prefetch when the entry has just become popular. */
+  const used = (key: string, slot: number, now: number) => {
+    const score = store.addHit(slot, now, halfLifeMs);
     // Only on the way up through the threshold: no map write on every hit of a popular name.
     if (onPopular && score >= minPopularity && score - 1 < minPopularity) onPopular(key);
   };
@@ -74,7 +79,7 @@ export function createCacheStage(
       const ttl = cacheTtlSeconds(answer.message, options);
       if (ttl > 0) {
         const before = store.stats.evictedExpired + store.stats.evictedLru;
-        store.set(key, answer.message, clock.now(), ttl * 1000);
+        store.put(key, answer.message, clock.now(), ttl * 1000);
         counters.cache_inserts++;
         if (store.stats.evictedExpired + store.stats.evictedLru !== before) {
           counters.cache_evicted_expired = store.stats.evictedExpired;
@@ -142,22 +147,42 @@ export function createCacheStage(
     return revalidate(key, e, next, { query, client: BACKGROUND_CLIENT, background: true });
   };
 
+  // The cache file loads while the listeners already answer (#11). A name not loaded yet goes
+  // upstream as usual; only when that fails is the rest of the file waited for, since it may
+  // hold the name: a router that boots with its uplink down still answers what it knew.
+  let loading: Promise<unknown> | null = null;
+  const fromFile = (key: string, during: Promise<unknown>, otherwise: () => Answer): Promise<Answer> =>
+    during.then(() => {
+      const s = store.find(key);
+      if (s === -1) return otherwise();
+      const h = store.handle(s);
+      if (clock.now() >= h.expiresAtMs + staleWindowMs || replyKind(h.message) === ReplyKind.servfail) return otherwise();
+      return staleAnswer(h, 'upstream failed; from the cache file, loaded meanwhile');
+    });
+
   // Not async: a hit returns its answer synchronously (see MaybePromise in core/answer.ts).
+  // A hit reads the store by slot number: no entry object, only the reply copied out.
   const stage: Stage = (req, next) => {
     const now = clock.now();
     const key = req.query.key;
-    const hit = store.get(key);
-    if (hit) used(key, hit, now);
-    if (hit && now < hit.expiresAtMs) {
-      const negative = replyKind(hit.message) === ReplyKind.negative;
-      return {
-        source: negative ? Source.negative : Source.cacheFresh,
-        reason: `${Math.ceil((hit.expiresAtMs - now) / 1000)}s left`,
-        rcode: hit.message.rcode,
-        message: hit.message,
-        ageSeconds: Math.floor((now - hit.storedAtMs) / 1000),
-      };
+    const slot = store.find(key);
+    if (slot !== -1) {
+      used(key, slot, now);
+      const expiresAtMs = store.expiresAtMs(slot);
+      if (now < expiresAtMs) {
+        const rcode = store.rcodeAt(slot);
+        const negative = replyKindOf(rcode, store.answerCountAt(slot)) === ReplyKind.negative;
+        return {
+          source: negative ? Source.negative : Source.cacheFresh,
+          reason: `${Math.ceil((expiresAtMs - now) / 1000)}s left`,
+          rcode,
+          message: store.messageAt(slot),
+          ageSeconds: Math.floor((now - store.storedAtMs(slot)) / 1000),
+        };
+      }
     }
+    // Expired or absent: a handle, since what follows may outlive an eviction of the slot.
+    const hit = slot === -1 ? undefined : store.handle(slot);
     const servable = hit !== undefined && now < hit.expiresAtMs + staleWindowMs && replyKind(hit.message) !== ReplyKind.servfail;
     if (servable && now - hit.failedAtMs < stale.staleRecheckSeconds * 1000) {
       return staleAnswer(hit, 'upstream failed recently');
@@ -171,11 +196,28 @@ export function createCacheStage(
     const kept = (a: Answer) => {
       keep(key, a);
       // A first miss counts as a use of what it brought (a refresh above kept the old score).
-      const e = hit ? undefined : store.peek(key);
-      if (e) used(key, e, clock.now());
+      const s = hit ? -1 : store.find(key);
+      if (s !== -1) used(key, s, clock.now());
       return a;
     };
+    if (slot === -1 && loading !== null) {
+      const during = loading;
+      return Promise.resolve(pending).then(
+        (a) => (usable(a) ? kept(a) : fromFile(key, during, () => kept(a))),
+        (e: unknown) =>
+          fromFile(key, during, () => {
+            throw e;
+          }),
+      );
+    }
     return pending instanceof Promise ? pending.then(kept) : kept(pending);
   };
-  return { stage, store, refresh };
+  const loadingUntil = (loaded: Promise<unknown>) => {
+    loading = loaded;
+    const done = () => {
+      if (loading === loaded) loading = null;
+    };
+    loaded.then(done, done);
+  };
+  return { stage, store, refresh, loadingUntil };
 }

@@ -12,7 +12,15 @@ const TABLE = (() => {
 })();
 
 export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
+  return crc32Update(0, bytes, start, end);
+}
+
+/**
+ * The CRC-32 of what `crc` covered followed by bytes[start, end): a large body can be checked
+ * a slice at a time (crc32Update(0, ...) starts one), so no slice blocks the event loop long.
+ */
+export function crc32Update(crc: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let c = (crc ^ 0xffffffff) >>> 0;
   for (let i = start; i < end; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }

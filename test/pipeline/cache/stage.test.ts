@@ -147,3 +147,42 @@ describe('cache stage', () => {
     assert.equal(served.answers[0].ttl, 300);
   });
 });
+
+describe('#11 - the cache stage while the cache file loads', () => {
+  function loadingSetup(reply: (query: Query) => Answer) {
+    const time = createFakeTime();
+    const { stage, store, loadingUntil } = createCacheStage({ ...DEFAULT_CONFIG.cache }, { clock: time }, createCounters());
+    let finish = () => {};
+    const loaded = new Promise<void>((resolve) => (finish = resolve));
+    loadingUntil(loaded);
+    const next: Next = async (req) => reply(req.query);
+    return { store, time, finish, ask: (query: Query) => stage({ query, client: CLIENT }, next) };
+  }
+  const servfail = (): Answer => upstream(stored('x.example', { rcode: 2 }), { rcode: 2 });
+
+  it('serves a name the file brings in once upstream fails for it, instead of SERVFAIL', async () => {
+    const s = loadingSetup(servfail);
+    const asked = s.ask(q('known.example'));
+    // The load puts the name in after the miss went upstream.
+    s.store.put(q('known.example').key, stored('known.example', { answers: [A(300)] }), s.time.now(), 300_000);
+    s.finish();
+    const a = await asked;
+    assert.equal(a.source, 'cache-stale');
+    assert.equal(a.reason, 'upstream failed; from the cache file, loaded meanwhile');
+  });
+
+  it('passes upstream failures on for names the file does not hold, and stops waiting once loaded', async () => {
+    const s = loadingSetup(servfail);
+    const asked = s.ask(q('unknown.example'));
+    s.finish();
+    assert.equal((await asked).rcode, 2);
+    // After the load, a failure is answered without waiting on anything.
+    assert.equal((await s.ask(q('other.example'))).rcode, 2);
+  });
+
+  it('answers from upstream at once while loading when upstream works', async () => {
+    const s = loadingSetup(() => upstream(stored('up.example', { answers: [A(300)] })));
+    const a = await s.ask(q('up.example'));
+    assert.equal(a.source, 'upstream');
+  });
+});

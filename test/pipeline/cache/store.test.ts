@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import type { StoredMessage } from '../../../src/core/wire/message.ts';
 import { ENTRY_OVERHEAD_BYTES, createCacheStore, entryBytes, type CacheStore } from '../../../src/pipeline/cache/store.ts';
 import { createPrng } from '../../helpers/prng.ts';
+import { scanMessage, toStored } from '../../../src/core/wire/message.ts';
+import { parseQuery } from '../../../src/core/wire/query.ts';
+import { query, reply } from '../../helpers/packets.ts';
 
 const T0 = 1_700_000_000_000;
 const BUCKET_MS = 16_000;
@@ -33,7 +36,8 @@ describe('cache store: basics', () => {
   it('keeps what it is given, with its times', () => {
     const { s } = store(10);
     const e = s.set('a', message(1), T0, 60_000);
-    assert.equal(s.get('a'), e);
+    assert.deepEqual(s.get('a')!.message, e.message);
+    assert.equal(s.get('a')!.key, 'a');
     assert.equal(e.storedAtMs, T0);
     assert.equal(e.expiresAtMs, T0 + 60_000);
     assert.equal(s.get('b'), undefined);
@@ -251,9 +255,9 @@ describe('cache store: invariants over long random runs', () => {
 });
 
 describe('cache store: byte bound', () => {
-  it('counts an entry as overhead, key, wire and 8 bytes a TTL slot', () => {
-    assert.equal(entryBytes('abc', sized(100, 3)), ENTRY_OVERHEAD_BYTES + 3 + 100 + 48);
-    assert.equal(entryBytes('', sized(0, 0)), ENTRY_OVERHEAD_BYTES);
+  it('counts an entry as overhead, record header, key, wire and 6 bytes a TTL pair', () => {
+    assert.equal(entryBytes('abc', sized(100, 3)), ENTRY_OVERHEAD_BYTES + 22 + 3 + 100 + 18);
+    assert.equal(entryBytes('', sized(0, 0)), ENTRY_OVERHEAD_BYTES + 22);
   });
 
   it('tracks bytes through set, replace, delete and eviction', () => {
@@ -453,5 +457,114 @@ describe('cache store: byte bound', () => {
     assert.ok(s.stats.evictedExpired > 0, 'some entries expired during the run');
     assert.ok(worst <= 4, `an insert took ${worst} cursor steps`);
     assert.ok(s.stats.cursorSteps - before <= (N / BUCKET_MS) * 20 + 10, `${s.stats.cursorSteps - before} cursor steps in all`);
+  });
+});
+
+describe('cache store: compact storage (#11)', () => {
+  /** A message whose every byte and TTL says which key and round it belongs to. */
+  function tagged(i: number, round: number, wireBytes: number): StoredMessage {
+    const wire = new Uint8Array(wireBytes);
+    for (let j = 0; j < wireBytes; j++) wire[j] = (i * 7 + round * 13 + j) & 0xff;
+    const pairs = 1 + (i % 3);
+    const ttls: number[] = [];
+    for (let j = 0; j < pairs; j++) ttls.push(j * 4, 1_000_000 + i * 10 + round);
+    return { wire, ttls, rcode: i % 6, ad: i % 2 === 0, answerCount: i % 5, minAnswerTtl: i, negativeTtl: -1 - round };
+  }
+
+  it('#11 - gives back every byte of every entry while its arena pages are evacuated and reused', () => {
+    const rnd = createPrng(0xc0ffee);
+    const { s, clock } = store(3_000, T0, 400_000);
+    const model = new Map<string, StoredMessage>();
+    for (let step = 0; step < 30_000; step++) {
+      clock.now += 10;
+      const i = rnd.int(5_000);
+      const key = `name-${i}`;
+      if (rnd.chance(0.1)) {
+        s.delete(key);
+        model.delete(key);
+        continue;
+      }
+      const m = tagged(i, step, rnd.chance(0.02) ? rnd.range(17_000, 30_000) : rnd.range(12, 400));
+      s.set(key, m, clock.now, HOUR);
+      model.set(key, m);
+      if (step % 3_000 === 0 || step === 29_999) {
+        // The model still holds what the store evicted since: those are simply absent.
+        let present = 0;
+        for (const [k, want] of model) {
+          const e = s.peek(k);
+          if (!e) continue;
+          present++;
+          assert.deepEqual(e.message, want, `step ${step}: ${k}`);
+        }
+        assert.equal(s.size, present, `step ${step}: every entry held is one the model knows`);
+      }
+    }
+    assert.ok(s.stats.compactions > 10, `${s.stats.compactions} pages evacuated`);
+    const records = s.bytes - s.size * ENTRY_OVERHEAD_BYTES;
+    assert.ok(s.arenaBytes <= (records * 8) / 7 + 2 * 65_536, `arena ${s.arenaBytes} bytes for ${records} bytes of records`);
+  });
+
+  it('#11 - a handle kept past its entry\'s eviction neither reads nor writes the slot\'s next tenant', () => {
+    const { s } = store(1);
+    s.set('a', message(1), T0, 60_000);
+    const old = s.peek('a')!;
+    s.set('b', message(2), T0, 60_000); // evicts a; b takes its slot
+    assert.equal(old.live, false);
+    old.failedAtMs = T0;
+    old.revalidating = true;
+    old.popularity = 99;
+    const b = s.peek('b')!;
+    assert.equal(b.failedAtMs, -Infinity);
+    assert.equal(b.revalidating, false);
+    assert.equal(b.popularity, 0);
+    assert.equal(old.message.wire[0], 1, 'the old handle still reads what it held');
+    assert.equal(old.failedAtMs, T0);
+  });
+
+  it('#11 - finds keys whose hashes collide in the index after deletions in the middle of a run', () => {
+    const { s } = store(10_000, T0);
+    for (let i = 0; i < 5_000; i++) s.set(`k${i}`, message(i & 0xff), T0, HOUR);
+    for (let i = 0; i < 5_000; i += 3) s.delete(`k${i}`);
+    for (let i = 0; i < 5_000; i++) {
+      const e = s.peek(`k${i}`);
+      if (i % 3 === 0) assert.equal(e, undefined, `k${i}`);
+      else assert.equal(e?.message.wire[0], i & 0xff, `k${i}`);
+    }
+  });
+});
+
+describe('cache store: what a real reply costs (#11)', () => {
+  function real(name: string, asked = name) {
+    const bytes = reply(query(asked), { answers: [{ type: 'A', name: asked, ttl: 300, class: 'IN', data: '192.0.2.7' }, { type: 'A', name: asked, ttl: 60, class: 'IN', data: '192.0.2.8' }] });
+    const scan = scanMessage(bytes);
+    if (typeof scan === 'string') throw new Error(scan);
+    const parsed = parseQuery(query(name));
+    if (!parsed.ok) throw new Error(parsed.problem);
+    return { key: parsed.query.key, message: toStored(bytes, scan, 86_400) };
+  }
+
+  it('#11 - keeps a key that its reply repeats as one byte, and TTLs the wire holds as offsets', () => {
+    const { key, message } = real('www.Example.org', 'www.Example.org');
+    const full = ENTRY_OVERHEAD_BYTES + 22 + key.length + message.wire.length + 6 * (message.ttls.length / 2);
+    assert.equal(entryBytes(key, message), full - (key.length - 1) - 4 * (message.ttls.length / 2));
+    const { s } = store(10);
+    s.set(key, message, T0, 60_000);
+    const e = s.peek(key)!;
+    assert.equal(e.key, key);
+    assert.deepEqual(e.message.ttls, message.ttls);
+    assert.deepEqual(e.message.wire.subarray(0, 12), message.wire.subarray(0, 12));
+    assert.deepEqual(e.message.wire.subarray(29), message.wire.subarray(29));
+    assert.equal(s.bytes, entryBytes(key, message));
+    assert.equal(s.peek(key.slice(0, -1) + '\u0003'), undefined, 'another DO/CD byte is another key');
+  });
+
+  it('#11 - keeps the whole key when the reply answers another question', () => {
+    const { key } = real('a.example.org');
+    const other = real('b.example.org').message;
+    const { s } = store(10);
+    s.set(key, other, T0, 60_000);
+    assert.equal(s.peek(key)!.key, key);
+    assert.deepEqual(s.peek(key)!.message, other);
+    assert.equal(s.peek(real('b.example.org').key), undefined);
   });
 });

@@ -16,7 +16,7 @@ import { compose } from '../../../src/pipeline/chain.ts';
 import { crc32 } from '../../../src/services/snapshot/crc32.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../../src/services/snapshot/format.ts';
 import {
-  createSnapshotService, restoreEntries, setAsidePath, WriteReason, type SnapshotEvent, type SnapshotOptions,
+  createSnapshotService, entriesToSave, restoreEntries, setAsidePath, WriteReason, type SnapshotEvent, type SnapshotOptions,
 } from '../../../src/services/snapshot/service.ts';
 import { createCacheStage } from '../../../src/pipeline/cache/stage.ts';
 import { createCacheStore, type CacheStore } from '../../../src/pipeline/cache/store.ts';
@@ -506,3 +506,79 @@ describe('snapshot service: writing', () => {
     assert.equal(mem.mostAtOnce(), 1);
   });
 });
+
+describe('snapshot service: slices (#11)', () => {
+  /** A version-2 file as the encoder before #11 wrote it: a.example.org (TTL 300) and b.example.org (TTL 60), popularity 2.5. */
+  const OLD_FILE =
+    'SEZTTkFQAAJCeLz+Vr6AAAAAAAIAAAEQrzT+sfteFiYAFAFhB2V4YW1wbGUDb3JnAAABAAEAQni8/laAAABCeLz+n74AAEAEAAAAAAAAQni8/laAAAAAPBI0gYAAAQABAAAAAAFhB2V4YW1wbGUDb3JnAAABAAEBYQdleGFtcGxlA29yZwAAAQABAAABLAAEwAACBwABADIAAAEsAAAAAQAAASz/////ABQBYgdleGFtcGxlA29yZwAAAQABAEJ4vP5WgAAAQni8/mUmAABABAAAAAAAAEJ4vP5WgAAAADwSNIGAAAEAAQAAAAABYgdleGFtcGxlA29yZwAAAQABAWIHZXhhbXBsZQNvcmcAAAEAAQAAADwABMAAAgcAAQAyAAAAPAAAAAEAAAA8/////w==';
+
+  /** Boots with a yieldToLoop port that counts the slices and can run something between them. */
+  function bootSliced(mem: ReturnType<typeof createMemoryFs>, startMs: number, between: () => void = () => {}) {
+    const b = boot(mem, startMs);
+    const yields = { count: 0 };
+    const service = createSnapshotService(OPTIONS, {
+      clock: b.time,
+      timers: b.time,
+      fs: mem.fs,
+      yieldToLoop: async () => {
+        yields.count++;
+        between();
+      },
+    }, b.cache.store, b.counters, (e) => b.events.push(e));
+    return { ...b, service, yields };
+  }
+
+  it('#11 - reads a file written before the store changed (format version 2)', async () => {
+    const mem = createMemoryFs();
+    await mem.fs.writeFileAtomic(OPTIONS.file, Uint8Array.from(atob(OLD_FILE), (c) => c.charCodeAt(0)));
+    const p = bootSliced(mem, 1_700_000_010_000);
+    assert.deepEqual(await p.service.load(), { restored: 2, fresh: 2, stale: 0, dropped: 0, rejected: 0, clockBehind: false });
+    const a = p.cache.store.peek(keyOf('a.example.org'))!;
+    assert.equal(a.expiresAtMs, 1_700_000_300_000);
+    assert.equal(a.popularity, 2.5);
+    assert.equal((await p.cache.ask('b.example.org')).answers[0].ttl, 50);
+    assert.equal(p.cache.upstream.calls, 0);
+  });
+
+  it('#11 - writes and loads 12,000 names in slices, yielding between them, to the same file as one piece', async () => {
+    const mem = createMemoryFs();
+    const first = bootSliced(mem, T0);
+    for (let i = 0; i < 12_000; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`), T0, TTL * 1000);
+    first.counters.cache_inserts += 12_000;
+    assert.equal(await first.service.write(WriteReason.request), 'written');
+    assert.ok(first.yields.count >= 2, `${first.yields.count} yields while writing`);
+    const file = mem.files.get(OPTIONS.file)!;
+    assert.deepEqual(file, encodeSnapshot(entriesToSave(first.cache.store, T0, OPTIONS.staleIfErrorSeconds), T0));
+    const second = bootSliced(mem, T0 + 1_000);
+    assert.equal((await second.service.load())!.restored, 12_000);
+    assert.ok(second.yields.count >= 4, `${second.yields.count} yields while loading`);
+    assert.equal(second.cache.store.size, 12_000);
+  });
+
+  it('#11 - leaves out an entry evicted while the write goes on, and keeps an answer that came during a load', async () => {
+    const mem = createMemoryFs();
+    let evict = () => {};
+    const first = bootSliced(mem, T0, () => evict());
+    for (let i = 0; i < 10_000; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`), T0, TTL * 1000);
+    evict = () => {
+      first.cache.store.delete(keyOf('n9999.example.org'));
+      evict = () => {};
+    };
+    await first.service.write(WriteReason.request);
+    const written = decodeSnapshot(mem.files.get(OPTIONS.file)!).entries.map((e) => e.key);
+    assert.equal(written.length, 9_999);
+    assert.ok(!written.includes(keyOf('n9999.example.org')));
+
+    let during = () => {};
+    const second = bootSliced(mem, T0 + 1_000, () => during());
+    during = () => {
+      // A query answered between two slices: newer than the file's copy, which must not replace it.
+      second.cache.store.set(keyOf('n9998.example.org'), stored('n9998.example.org', { ttl: 5 }), T0 + 1_000, 5_000);
+      during = () => {};
+    };
+    const r = (await second.service.load())!;
+    assert.equal(r.restored + r.dropped, 9_999);
+    assert.equal(second.cache.store.peek(keyOf('n9998.example.org'))!.expiresAtMs, T0 + 6_000);
+  });
+});
+
