@@ -5,8 +5,10 @@
 //   node build/bench/lossy-client.mjs run JOB.json OUT.json
 //     JOB: { "server": "ADDR:PORT", "timeoutMs": 5000,
 //            "queries": [[atMs, "name.example", "192.0.2.1" | null], ...] }   (sorted by atMs)
-//     OUT: { "results": [[sentAtMs, latencyMs | null, rcode | null, ok 0|1, ttl | null], ...] }
-//          in job order; ok: NOERROR with an A record equal to the expected address.
+//     OUT: { "startedAtMs": epoch ms, "results": [[sentAtMs, latencyMs | null, rcode | null, ok 0|1, ttl | null], ...] }
+//          in job order; ok: NOERROR with an A record equal to the expected address; sentAtMs
+//          from startedAtMs, the wall clock at the job's start (to place results against an
+//          event timed by another process: the clock is the kernel's, shared by namespaces).
 //   node build/bench/lossy-client.mjs probe ADDR:PORT NAME [LIMIT_MS]
 //     exits 0 once the server answers anything about NAME, 1 if it has not within LIMIT_MS.
 // It runs inside a network namespace (ip netns exec), so it is a process of its own.
@@ -87,6 +89,7 @@ function runJob(jobFile, outFile) {
   const lastAtMs = queries.length ? queries[queries.length - 1][0] : 0;
   const hardStopMs = lastAtMs + timeoutMs + 2000;
   const t0 = performance.now();
+  const startedAtMs = Date.now();
 
   socket.on('message', (m) => {
     if (m.length < 12) return;
@@ -124,7 +127,7 @@ function runJob(jobFile, outFile) {
       if ((next >= queries.length && inFlight.size === 0) || elapsed > hardStopMs) {
         clearInterval(tick);
         socket.close();
-        writeFileSync(outFile, JSON.stringify({ results }));
+        writeFileSync(outFile, JSON.stringify({ startedAtMs, results }));
         resolve();
       }
     }, TICK_MS);

@@ -92,6 +92,8 @@ function cleanUpOnExit() {
  * @property {string} upstreamNs the upstream's side (NSD and the delay relay run here)
  * @property {string} hostAddress
  * @property {string} upstreamAddress
+ * @property {string} hostDevice      the link's device in hostNs (to renumber it, say)
+ * @property {string} upstreamDevice  the link's device in upstreamNs
  * @property {(loss: { toUpstream?: number, toHost?: number }) => void} setLoss
  *   percentages of packets dropped in each direction; an omitted direction keeps its loss
  * @property {() => { toUpstream: number, toHost: number }} loss
@@ -128,6 +130,8 @@ export function createLossyLink({ tag = 'hfl' } = {}) {
     upstreamNs,
     hostAddress: HOST_ADDRESS,
     upstreamAddress: UPSTREAM_ADDRESS,
+    hostDevice: HOST_DEVICE,
+    upstreamDevice: UPSTREAM_DEVICE,
     inNs: (ns, argv) => ['ip', 'netns', 'exec', ns, ...argv],
     loss: () => ({ ...current }),
     setLoss({ toUpstream, toHost }) {
@@ -296,6 +300,8 @@ export function probeInNs(link, ns, server, name, limitMs = 10_000) {
  * @typedef {object} QueryResult
  * @property {string} name
  * @property {number | null} sentAtMs  from the client's start; null if never sent
+ * @property {number | null} sentAtEpochMs  the same on the wall clock (Date.now()), to compare
+ *   with an event timed by the test; null if never sent
  * @property {number | null} latencyMs null when unanswered within the timeout
  * @property {number | null} rcode
  * @property {boolean} ok              NOERROR with the expected address
@@ -327,8 +333,16 @@ export function sendQueries(link, { server, timeoutMs, queries, dir, label = 'cl
     child.once('close', (code, signal) => {
       clearTimeout(backstop);
       if (code !== 0) return reject(new Error(`lossy-client ${label} failed (${code ?? signal}): ${err.trim().slice(-400)}`));
-      const { results } = JSON.parse(readFileSync(outFile, 'utf8'));
-      resolve(results.map(([sentAtMs, latencyMs, rcode, ok, ttl], i) => ({ name: queries[i][1], sentAtMs, latencyMs, rcode, ok: ok === 1, ttl })));
+      const { startedAtMs, results } = JSON.parse(readFileSync(outFile, 'utf8'));
+      resolve(results.map(([sentAtMs, latencyMs, rcode, ok, ttl], i) => ({
+        name: queries[i][1],
+        sentAtMs,
+        sentAtEpochMs: sentAtMs === null ? null : startedAtMs + sentAtMs,
+        latencyMs,
+        rcode,
+        ok: ok === 1,
+        ttl,
+      })));
     });
   });
 }

@@ -1,9 +1,10 @@
 // Real encrypted DNS servers for tests, on loopback with the test's own certificates:
 // unbound for DNS over TLS (RFC 7858) and dnsdist for DNS over HTTPS (RFC 8484, served over
 // HTTP/1.1 by dnsdist's h2o). Both answer every name under example.test with a fixed address,
-// so no other server is needed. Each can be stopped and started again on the same port.
+// so no other server is needed. Each can be stopped and started again on the same port. Either
+// can run inside a network namespace instead, on an address of it (#12's WAN-change test).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +27,27 @@ export interface ServerOptions {
   readonly cert: ServerCert;
   /** The server closes a connection idle this long. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Run inside this network namespace (one the test made), listening on `address:port` there.
+   * A fresh namespace has every port free, and ours cannot be probed from here, so the port is
+   * given and readiness is read with `ss` inside the namespace.
+   */
+  readonly netns?: { readonly name: string; readonly address: string; readonly port: number };
 }
 
-async function launch(name: string, makeArgs: (dir: string, port: number) => string[], fixedPort?: number): Promise<EncryptedServer> {
+/** Is something inside namespace `ns` listening for TCP on `address:port`? */
+function listeningInNs(ns: string, address: string, port: number): boolean {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'ss', '-Hltn', 'src', `${address}:${port}`], { encoding: 'utf8', timeout: 5000 });
+  return r.status === 0 && r.stdout.trim() !== '';
+}
+
+async function launch(
+  name: string,
+  makeArgs: (dir: string, port: number) => string[],
+  netns?: ServerOptions['netns'],
+): Promise<EncryptedServer> {
+  const fixedPort = netns?.port;
+  const isReady = netns ? (p: number) => Promise.resolve(listeningInNs(netns.name, netns.address, p)) : accepting;
   const dir = mkdtempSync(join(tmpdir(), `holdfast-${name}-`));
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
@@ -36,14 +55,15 @@ async function launch(name: string, makeArgs: (dir: string, port: number) => str
 
   const start = async (wanted?: number): Promise<boolean> => {
     port = wanted ?? (await freePort());
-    const [cmd, ...args] = makeArgs(dir, port);
+    // `ip netns exec` execs the server, so the child's PID is the server's.
+    const [cmd, ...args] = netns ? ['ip', 'netns', 'exec', netns.name, ...makeArgs(dir, port)] : makeArgs(dir, port);
     const c = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr!.on('data', (d) => (err += d));
     child = c;
     exited = new Promise<void>((r) => c.once('exit', () => r()));
     for (let i = 0; i < 150 && c.exitCode === null; i++) {
-      if (await accepting(port)) return true;
+      if (await isReady(port)) return true;
       await new Promise((r) => setTimeout(r, 20));
     }
     c.kill('SIGKILL');
@@ -89,7 +109,7 @@ export function startUnboundDot(o: ServerOptions): Promise<EncryptedServer> {
       conf,
       [
         'server:',
-        `  interface: 127.0.0.1@${port}`,
+        `  interface: ${o.netns?.address ?? '127.0.0.1'}@${port}`,
         // Only an interface with this port number gets TLS (unbound.conf(5), tls-port).
         `  tls-port: ${port}`,
         `  tls-service-key: "${o.cert.key}"`,
@@ -104,7 +124,8 @@ export function startUnboundDot(o: ServerOptions): Promise<EncryptedServer> {
         '  do-ip6: no',
         '  num-threads: 1',
         '  incoming-num-tcp: 64',
-        '  access-control: 127.0.0.0/8 allow',
+        // In a namespace the clients are on the other end of a link, at addresses that change.
+        `  access-control: ${o.netns ? '0.0.0.0/0' : '127.0.0.0/8'} allow`,
         `  tcp-idle-timeout: ${o.idleTimeoutMs ?? 30_000}`,
         '  local-zone: "example.test." redirect',
         `  local-data: "example.test. 300 IN A ${DOT_ANSWER}"`,
@@ -114,7 +135,7 @@ export function startUnboundDot(o: ServerOptions): Promise<EncryptedServer> {
       ].join('\n'),
     );
     return ['unbound', '-d', '-c', conf];
-  });
+  }, o.netns);
 }
 
 /** dnsdist serving DNS over HTTPS on /dns-query, answering DOH_ANSWER for every A question. */
@@ -129,11 +150,11 @@ export function startDnsdistDoh(o: ServerOptions): Promise<EncryptedServer> {
         // dnsdist always has a plain listener (127.0.0.1:53 unless told): the same port on
         // another loopback address, which nothing else uses.
         `setLocal("127.0.0.2:${port}")`,
-        `addDOHLocal("127.0.0.1:${port}", "${o.cert.cert}", "${o.cert.key}", "/dns-query", { idleTimeout=${Math.max(1, Math.round((o.idleTimeoutMs ?? 30_000) / 1000))} })`,
+        `addDOHLocal("${o.netns?.address ?? '127.0.0.1'}:${port}", "${o.cert.cert}", "${o.cert.key}", "/dns-query", { idleTimeout=${Math.max(1, Math.round((o.idleTimeoutMs ?? 30_000) / 1000))} })`,
         `addAction(AllRule(), SpoofAction({"${DOH_ANSWER}"}))`,
         '',
       ].join('\n'),
     );
     return ['dnsdist', '--supervised', '--disable-syslog', '-C', conf];
-  });
+  }, o.netns);
 }
