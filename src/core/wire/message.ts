@@ -50,10 +50,16 @@ function overlapsTtl(ttls: readonly number[], from: number, to: number): boolean
 /**
  * RFC 1035 §3.3: the types whose data holds names (the only ones that may be compressed,
  * RFC 3597 §4). Those names must be sound and fill the data exactly, or a client reading the
- * record runs into the next one, or follows a pointer loop.
+ * record runs into the next one, or follows a pointer loop. A and AAAA data must be 4 and 16
+ * bytes (RFC 1035 §3.4.1, RFC 3596 §2.2) in any class: clients read them by type alone, and
+ * one of another size breaks their parser (#15, found by the fuzz campaign).
  */
-function rdataNamesFit(b: Uint8Array, type: number, start: number, end: number, rewritten: Rewritten): boolean {
+function rdataFits(b: Uint8Array, type: number, start: number, end: number, rewritten: Rewritten): boolean {
   switch (type) {
+    case RRType.A:
+      return end - start === 4;
+    case RRType.AAAA:
+      return end - start === 16;
     case RRType.NS:
     case 3: // MD
     case 4: // MF
@@ -121,7 +127,9 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
       }
     }
     // After this record's TTL is listed: its data may not point into it either.
-    if (!rdataNamesFit(b, type, end + 10, rdEnd, rewritten)) return `malformed name in the data of a type ${type} record`;
+    if (!rdataFits(b, type, end + 10, rdEnd, rewritten)) {
+      return type === RRType.A || type === RRType.AAAA ? `type ${type} record data of ${rdEnd - end - 10} bytes` : `malformed name in the data of a type ${type} record`;
+    }
     p = rdEnd;
   }
   if (total <= an) answerPairs = ttls.length / 2;

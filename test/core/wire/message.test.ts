@@ -33,6 +33,16 @@ describe('scanMessage', () => {
     assert.equal(s.optAt, -1);
   });
 
+  it('#15 - rejects an A or AAAA record whose data is not 4 or 16 bytes, whatever its class', () => {
+    // Found by `npm run fuzz`: a mutated upstream reply with an A record of RDLENGTH 1 was
+    // cached and served; dns-packet (like stub resolvers) reads A and AAAA data by type alone.
+    for (const [type, size, klass] of [[1, 1, 1], [1, 5, 1], [28, 4, 1], [1, 1, 0x8f1b], [28, 0, 3]]) {
+      const b = concat(resp({ an: 1 }), question('a.example'), rr(PTR, type, 60, new Array<number>(size).fill(0), klass));
+      assert.equal(typeof scanMessage(b), 'string', `type ${type}, ${size} bytes, class ${klass}`);
+    }
+    scanned(concat(resp({ an: 2 }), question('a.example'), rr(PTR, 1, 60, [192, 0, 2, 1]), rr(PTR, 28, 60, new Array<number>(16).fill(1))));
+  });
+
   it('reports -1 for the lowest answer TTL when there are no answers', () => {
     assert.equal(scanned(concat(resp({}), question('a.example'))).minAnswerTtl, -1);
   });
