@@ -62,7 +62,12 @@ function record(query: Uint8Array | null, reply: Uint8Array, overUdp: boolean, e
   if (!verdict.ok) {
     // A UDP reply larger than this query asked for may belong to an earlier query (late).
     stats.malformed++;
-    if (malformedSamples.length < 5) malformedSamples.push(`${verdict.problem}: query ${query ? hex(query) : '?'} reply ${hex(reply)}`);
+    if (malformedSamples.length < 5) {
+      const sample = `${verdict.problem}: query ${query ? hex(query) : '?'} reply ${hex(reply)}`;
+      malformedSamples.push(sample);
+      // Now, not only in the report: a long run's first finding is worth reading at once.
+      process.stderr.write(`fuzz: malformed answer: ${sample}\n`);
+    }
     return;
   }
   if (expectId !== null && verdict.id !== expectId) stats.late++;

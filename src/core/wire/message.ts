@@ -48,6 +48,17 @@ function overlapsTtl(ttls: readonly number[], from: number, to: number): boolean
 }
 
 /**
+ * RFC 1035 §3.3.14: TXT data is one or more <character-string>s (a length byte, then that many
+ * bytes) that end exactly where the data ends; a client reads on past the record otherwise.
+ */
+function stringsFill(b: Uint8Array, start: number, end: number): boolean {
+  if (start >= end) return false;
+  let p = start;
+  while (p < end) p += 1 + b[p];
+  return p === end;
+}
+
+/**
  * RFC 1035 §3.3: the types whose data holds names (the only ones that may be compressed,
  * RFC 3597 §4). Those names must be sound and fill the data exactly, or a client reading the
  * record runs into the next one, or follows a pointer loop. A and AAAA data must be 4 and 16
@@ -60,6 +71,8 @@ function rdataFits(b: Uint8Array, type: number, start: number, end: number, rewr
       return end - start === 4;
     case RRType.AAAA:
       return end - start === 16;
+    case 16: // TXT
+      return stringsFill(b, start, end);
     case RRType.NS:
     case 3: // MD
     case 4: // MF
@@ -128,7 +141,7 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
     }
     // After this record's TTL is listed: its data may not point into it either.
     if (!rdataFits(b, type, end + 10, rdEnd, rewritten)) {
-      return type === RRType.A || type === RRType.AAAA ? `type ${type} record data of ${rdEnd - end - 10} bytes` : `malformed name in the data of a type ${type} record`;
+      return type === RRType.A || type === RRType.AAAA || type === 16 ? `type ${type} record data that does not fit its ${rdEnd - end - 10} bytes` : `malformed name in the data of a type ${type} record`;
     }
     p = rdEnd;
   }

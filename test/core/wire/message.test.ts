@@ -43,6 +43,15 @@ describe('scanMessage', () => {
     scanned(concat(resp({ an: 2 }), question('a.example'), rr(PTR, 1, 60, [192, 0, 2, 1]), rr(PTR, 28, 60, new Array<number>(16).fill(1))));
   });
 
+  it('#15 - rejects a TXT record whose strings do not fill its data exactly', () => {
+    // Found by `npm run fuzz`: a mutated upstream TXT record whose second string's length byte
+    // was lowered was cached and served; a client reads the rest as strings running past it.
+    const txt = (...data: number[]) => concat(resp({ an: 1 }), question('a.example', 16), rr(PTR, 16, 60, data));
+    for (const bad of [txt(), txt(3, 0x61, 0x62), txt(1, 0x61, 5, 0x61), txt(2, 0x61, 0x62, 0x63)]) assert.equal(typeof scanMessage(bad), 'string');
+    scanned(txt(0));
+    scanned(txt(2, 0x61, 0x62, 1, 0x63));
+  });
+
   it('reports -1 for the lowest answer TTL when there are no answers', () => {
     assert.equal(scanned(concat(resp({}), question('a.example'))).minAnswerTtl, -1);
   });
@@ -157,7 +166,8 @@ describe('scanMessage', () => {
   });
 
   it('leaves the data of other types alone', () => {
-    const b = concat(resp({ an: 1 }), question('a.example', 16), rr(PTR, 16, 60, [0xc0, 99, 0xff]));
+    // A private-use type (RFC 6895 §3.1): opaque data, whatever it looks like (RFC 3597 §5).
+    const b = concat(resp({ an: 1 }), question('a.example', 65280), rr(PTR, 65280, 60, [0xc0, 99, 0xff]));
     assert.equal(typeof scanMessage(b), 'object');
   });
 
