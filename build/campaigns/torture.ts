@@ -4,12 +4,12 @@
 // entries plus the names asked since), and the next start restores exactly what inspect
 // counted. Never a half file, never a lost good snapshot; leftover temporary files stay few
 // (each write clears those an earlier cut-short write left).
-//   bun build/campaigns/torture.ts [--kills 1000] [--fill 3000] [--max-minutes 30]
+//   bun build/campaigns/torture.ts [--kills 1000] [--fill 3000] [--max-minutes 30] [--damage]
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
@@ -24,6 +24,9 @@ const MAX_MS = numberArg(args, 'max-minutes', 30) * 60_000;
 const SEED = numberArg(args, 'seed', 0x70e7);
 // New names asked between writes: each write then differs from the one before.
 const NEW_PER_ROUND = 5;
+// --damage cuts the file in half after the first kill: the report must then fail, which is how
+// the tests show the check can.
+const DAMAGE = args.has('damage');
 
 /** Asks `names` over UDP (a few at a time) until each is answered; returns how many were. */
 async function ask(port: number, names: readonly string[]): Promise<number> {
@@ -125,6 +128,7 @@ async function main(): Promise<boolean> {
     tally.kills++;
     if (server.stray.length > 0) tally.stray++;
 
+    if (DAMAGE && tally.kills === 1) truncateSync(file, Math.floor(statSync(file).size / 2));
     const hash = sha(file);
     const now = inspect(file);
     const temps = readdirSync(dir).filter((n) => n.endsWith('.tmp')).length;
