@@ -11,6 +11,28 @@ import dnsPacket from 'dns-packet';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** PIDs of the processes a campaign started and has not seen exit: killed if it is stopped. */
+const children = new Set<number>();
+
+export function track(pid: number | undefined, exited: Promise<unknown>): void {
+  if (pid === undefined) return;
+  children.add(pid);
+  exited.then(() => children.delete(pid));
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const pid of children) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone already.
+      }
+    }
+    process.exit(130);
+  });
+}
+
 /** `--name value` and `--flag` from argv into a map; numbers stay strings until asked for. */
 export function readArgs(argv: readonly string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -127,6 +149,7 @@ export function startServer(args: readonly string[], timeoutMs = 20_000): Promis
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
   let gone = false;
   exited.then(() => (gone = true));
+  track(child.pid, exited);
   const pid = child.pid!;
   const server = (port: number, httpPort: number | null): Server => ({
     child,

@@ -18,7 +18,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import dnsPacket from 'dns-packet';
 import { createPrng } from '../../test/helpers/prng.ts';
-import { checkAnswer, machine, metric, numberArg, percentile, readArgs, report, rssKb, slope, sleep, startServer } from './common.ts';
+import { checkAnswer, machine, metric, numberArg, percentile, readArgs, report, rssKb, slope, sleep, startServer, track } from './common.ts';
 import { startUpstream } from './mutating-upstream.ts';
 
 const args = readArgs(process.argv.slice(2));
@@ -57,6 +57,7 @@ function dnsperf(port: number, file: string, seconds: number, qps: number | null
   if (qps !== null) argv.push('-Q', String(Math.round(qps)));
   return new Promise((resolve, reject) => {
     const child = spawn('dnsperf', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child.pid, new Promise((r) => child.once('close', r)));
     let text = '';
     child.stdout.on('data', (d) => (text += d));
     child.stderr.on('data', (d) => (text += d));

@@ -19,8 +19,8 @@ export function runCampaign(script: string, args: string[], timeoutMs: number): 
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));
     child.stderr!.on('data', (d) => (stderr += d));
-    // The script bounds itself; this is the backstop, by PID.
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    // The script bounds itself; this is the backstop, by PID (SIGTERM: it kills its own children).
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
       const checks = new Map<string, boolean>();
