@@ -7,7 +7,8 @@
 // from /metrics, TCP connections from /proc/net/tcp), every answer to our own clients
 // well-formed (dns-packet), and a well-behaved client's p99 at the end no worse than at the start.
 //   bun build/campaigns/soak.ts [--minutes 30] [--cache-size 20000] [--miss-qps 300] [--seed 1]
-//     [--warmup-seconds S] [--max-rss-growth-mb 16]
+//     [--warmup-seconds S] [--max-rss-growth-mb 16] [--p99-slack-ms 50]
+//     [--lost-slack-points 1]
 
 import { spawn, spawnSync } from 'node:child_process';
 import { Buffer } from 'node:buffer';
@@ -28,6 +29,10 @@ const MISS_QPS = numberArg(args, 'miss-qps', 300);
 const SEED = numberArg(args, 'seed', 0x50a4);
 // How much the RSS slope may add over the settled window; a leak under this load shows far more.
 const MAX_GROWTH_MB = numberArg(args, 'max-rss-growth-mb', 16);
+// What the last minute's p99 may add to twice the first's: the tests' seconds-long soaks on a
+// busy CI machine judge a few hundred samples, so they loosen it.
+const P99_SLACK_MS = numberArg(args, 'p99-slack-ms', 50);
+const LOST_SLACK_POINTS = numberArg(args, 'lost-slack-points', 1);
 const WARMUP_ARG_S = args.has('warmup-seconds') ? numberArg(args, 'warmup-seconds', 60) : null;
 const TCP_SLOTS = 256;
 const BAD_TCP_CLIENTS = 300; // more than the server's slots: it has to evict (RFC 7766 §6.2.3)
@@ -323,8 +328,8 @@ async function main(): Promise<boolean> {
       { name: 'answers well-formed', pass: malformed.length === 0 && answers > 0, detail: malformed.length === 0 ? `${answers} answers to our clients decoded by dns-packet` : malformed.join(' | ') },
       {
         name: 'well-behaved p99 held',
-        pass: early.n > 0 && late.n > 0 && late.p99 <= 2 * early.p99 + 50 && late.lostShare <= 2 * early.lostShare + 0.01,
-        detail: `last minute p99 ${late.p99.toFixed(1)} ms, ${(100 * late.lostShare).toFixed(1)}% lost, against the first settled minute ${early.p99.toFixed(1)} ms, ${(100 * early.lostShare).toFixed(1)}% lost (allowed 2x + 50 ms, 2x + 1 point)`,
+        pass: early.n > 0 && late.n > 0 && late.p99 <= 2 * early.p99 + P99_SLACK_MS && late.lostShare <= 2 * early.lostShare + LOST_SLACK_POINTS / 100,
+        detail: `last minute p99 ${late.p99.toFixed(1)} ms, ${(100 * late.lostShare).toFixed(1)}% lost, against the first settled minute ${early.p99.toFixed(1)} ms, ${(100 * early.lostShare).toFixed(1)}% lost (allowed 2x + ${P99_SLACK_MS} ms, 2x + ${LOST_SLACK_POINTS} points)`,
       },
     ],
   );
