@@ -47,6 +47,9 @@ function overlapsTtl(ttls: readonly number[], from: number, to: number): boolean
   return lo < ttls.length / 2 && ttls[2 * lo] < to;
 }
 
+/** The types whose only checked content is names: a failure there is a malformed name. */
+const NAME_TYPES: ReadonlySet<number> = new Set([RRType.NS, 3, 4, RRType.CNAME, 7, 8, 9, 12, RRType.MX, RRType.SOA, 14]);
+
 /**
  * RFC 1035 §3.3.14: TXT data is one or more <character-string>s (a length byte, then that many
  * bytes) that end exactly where the data ends; a client reads on past the record otherwise.
@@ -73,6 +76,29 @@ function rdataFits(b: Uint8Array, type: number, start: number, end: number, rewr
       return end - start === 16;
     case 16: // TXT
       return stringsFill(b, start, end);
+    // Fixed fields a client reads before the rest (#15, found by the fuzz campaign): DS and CDS
+    // (RFC 4034 §5.1: key tag, algorithm, digest type), DNSKEY and CDNSKEY (§2.1: flags,
+    // protocol, algorithm), SSHFP (RFC 4255 §3.1), TLSA (RFC 6698 §2.1), CAA (RFC 8659 §4.1:
+    // flags, tag length, then the tag).
+    case 43:
+    case 59:
+    case 48:
+    case 60:
+      return end - start >= 4;
+    case 44:
+      return end - start >= 2;
+    case 52:
+      return end - start >= 3;
+    case 257:
+      return end - start >= 2 && start + 2 + b[start + 1] <= end;
+    case 33: // SRV (RFC 2782): priority, weight, port, then the target filling the rest
+      return end - start > 6 && nameEndsAt(b, start + 6, end, rewritten);
+    case 46: {
+      // RRSIG (RFC 4034 §3.1): 18 bytes of fields, the signer's name, then the signature.
+      if (end - start <= 18) return false;
+      const signer = endOfName(b, start + 18, rewritten);
+      return typeof signer !== 'string' && signer <= end;
+    }
     case RRType.NS:
     case 3: // MD
     case 4: // MF
@@ -141,7 +167,7 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
     }
     // After this record's TTL is listed: its data may not point into it either.
     if (!rdataFits(b, type, end + 10, rdEnd, rewritten)) {
-      return type === RRType.A || type === RRType.AAAA || type === 16 ? `type ${type} record data that does not fit its ${rdEnd - end - 10} bytes` : `malformed name in the data of a type ${type} record`;
+      return !NAME_TYPES.has(type) ? `type ${type} record data that does not fit its ${rdEnd - end - 10} bytes` : `malformed name in the data of a type ${type} record`;
     }
     p = rdEnd;
   }
