@@ -251,6 +251,14 @@ async function main(): Promise<boolean> {
     process.stderr.write(`fuzz: ${stats.sent.toLocaleString('en-US')} sent, ${Math.round(rate)}/s, RSS ${Math.round((rss.at(-1) ?? 0) / 1024)} MiB, malformed ${stats.malformed}\n`);
   }, 10_000);
   const probeStats: ProbeStats = { sent: 0, slowest: 0, stalls: 0, stallSamples: [] };
+  // This driver's own event-loop lag: on a busy machine a probe can wait on us, not the server.
+  let lagMaxMs = 0;
+  let lagLast = performance.now();
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    lagMaxMs = Math.max(lagMaxMs, now - lagLast - 100);
+    lagLast = now;
+  }, 100);
   const rnd = createPrng(SEED);
   await Promise.all([
     ...Array.from({ length: UDP_WORKERS }, () => udpWorker(server.port, rnd.int(2 ** 31))),
@@ -261,6 +269,7 @@ async function main(): Promise<boolean> {
   await sleep(200);
   clearInterval(sampler);
   clearInterval(progress);
+  clearInterval(lagTimer);
   const seconds = (Date.now() - started) / 1000;
   const alive = server.alive();
   const finalRss = rssKb(server.pid) ?? rss.at(-1) ?? 0;
@@ -283,6 +292,7 @@ async function main(): Promise<boolean> {
       'upstream replies': JSON.stringify(upstream.counts),
       'probes sent': probeStats.sent,
       'slowest probe, ms': probeStats.slowest,
+      'driver event-loop lag max, ms': lagMaxMs,
       'RSS first / max / final, MiB': `${((rss[0] ?? 0) / 1024).toFixed(1)} / ${(maxRss / 1024).toFixed(1)} / ${(finalRss / 1024).toFixed(1)}`,
     },
     [

@@ -48,7 +48,7 @@ function overlapsTtl(ttls: readonly number[], from: number, to: number): boolean
 }
 
 /** The types whose only checked content is names: a failure there is a malformed name. */
-const NAME_TYPES: ReadonlySet<number> = new Set([RRType.NS, 3, 4, RRType.CNAME, 7, 8, 9, 12, RRType.MX, RRType.SOA, 14]);
+const NAME_TYPES: ReadonlySet<number> = new Set([RRType.NS, 3, 4, RRType.CNAME, 7, 8, 9, 12, RRType.MX, RRType.SOA, 14, 17]);
 
 /**
  * RFC 1035 §3.3.14: TXT data is one or more <character-string>s (a length byte, then that many
@@ -91,6 +91,11 @@ function rdataFits(b: Uint8Array, type: number, start: number, end: number, rewr
       return end - start >= 3;
     case 257:
       return end - start >= 2 && start + 2 + b[start + 1] <= end;
+    case 17: {
+      // RP (RFC 1183 §2.2): two names, the second ending where the data ends.
+      const first = endOfName(b, start, rewritten);
+      return typeof first !== 'string' && first < end && nameEndsAt(b, first, end, rewritten);
+    }
     case 33: // SRV (RFC 2782): priority, weight, port, then the target filling the rest
       return end - start > 6 && nameEndsAt(b, start + 6, end, rewritten);
     case 46: {

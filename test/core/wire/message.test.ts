@@ -52,11 +52,11 @@ describe('scanMessage', () => {
     scanned(txt(2, 0x61, 0x62, 1, 0x63));
   });
 
-  it('#15 - rejects DNSSEC, SRV and other records shorter than their fixed fields', () => {
+  it('#15 - rejects DNSSEC, SRV, RP and other records whose data does not fit its fields', () => {
     // Found by `npm run fuzz`: a mutated upstream reply whose record TYPE became DS (43) over one
     // byte of data was served; a client reading a DS expects key tag, algorithm, digest type.
     const one = (type: number, data: number[]) => concat(resp({ an: 1 }), question('a.example', type), rr(PTR, type, 60, data));
-    const short: Array<[number, number[]]> = [[43, [0]], [48, [1, 0, 3]], [59, [0, 0]], [60, []], [46, new Array<number>(17).fill(0)], [33, [0, 1, 0, 2, 0]], [44, [1]], [52, [3, 1]], [257, [0]], [257, [0, 9, 0x61]]];
+    const short: Array<[number, number[]]> = [[17, [0xc0, 0]], [17, [0xc0, 12]], [43, [0]], [48, [1, 0, 3]], [59, [0, 0]], [60, []], [46, new Array<number>(17).fill(0)], [33, [0, 1, 0, 2, 0]], [44, [1]], [52, [3, 1]], [257, [0]], [257, [0, 9, 0x61]]];
     for (const [type, data] of short) assert.equal(typeof scanMessage(one(type, data)), 'string', `type ${type}, ${data.length} bytes`);
     // Whole ones pass: a DS, a DNSKEY, an SRV whose target fills its data, an RRSIG with its signer.
     scanned(one(43, [0x12, 0x34, 8, 2, 1, 2, 3]));
@@ -64,6 +64,7 @@ describe('scanMessage', () => {
     scanned(one(33, [0, 1, 0, 2, 0, 53, 0xc0, 12]));
     scanned(one(46, [0, 1, 8, 2, 0, 0, 0, 60, 0, 0, 0, 1, 0, 0, 0, 0, 0x12, 0x34, 0xc0, 12, 0xaa]));
     scanned(one(257, [0, 5, 0x69, 0x73, 0x73, 0x75, 0x65, 0x61]));
+    scanned(one(17, [0xc0, 12, 0]));
   });
 
   it('reports -1 for the lowest answer TTL when there are no answers', () => {
