@@ -47,13 +47,63 @@ function overlapsTtl(ttls: readonly number[], from: number, to: number): boolean
   return lo < ttls.length / 2 && ttls[2 * lo] < to;
 }
 
+/** The types whose only checked content is names: a failure there is a malformed name. */
+const NAME_TYPES: ReadonlySet<number> = new Set([RRType.NS, 3, 4, RRType.CNAME, 7, 8, 9, 12, RRType.MX, RRType.SOA, 14, 17]);
+
+/**
+ * RFC 1035 §3.3.14: TXT data is one or more <character-string>s (a length byte, then that many
+ * bytes) that end exactly where the data ends; a client reads on past the record otherwise.
+ */
+function stringsFill(b: Uint8Array, start: number, end: number): boolean {
+  if (start >= end) return false;
+  let p = start;
+  while (p < end) p += 1 + b[p];
+  return p === end;
+}
+
 /**
  * RFC 1035 §3.3: the types whose data holds names (the only ones that may be compressed,
  * RFC 3597 §4). Those names must be sound and fill the data exactly, or a client reading the
- * record runs into the next one, or follows a pointer loop.
+ * record runs into the next one, or follows a pointer loop. A and AAAA data must be 4 and 16
+ * bytes (RFC 1035 §3.4.1, RFC 3596 §2.2) in any class: clients read them by type alone, and
+ * one of another size breaks their parser (#15, found by the fuzz campaign).
  */
-function rdataNamesFit(b: Uint8Array, type: number, start: number, end: number, rewritten: Rewritten): boolean {
+function rdataFits(b: Uint8Array, type: number, start: number, end: number, rewritten: Rewritten): boolean {
   switch (type) {
+    case RRType.A:
+      return end - start === 4;
+    case RRType.AAAA:
+      return end - start === 16;
+    case 16: // TXT
+      return stringsFill(b, start, end);
+    // Fixed fields a client reads before the rest (#15, found by the fuzz campaign): DS and CDS
+    // (RFC 4034 §5.1: key tag, algorithm, digest type), DNSKEY and CDNSKEY (§2.1: flags,
+    // protocol, algorithm), SSHFP (RFC 4255 §3.1), TLSA (RFC 6698 §2.1), CAA (RFC 8659 §4.1:
+    // flags, tag length, then the tag).
+    case 43:
+    case 59:
+    case 48:
+    case 60:
+      return end - start >= 4;
+    case 44:
+      return end - start >= 2;
+    case 52:
+      return end - start >= 3;
+    case 257:
+      return end - start >= 2 && start + 2 + b[start + 1] <= end;
+    case 17: {
+      // RP (RFC 1183 §2.2): two names, the second ending where the data ends.
+      const first = endOfName(b, start, rewritten);
+      return typeof first !== 'string' && first < end && nameEndsAt(b, first, end, rewritten);
+    }
+    case 33: // SRV (RFC 2782): priority, weight, port, then the target filling the rest
+      return end - start > 6 && nameEndsAt(b, start + 6, end, rewritten);
+    case 46: {
+      // RRSIG (RFC 4034 §3.1): 18 bytes of fields, the signer's name, then the signature.
+      if (end - start <= 18) return false;
+      const signer = endOfName(b, start + 18, rewritten);
+      return typeof signer !== 'string' && signer <= end;
+    }
     case RRType.NS:
     case 3: // MD
     case 4: // MF
@@ -121,7 +171,9 @@ export function scanMessage(b: Uint8Array): ScannedMessage | string {
       }
     }
     // After this record's TTL is listed: its data may not point into it either.
-    if (!rdataNamesFit(b, type, end + 10, rdEnd, rewritten)) return `malformed name in the data of a type ${type} record`;
+    if (!rdataFits(b, type, end + 10, rdEnd, rewritten)) {
+      return !NAME_TYPES.has(type) ? `type ${type} record data that does not fit its ${rdEnd - end - 10} bytes` : `malformed name in the data of a type ${type} record`;
+    }
     p = rdEnd;
   }
   if (total <= an) answerPairs = ttls.length / 2;

@@ -33,6 +33,40 @@ describe('scanMessage', () => {
     assert.equal(s.optAt, -1);
   });
 
+  it('#15 - rejects an A or AAAA record whose data is not 4 or 16 bytes, whatever its class', () => {
+    // Found by `npm run fuzz`: a mutated upstream reply with an A record of RDLENGTH 1 was
+    // cached and served; dns-packet (like stub resolvers) reads A and AAAA data by type alone.
+    for (const [type, size, klass] of [[1, 1, 1], [1, 5, 1], [28, 4, 1], [1, 1, 0x8f1b], [28, 0, 3]]) {
+      const b = concat(resp({ an: 1 }), question('a.example'), rr(PTR, type, 60, new Array<number>(size).fill(0), klass));
+      assert.equal(typeof scanMessage(b), 'string', `type ${type}, ${size} bytes, class ${klass}`);
+    }
+    scanned(concat(resp({ an: 2 }), question('a.example'), rr(PTR, 1, 60, [192, 0, 2, 1]), rr(PTR, 28, 60, new Array<number>(16).fill(1))));
+  });
+
+  it('#15 - rejects a TXT record whose strings do not fill its data exactly', () => {
+    // Found by `npm run fuzz`: a mutated upstream TXT record whose second string's length byte
+    // was lowered was cached and served; a client reads the rest as strings running past it.
+    const txt = (...data: number[]) => concat(resp({ an: 1 }), question('a.example', 16), rr(PTR, 16, 60, data));
+    for (const bad of [txt(), txt(3, 0x61, 0x62), txt(1, 0x61, 5, 0x61), txt(2, 0x61, 0x62, 0x63)]) assert.equal(typeof scanMessage(bad), 'string');
+    scanned(txt(0));
+    scanned(txt(2, 0x61, 0x62, 1, 0x63));
+  });
+
+  it('#15 - rejects DNSSEC, SRV, RP and other records whose data does not fit its fields', () => {
+    // Found by `npm run fuzz`: a mutated upstream reply whose record TYPE became DS (43) over one
+    // byte of data was served; a client reading a DS expects key tag, algorithm, digest type.
+    const one = (type: number, data: number[]) => concat(resp({ an: 1 }), question('a.example', type), rr(PTR, type, 60, data));
+    const short: Array<[number, number[]]> = [[17, [0xc0, 0]], [17, [0xc0, 12]], [43, [0]], [48, [1, 0, 3]], [59, [0, 0]], [60, []], [46, new Array<number>(17).fill(0)], [33, [0, 1, 0, 2, 0]], [44, [1]], [52, [3, 1]], [257, [0]], [257, [0, 9, 0x61]]];
+    for (const [type, data] of short) assert.equal(typeof scanMessage(one(type, data)), 'string', `type ${type}, ${data.length} bytes`);
+    // Whole ones pass: a DS, a DNSKEY, an SRV whose target fills its data, an RRSIG with its signer.
+    scanned(one(43, [0x12, 0x34, 8, 2, 1, 2, 3]));
+    scanned(one(48, [1, 1, 3, 8, 0xaa]));
+    scanned(one(33, [0, 1, 0, 2, 0, 53, 0xc0, 12]));
+    scanned(one(46, [0, 1, 8, 2, 0, 0, 0, 60, 0, 0, 0, 1, 0, 0, 0, 0, 0x12, 0x34, 0xc0, 12, 0xaa]));
+    scanned(one(257, [0, 5, 0x69, 0x73, 0x73, 0x75, 0x65, 0x61]));
+    scanned(one(17, [0xc0, 12, 0]));
+  });
+
   it('reports -1 for the lowest answer TTL when there are no answers', () => {
     assert.equal(scanned(concat(resp({}), question('a.example'))).minAnswerTtl, -1);
   });
@@ -147,7 +181,8 @@ describe('scanMessage', () => {
   });
 
   it('leaves the data of other types alone', () => {
-    const b = concat(resp({ an: 1 }), question('a.example', 16), rr(PTR, 16, 60, [0xc0, 99, 0xff]));
+    // A private-use type (RFC 6895 §3.1): opaque data, whatever it looks like (RFC 3597 §5).
+    const b = concat(resp({ an: 1 }), question('a.example', 65280), rr(PTR, 65280, 60, [0xc0, 99, 0xff]));
     assert.equal(typeof scanMessage(b), 'object');
   });
 
