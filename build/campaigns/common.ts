@@ -114,6 +114,8 @@ export interface Server {
   readonly pid: number;
   readonly port: number;
   readonly httpPort: number | null;
+  /** The UDP port of the listener on `address` (of several --listen), once logged; null before. */
+  portOf(address: string): number | null;
   readonly logs: Array<Record<string, unknown>>;
   /** stderr lines that are not JSON log lines: a stack trace, a runtime panic. */
   readonly stray: string[];
@@ -158,6 +160,10 @@ export function startServer(args: readonly string[], timeoutMs = 20_000): Promis
     pid,
     port,
     httpPort,
+    portOf: (address) => {
+      const l = logs.find((x) => x.transport === 'udp' && x.address === address && typeof x.port === 'number');
+      return l ? (l.port as number) : null;
+    },
     logs,
     stray,
     exited,

@@ -29,6 +29,8 @@ const UDP_WAIT_MS = 25;
 const TCP_WAIT_MS = 200;
 const PROBE_EVERY_MS = 250;
 const STALL_MS = 1000;
+/** A second loopback address, so the probes have a listener (and a receive queue) of their own. */
+const PROBE_ADDRESS = '127.0.0.2';
 
 const corpus = queryCorpus();
 const stats = { sent: 0, sentUdp: 0, sentTcp: 0, answers: 0, formerr: 0, otherRcodes: 0, late: 0, drops: 0, malformed: 0, tcpClosed: 0 };
@@ -81,6 +83,7 @@ async function udpWorker(port: number, seed: number): Promise<void> {
   const rnd = createPrng(seed);
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  // (Sent to PROBE_ADDRESS: see main.)
   let wake: (() => void) | null = null;
   let current: Uint8Array | null = null;
   sock.on('message', (msg) => {
@@ -175,6 +178,7 @@ interface ProbeStats {
 async function probe(port: number, p: ProbeStats): Promise<void> {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+  // (Sent to PROBE_ADDRESS: see main.)
   const waiting = new Map<number, (v: void) => void>();
   sock.on('message', (msg) => {
     if (checkAnswer(new Uint8Array(msg)).ok) waiting.get(msg.readUInt16BE(0))?.();
@@ -189,7 +193,7 @@ async function probe(port: number, p: ProbeStats): Promise<void> {
     p.sent++;
     const answered = overTcp ? tcpOnce(port, q) : new Promise<void>((r) => {
       waiting.set(id, r);
-      sock.send(q, port, '127.0.0.1');
+      sock.send(q, port, PROBE_ADDRESS);
     });
     const ok = await Promise.race([answered.then(() => true), sleep(STALL_MS).then(() => false)]);
     if (!overTcp) waiting.delete(id);
@@ -213,7 +217,7 @@ async function probe(port: number, p: ProbeStats): Promise<void> {
 
 function tcpOnce(port: number, q: Buffer): Promise<void> {
   return new Promise((resolve) => {
-    const sock = net.connect(port, '127.0.0.1');
+    const sock = net.connect(port, PROBE_ADDRESS);
     const frame = Buffer.alloc(2 + q.length);
     frame.writeUInt16BE(q.length, 0);
     q.copy(frame, 2);
@@ -233,7 +237,16 @@ function tcpOnce(port: number, q: Buffer): Promise<void> {
 
 async function main(): Promise<boolean> {
   const upstream = await startUpstream({ seed: SEED ^ 0xabcdef, mutateShare: 0.35, ttlSeconds: 30 });
-  const server: Server = await startServer(['--upstream', `udp://127.0.0.1:${upstream.port}`, '--rate-limit', '0', '--timeout', '1000']);
+  // The probes ask a listener of their own: the flood fills the first socket's receive queue
+  // past what the kernel keeps, and a probe the kernel dropped there says nothing of a stall.
+  // A stall of the server (its event loop) delays both sockets alike, so the probe still sees it.
+  const server: Server = await startServer(['--upstream', `udp://127.0.0.1:${upstream.port}`, '--rate-limit', '0', '--timeout', '1000', '--listen', `127.0.0.1:0`, '--listen', `${PROBE_ADDRESS}:0`]);
+  let probePort: number | null = null;
+  for (let i = 0; i < 200 && probePort === null; i++) {
+    probePort = server.portOf(PROBE_ADDRESS);
+    if (probePort === null) await sleep(10);
+  }
+  if (probePort === null) throw new Error(`fuzz: no listener on ${PROBE_ADDRESS} was logged`);
   const rss: number[] = [];
   let exitedEarly: string | null = null;
   server.exited.then((r) => {
@@ -263,7 +276,7 @@ async function main(): Promise<boolean> {
   await Promise.all([
     ...Array.from({ length: UDP_WORKERS }, () => udpWorker(server.port, rnd.int(2 ** 31))),
     ...Array.from({ length: TCP_WORKERS }, () => tcpWorker(server.port, rnd.int(2 ** 31))),
-    probe(server.port, probeStats),
+    probe(probePort, probeStats),
   ]);
   // Replies still in flight arrive before the figures are read.
   await sleep(200);
