@@ -1,8 +1,9 @@
 // One query to the upstreams, as a series of copies. The first copy goes to the best upstream;
-// when it is not answered within that upstream's RTO, another copy goes out (to the next
-// healthy upstream if there is one, else to the same one again) while the earlier copies keep
-// listening: on a lossy link the first reply to any copy wins. Every copy after the first is a
-// retry and must be paid for from the retry budget, so loss never becomes a retry storm.
+// when its silence more likely means loss than a slow reply (copyWaitMs), another copy goes out
+// (to the next healthy upstream if there is one, else to the same one again) while the earlier
+// copies keep listening: on a lossy link the first reply to any copy wins. Every copy after the
+// first is a retry and must be paid for from the retry budget, so loss never becomes a retry
+// storm.
 //
 // A copy ends early on a hard error (the next one goes out at once) or on SERVFAIL/REFUSED
 // (that upstream has given its answer and is not asked again; the answer is kept in case no
@@ -14,6 +15,7 @@ import type { CorePorts } from '../core/ports.ts';
 import type { Counters } from '../core/counters.ts';
 import { scanMessage } from '../core/wire/message.ts';
 import type { RetryBudget } from './health/retry-budget.ts';
+import { hedgeAfterMs } from './health/latency.ts';
 import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool-types.ts';
 import { exchangeTcp } from './tcp.ts';
 
@@ -33,6 +35,25 @@ const MAX_WAIT_RTOS = 4;
  * and waiting longer each time spares the upstream.
  */
 const LOSSY_SHARE = 0.2;
+/**
+ * On such a link, once this many copies of one query went unanswered, two copies go out at a
+ * time. Few queries get this far (at 30% loss each way, one in eight), so the pairs cost little
+ * on average (about 0.3 packets a query there) and take the slowest answers from the seventh
+ * copy's time to the fifth round's: at an 80 ms round trip a p99 near 420 ms instead of 600.
+ */
+const PAIR_AFTER_COPIES = 3;
+
+/**
+ * How long a copy to `h` (its `n`th to this query, from 0) is given before the next copy goes:
+ * until its silence says "lost" by `h`'s own reply times and loss (latency.ts), or by RFC 6298's
+ * RTO until enough replies were seen; backing off for each further copy unless the link is
+ * lossy; never beyond `rtoMaxMs` nor below `rtoMinMs`.
+ */
+export function copyWaitMs(h: UpstreamHealth, n: number, options: Pick<PoolOptions, 'rtoMinMs' | 'rtoMaxMs'>): number {
+  const base = hedgeAfterMs(h.latency, h.lossEstimate) ?? h.rto.rtoMs;
+  const growth = h.lossEstimate >= LOSSY_SHARE ? 1 : Math.min(BACKOFF ** n, MAX_WAIT_RTOS);
+  return Math.min(options.rtoMaxMs, Math.max(options.rtoMinMs, base) * growth);
+}
 
 interface Copy {
   readonly h: UpstreamHealth;
@@ -163,12 +184,12 @@ export function hedgedExchange(
       if (rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED) {
         // Alive, but no help for this name: a SERVFAIL can take the upstream's own timeouts,
         // so it is no RTT sample either.
-        pool.replied(c.h, null, now);
+        pool.replied(c.h, null, now, c.judged);
         refusal = reply;
         gaveUp(c);
         return;
       }
-      pool.replied(c.h, now - c.sentAtMs, now);
+      pool.replied(c.h, now - c.sentAtMs, now, c.judged);
       finish(reply);
     };
 
@@ -273,18 +294,20 @@ export function hedgedExchange(
         });
       if (hedgeTimer !== null) timers.clearTimeout(hedgeTimer);
       hedgeTimer = null;
-      const rto = h.rto.rtoMs;
-      const growth = h.lossEstimate >= LOSSY_SHARE ? 1 : Math.min(BACKOFF ** n, MAX_WAIT_RTOS);
-      const waitMs = Math.min(options.rtoMaxMs, rto * growth);
+      const waitMs = copyWaitMs(h, n, options);
       if (waitMs < deadline - now) {
         hedgeTimer = timers.setTimeout(() => {
           hedgeTimer = null;
           if (over) return;
-          if (!c.ended && !c.judged) {
-            c.judged = true;
+          // This copy, and the first of a pair sent with it, outlived their wait.
+          for (const x of copies) {
+            if (x.ended || x.judged || x.sentAtMs > c.sentAtMs) continue;
+            x.judged = true;
             counters.upstream_timeouts++;
-            pool.silent(h, c.sentAtMs, clock.now());
+            pool.silent(x.h, x.sentAtMs, clock.now());
           }
+          // The second of a pair is sent first: the timer the later send() sets is the one kept.
+          if (copies.length >= PAIR_AFTER_COPIES && h.lossEstimate >= LOSSY_SHARE) send(true);
           send(true);
         }, waitMs);
       }

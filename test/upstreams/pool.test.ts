@@ -11,6 +11,8 @@ import { parseUpstream } from '../../src/upstreams/spec.ts';
 import { createFakeTime, type FakeTime } from '../helpers/fake-clock.ts';
 import { createFakeNet, dnsOverTls, drain, settle, type FakeUpstream, type Responder } from '../helpers/fake-net.ts';
 import { decode, query, reply } from '../helpers/packets.ts';
+import { createPrng } from '../helpers/prng.ts';
+import { copyWaitMs } from '../../src/upstreams/hedged-exchange.ts';
 
 const A = '192.0.2.1:53';
 const B = '192.0.2.2:53';
@@ -178,7 +180,9 @@ describe('upstream pool: retransmitting on a lossy link', () => {
     }
     assert.equal(s.pool.health[0].breaker.state(s.time.now()), BreakerState.closed);
     assert.equal(s.fake.sent.length, 31, 'one copy for the first query, six for each other');
-    assert.equal(s.counters.upstream_timeouts, 25);
+    // Four judged silent a query: once the loss is seen, the fifth and sixth go as a pair and
+    // the sixth's reply ends the query before the fifth is judged.
+    assert.equal(s.counters.upstream_timeouts, 20);
   });
 
   it('stops backing off once most silence is loss: copies follow one RTO apart', async () => {
@@ -205,8 +209,9 @@ describe('upstream pool: retransmitting on a lossy link', () => {
     log.length = 0;
     await s.ask('lossy.example.org');
     const gaps = log.slice(1).map((t, i) => t - log[i]);
-    assert.equal(gaps.length, 3);
-    assert.ok(gaps.every((g) => g === gaps[0]), `gaps ${gaps} are one RTO each`);
+    assert.equal(gaps.length, 4, 'three lost, then two at a time (#12)');
+    assert.ok(gaps.slice(0, 3).every((g) => g === gaps[0]), `gaps ${gaps} are one RTO each`);
+    assert.equal(gaps[3], 0);
   });
 
   it('hedges to the next upstream when the best one is silent past its RTO', async () => {
@@ -560,5 +565,49 @@ describe('upstream pool: refusals, and each upstream\'s state in the log', () =>
       ['connect-failed', 'connected'],
     );
     assert.match(s.events[1].message, /works again \(failing for \d+ s\)$/);
+  });
+});
+
+describe('#12 - hedging that knows loss from slowness', () => {
+  /** A recursive upstream on a clean link: names it has cached in 1 ms, the others (miss*) after 200 ms of recursion. */
+  const recursive = (t: FakeTime): Responder => (q, send) => answering(t, decode(q).questions[0].name.startsWith('miss') ? 200 : 1)(q, send);
+
+  it('sends one copy for a 200 ms miss to a slow but lossless upstream', async () => {
+    const s = setup((t) => ({ [A]: { udp: recursive(t) } }), ['udp://192.0.2.1']);
+    // Its reply times as a forwarder sees them: mostly hits, a miss now and then.
+    for (let i = 0; i < 60; i++) await s.ask(i % 10 === 0 ? `miss-warm${i}.example.org` : `hit${i}.example.org`);
+    assert.equal(s.fake.sent.length, 60, 'warming up cost one copy a query');
+    const before = s.fake.sent.length;
+    const started = s.time.now();
+    const r = await s.ask('miss-new.example.org');
+    assert.equal(r.scan.rcode, 0);
+    assert.equal(s.time.now() - started, 200);
+    assert.equal(s.fake.sent.length - before, 1, 'no copy follows while the wait is within what this upstream takes');
+    assert.equal(s.counters.upstream_retries, 0);
+    assert.ok(s.pool.health[0].lossEstimate < 0.05, `no loss seen: ${s.pool.health[0].lossEstimate}`);
+  });
+
+  it('hedges a lossy upstream soon after its usual reply time, and more copies at once once several are lost', async () => {
+    const log: number[] = [];
+    const prng = createPrng(12);
+    // 30% loss each way: a copy is answered (after 80 ms) with probability 0.7 × 0.7.
+    const s = setup((t) => ({ [A]: { udp: timed(t, log, (q, send) => prng.chance(0.49) && answering(t, 80)(q, send)) } }), ['udp://192.0.2.1']);
+    for (let i = 0; i < 150; i++) await s.ask(`warm${i}.example.org`).catch(() => null);
+    const h = s.pool.health[0];
+    assert.ok(h.lossEstimate > 0.3, `loss seen: ${h.lossEstimate}`);
+    assert.ok(s.fake.sent.length > 150 * 1.5, `${s.fake.sent.length} copies for 150 queries: lost ones were hedged`);
+    assert.ok(s.fake.sent.length < 150 * 2.5, `${s.fake.sent.length} copies for 150 queries: within 2.5 a query`);
+    // A query whose first copies are all lost: the next ones follow about every 85 ms, not SRTT + 20 ms or more.
+    const lossyAgain = setup((t) => ({ [A]: { udp: timed(t, log, () => {}) } }), ['udp://192.0.2.1'], { totalTimeoutMs: 1_000, breakerFailures: 100 });
+    Object.assign(lossyAgain.pool.health[0], { lossEstimate: h.lossEstimate });
+    for (let i = 0; i < 20; i++) lossyAgain.pool.health[0].latency.sample(80 + (i % 4));
+    log.length = 0;
+    const waitMs = copyWaitMs(lossyAgain.pool.health[0], 0, OPTIONS);
+    assert.ok(waitMs >= 82 && waitMs < 95, `wait ${waitMs} ms: the usual reply time and a margin`);
+    // In 1 ms steps, so the copies' times are exact.
+    await assert.rejects(settle(lossyAgain.pool.exchange(query('lost.example.org')), lossyAgain.time, 1, 2_000));
+    const gaps = log.slice(1).map((at, i) => at - log[i]);
+    assert.ok(gaps.slice(0, 3).every((g) => g >= 82 && g <= Math.ceil(waitMs)), `copies one wait apart (the wait shrinks as the loss seen grows): gaps ${gaps}`);
+    assert.equal(gaps[3], 0, `after the third lost copy, two at a time: gaps ${gaps}`);
   });
 });
