@@ -325,6 +325,7 @@ export async function startServer(
       const commitLists = await blockLists.prepare(next.block);
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked });
       pipeline.rewrite.configure({ rules: next.rewrite.rules, ttlSeconds: next.local.ttlSeconds });
+      pipeline.guardStale(next.cache);
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
       listCaPem = caPem;
