@@ -91,6 +91,8 @@ export function percentile(results, p) {
 /**
  * The figures of one server in one phase; `upstream` ({ packets, questions }, when measured) is
  * what it sent upstream meanwhile.
+ * @param {ReadonlyArray<{ ok: boolean, latencyMs: number | null, rcode: number | null }>} results
+ * @param {{ packets: number, questions: number | null } | null} [upstream]
  */
 export function summarise(results, upstream = null) {
   const n = results.length;
