@@ -610,3 +610,52 @@ describe('#12 - hedging that knows loss from slowness', () => {
     assert.equal(gaps[2], 0, `after the second lost copy, two at a time: gaps ${gaps}`);
   });
 });
+
+describe('#12 - a lossy 80 ms link, simulated in fake time', () => {
+  /** `count` queries 10 ms apart to one upstream that answers a copy after 80-84 ms with probability (1 − loss)². */
+  async function run(lossEachWay: number, count = 1_000) {
+    const prng = createPrng(1207);
+    const pass = (1 - lossEachWay) ** 2;
+    const s = setup(
+      (t) => ({
+        [A]: {
+          udp: (q, send) => {
+            if (!prng.chance(pass)) return;
+            const r = reply(q, { answers: [ANSWER] });
+            t.setTimeout(() => send(r), 80 + prng.next() * 4);
+          },
+        },
+      }),
+      ['udp://192.0.2.1'],
+      { totalTimeoutMs: OPTIONS.totalTimeoutMs },
+    );
+    const latencies: number[] = [];
+    const all: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = s.time.now();
+      all.push(s.pool.exchange(query(`n${i}.example.org`, 'A', { id: i })).then(() => latencies.push(s.time.now() - started), () => latencies.push(Infinity)));
+      for (let ms = 0; ms < 10; ms++) {
+        s.time.advance(1);
+        await drain();
+      }
+    }
+    await settle(Promise.all(all), s.time, 1, 10_000);
+    // After a warm-up of 100 queries, while the pool learns the link.
+    const sorted = latencies.slice(100).sort((a, b) => a - b);
+    return { p99: sorted[Math.ceil(0.99 * sorted.length) - 1], copiesPerQuery: s.fake.sent.length / count };
+  }
+
+  it('keeps the p99 under 600 ms at 30% loss each way, at under 2.5 copies a query', async () => {
+    const r = await run(0.3);
+    assert.ok(r.p99 < 600, `p99 ${r.p99} ms`);
+    assert.ok(r.copiesPerQuery < 2.5, `${r.copiesPerQuery} copies a query`);
+  });
+
+  it('sends one copy a query on a clean link, and few more than the losses need at 10%', async () => {
+    assert.equal((await run(0)).copiesPerQuery, 1);
+    const r = await run(0.1);
+    // A copy gets through with probability 0.81: 1 / 0.81 ≈ 1.23 copies a query if none is wasted.
+    assert.ok(r.copiesPerQuery < 1.25, `${r.copiesPerQuery} copies a query`);
+    assert.ok(r.p99 < 400, `p99 ${r.p99} ms`);
+  });
+});
