@@ -40,8 +40,8 @@ const LOSSY_SHARE = 0.2;
  * went unanswered, two copies go out at a time. Few queries get this far (at 30% loss each way,
  * a quarter), so the pairs cost little on average (about 0.2 packets a query there) and bring
  * the seventh copy, which a p99 needs there, from the seventh round to the fifth: at an 80 ms
- * round trip a p99 near 450 ms instead of about 600. Below PAIR_SHARE (10% loss each way loses a fifth) a pair
- * would rarely be needed, and would only add packets.
+ * round trip a p99 near 450 ms instead of about 600. Below PAIR_SHARE (10% loss each way loses
+ * a fifth) a pair would rarely be needed, and would only add packets.
  */
 const PAIR_SHARE = 0.35;
 const PAIR_AFTER_COPIES = 2;
@@ -309,7 +309,8 @@ export function hedgedExchange(
             counters.upstream_timeouts++;
             pool.silent(x.h, x.sentAtMs, clock.now());
           }
-          // The second of a pair is sent first: the timer the later send() sets is the one kept.
+          // A pair is two sends; sendTo() keeps one timer, the second's, so the two are judged
+          // together when it fires.
           if (copies.length >= PAIR_AFTER_COPIES && h.lossEstimate >= PAIR_SHARE) send(true);
           send(true);
         }, waitMs);
