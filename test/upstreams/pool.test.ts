@@ -655,7 +655,8 @@ describe('#12 - a lossy 80 ms link, simulated in fake time', () => {
     assert.equal((await run(0)).copiesPerQuery, 1);
     const r = await run(0.1);
     // A copy gets through with probability 0.81: 1 / 0.81 ≈ 1.23 copies a query if none is wasted.
-    assert.ok(r.copiesPerQuery < 1.25, `${r.copiesPerQuery} copies a query`);
-    assert.ok(r.p99 < 400, `p99 ${r.p99} ms`);
+    assert.ok(r.copiesPerQuery < 1.23, `${r.copiesPerQuery} copies a query`);
+    // No backing off once a tenth of copies are lost: the fourth copy is not left for 4.75 waits (342 ms before #12).
+    assert.ok(r.p99 < 300, `p99 ${r.p99} ms`);
   });
 });
