@@ -38,4 +38,10 @@ describe('#12 - an upstream\'s reply times as a distribution', () => {
     const lossy = hedgeAfterMs(steady, 0.5)!;
     assert.ok(lossy >= 84 && lossy < 95, `lossy link: the next copy after ${lossy} ms, soon after the usual reply`);
   });
+
+  it('gives a copy at least the median reply time, even when nearly every copy was lost (just after an outage)', () => {
+    const v = createLatencyView();
+    for (let i = 0; i < 100; i++) v.sample(80 + (i % 5));
+    assert.ok(hedgeAfterMs(v, 0.99)! >= 80, `after ${hedgeAfterMs(v, 0.99)} ms`);
+  });
 });

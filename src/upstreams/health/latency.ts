@@ -94,6 +94,8 @@ export function createLatencyView(): LatencyView {
 const SURE_LOST = 0.9;
 /** Loss is never taken for nil: a link that has lost nothing lately may still lose a packet. */
 const LEAST_LOSS = 0.01;
+/** A copy is given at least the time in which half the replies come. */
+const MOST_TAIL = 0.5;
 /** Timers and scheduling add a little to every measured reply time. */
 const MARGIN = 1.05;
 const MARGIN_MS = 1;
@@ -110,6 +112,8 @@ const MARGIN_MS = 1;
 export function hedgeAfterMs(view: LatencyView, lossShare: number): number | null {
   if (view.samples < MIN_SAMPLES) return null;
   const loss = Math.min(0.99, Math.max(LEAST_LOSS, lossShare));
-  const tail = (loss * (1 - SURE_LOST)) / (SURE_LOST * (1 - loss));
+  // Never before the median reply, however lossy the link looks: just after an outage nearly
+  // every copy was lost, and the rule alone would send the next copy at once.
+  const tail = Math.min(MOST_TAIL, (loss * (1 - SURE_LOST)) / (SURE_LOST * (1 - loss)));
   return view.timeWithTail(tail) * MARGIN + MARGIN_MS;
 }
