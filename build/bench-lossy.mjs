@@ -4,7 +4,9 @@
 // loss each way, and for a full outage after a warm-up, it prints the share of queries answered
 // right and the latency percentiles, and writes them to .cache/bench/lossy.json. Needs root.
 // Not a test: `npm test` never runs it. docs/benchmarks.md ("Lossy link") describes the method.
-//   node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain,holdfast-relay] [--quick] [--seconds N] [--qps N]
+// Each server asks the upstream on its own port, so the packets it sends upstream are counted
+// (nftables, before loss) and shown per client query and per question that reached the upstream.
+//   node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain,holdfast-relay] [--baseline PATH] [--quick] [--seconds N] [--qps N]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,10 +19,12 @@ import { createLossyLink, lossyLinkUnavailable, sendQueries } from './bench/netn
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `usage: node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain,holdfast-relay] [--quick] [--seconds N] [--qps N]
+const USAGE = `usage: node build/bench-lossy.mjs [--only holdfast,dnsmasq,unbound,dnsmasq-plain,holdfast-relay] [--baseline PATH] [--quick] [--seconds N] [--qps N]
   --only     servers to measure (default holdfast,dnsmasq,unbound; also dnsmasq-plain: dnsmasq
              without --fast-dns-retry, as most installations run it; and holdfast-relay: Holdfast
              asking holdfast relay beside NSD, in batches over HTTP/1.1 across the same link)
+  --baseline another Holdfast executable (say, one built from the last commit) measured beside
+             the others in the same run, as "holdfast (baseline)"
   --quick    12 s phases: checks the bench works; not figures to quote
   --seconds  length of each measured phase (default 40)
   --qps      queries a second each server gets (default 100)`;
@@ -33,6 +37,7 @@ try {
       quick: { type: 'boolean' },
       seconds: { type: 'string' },
       qps: { type: 'string' },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   }).values;
@@ -46,10 +51,13 @@ if (opts.help) {
 }
 const SERVERS = Object.keys(LOSSY_SERVERS);
 const chosen = opts.only ? opts.only.split(',').map((s) => s.trim()) : SERVERS.filter((k) => !LOSSY_SERVERS[k].optional);
+if (opts.baseline && !chosen.includes('holdfast-baseline')) chosen.splice(chosen.indexOf('holdfast') + 1, 0, 'holdfast-baseline');
 const wholeNumber = (text, min, max) => (text === undefined ? undefined : /^\d+$/.test(text) && +text >= min && +text <= max ? +text : NaN);
 const seconds = wholeNumber(opts.seconds, 5, 600);
 const qps = wholeNumber(opts.qps, 1, 1000);
-const usageError = chosen.some((s) => !SERVERS.includes(s)) || chosen.length === 0
+const usageError = chosen.includes('holdfast-baseline') && !(opts.baseline && existsSync(opts.baseline))
+  ? '--baseline takes the path of a Holdfast executable (and holdfast-baseline needs it)'
+  : chosen.some((s) => !SERVERS.includes(s)) || chosen.length === 0
   ? `--only takes some of ${SERVERS.join(', ')}`
   : Number.isNaN(seconds)
     ? '--seconds takes a whole number from 5 to 600'
@@ -127,7 +135,10 @@ async function withServers(link, ctx, body) {
   link.setLoss({ toUpstream: 0, toHost: 0 });
   const servers = [];
   try {
-    for (const key of chosen) servers.push({ key, label: LOSSY_SERVERS[key].label, proc: await LOSSY_SERVERS[key].start(link, ctx) });
+    for (const key of chosen) {
+      const c = { ...ctx, upstreamAddress: `${link.upstreamAddress}:${LOSSY_SERVERS[key].upstreamPort}` };
+      servers.push({ key, label: LOSSY_SERVERS[key].label, proc: await LOSSY_SERVERS[key].start(link, c) });
+    }
     return await body(servers);
   } finally {
     for (const s of servers) await s.proc.stop();
@@ -144,6 +155,30 @@ function firstAsks(queries) {
   });
   return first;
 }
+
+/** What each server has sent upstream so far: packets (counted before loss) and questions that reached it. */
+function upstreamCounts(link, statsFile) {
+  const sent = link.sentPackets();
+  let reached = {};
+  try {
+    reached = JSON.parse(readFileSync(statsFile, 'utf8'));
+  } catch {
+    // Nothing has reached the relay yet.
+  }
+  return Object.fromEntries(chosen.map((k) => {
+    const port = LOSSY_SERVERS[k].upstreamPort;
+    return [k, { packets: sent[port] ?? 0, questions: reached[port]?.questions ?? null }];
+  }));
+}
+
+/** The upstream traffic of a phase: counts after minus counts before, by server key. */
+function upstreamDelta(before, after) {
+  return Object.fromEntries(
+    Object.keys(after).map((k) => [k, { packets: after[k].packets - before[k].packets, questions: after[k].questions === null ? null : after[k].questions - (before[k].questions ?? 0) }]),
+  );
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every server's client at once, the same queries for each; results by server key. */
 async function runClients(link, servers, queries, dir, tag) {
@@ -162,23 +197,25 @@ async function main() {
   const zone = buildZone({ zone: S.zone, count: S.names, ttlMinSeconds: S.ttlMinSeconds, ttlMaxSeconds: S.ttlMaxSeconds, seed: S.seed });
   const link = createLossyLink({ tag: 'hfl' });
   const dir = mkdtempSync(join(os.tmpdir(), 'holdfast-bench-lossy-'));
+  const statsFile = join(dir, 'relay-stats.json');
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   const rows = [];
   const phases = {};
   const started = Date.now();
   const loadBefore = os.loadavg()[0];
-  const record = (key, label, loss, results, servers) => {
+  const record = (key, label, loss, results, servers, upstream = null) => {
     phases[key] = { label, lossPercent: loss, servers: {} };
     for (const s of servers) {
-      const summary = summarise(results[s.key]);
+      const summary = summarise(results[s.key], upstream?.[s.key]);
       phases[key].servers[s.key] = summary;
       rows.push({ phase: label, label: s.label, s: summary });
     }
   };
   let upstream;
   try {
-    upstream = await startUpstream(link, { dir, zone: S.zone, zoneText: zone.text, delayMs: S.delayMs });
-    const ctx = { dir, zone: S.zone, upstreamAddress: upstream.address, cacheSize: S.cacheSize, holdfastCommand: holdfast.argv, delayMs: S.delayMs };
+    upstream = await startUpstream(link, { dir, zone: S.zone, zoneText: zone.text, delayMs: S.delayMs, statsFile });
+    link.countSent(chosen.map((k) => LOSSY_SERVERS[k].upstreamPort));
+    const ctx = { dir, zone: S.zone, cacheSize: S.cacheSize, holdfastCommand: holdfast.argv, baselineCommand: opts.baseline ? [opts.baseline] : null, delayMs: S.delayMs };
     const estimate = S.losses.length * S.phaseSeconds + S.warmupSeconds + S.phaseSeconds + S.recoverySeconds;
     log(`bench:lossy: ${chosen.join(', ')}; about ${Math.round(estimate * 1.1)} s`);
 
@@ -187,8 +224,12 @@ async function main() {
       await withServers(link, ctx, async (servers) => {
         link.setLoss({ toUpstream: loss, toHost: loss });
         log(`  ${loss}% loss each way: ${queries.length} queries to each server`);
+        const before = upstreamCounts(link, statsFile);
         const results = await runClients(link, servers, queries, dir, `loss${loss}`);
-        record(`loss${loss}`, `${loss}% loss`, loss, results, servers);
+        // The clients wait out their last query's timeout, so every copy has been sent; the
+        // relay writes its counts every 200 ms.
+        await sleep(500);
+        record(`loss${loss}`, `${loss}% loss`, loss, results, servers, upstreamDelta(before, upstreamCounts(link, statsFile)));
         // The first query for each name in the phase: a cache miss for every server (they
         // start empty), so this row is the upstream path alone.
         const first = firstAsks(queries);
@@ -236,6 +277,7 @@ async function main() {
     `workload: ${S.names} names in ${S.zone}, TTL ${S.ttlMinSeconds}-${S.ttlMaxSeconds} s; ${S.qps} queries/s to each server, names drawn with P ~ 1/rank^${S.zipfExponent}; each query sent once, unanswered after ${S.clientTimeoutMs} ms`,
     `phases:   ${S.phaseSeconds} s each, fresh servers per loss level; outage: ${S.warmupSeconds} s warm-up, ${S.phaseSeconds} s cut, ${S.recoverySeconds} s restored, same servers throughout`,
     `right:    NOERROR with the zone's address; latency: time to a right answer, over all queries sent ("-": that percentile has no right answer)`,
+    `upstream: packets each server sent to the upstream (UDP and TCP, counted before loss), per client query and per question that reached the upstream (its copies counted once)`,
     '',
     renderTable(rows),
     '',

@@ -7,7 +7,7 @@ import { probeInNs, startDelayRelay, startTracked } from './netns.mjs';
 import { nsdConf, unboundProcessLines } from './servers.mjs';
 
 /** Ports inside the namespaces: fresh namespaces have every port free. */
-export const PORTS = { nsd: 5300, holdfast: 5301, dnsmasq: 5302, unbound: 5303, dnsmasqPlain: 5304, holdfastViaRelay: 5305, relay: 8053 };
+export const PORTS = { nsd: 5300, holdfast: 5301, dnsmasq: 5302, unbound: 5303, dnsmasqPlain: 5304, holdfastViaRelay: 5305, holdfastBaseline: 5306, relay: 8053 };
 const READY_LIMIT_MS = 15_000;
 
 /** Starts `argv` inside `ns` and waits until it answers `probeName` on 127.0.0.1:`port` there. */
@@ -22,7 +22,7 @@ async function startAnswering(link, ns, what, argv, port, probeName) {
  * NSD serving `zoneText` on 127.0.0.1 in the upstream's namespace, and the relay that puts
  * `delayMs` each way between it and the link. Resolves with both; the caller stops them.
  */
-export async function startUpstream(link, { dir, zone, zoneText, delayMs }) {
+export async function startUpstream(link, { dir, zone, zoneText, delayMs, statsFile }) {
   const d = join(dir, 'nsd');
   mkdirSync(d, { recursive: true });
   writeFileSync(join(d, `${zone}.zone`), zoneText);
@@ -30,8 +30,10 @@ export async function startUpstream(link, { dir, zone, zoneText, delayMs }) {
   writeFileSync(conf, nsdConf({ dir: d, port: PORTS.nsd, zones: [zone] }));
   const nsd = await startAnswering(link, link.upstreamNs, 'nsd', ['nsd', '-d', '-c', conf], PORTS.nsd, `ns1.${zone}`);
   try {
-    const relay = await startDelayRelay(link, { port: 53, target: `127.0.0.1:${PORTS.nsd}`, delayMs });
-    return { nsd, relay, address: `${link.upstreamAddress}:53` };
+    // One port per server, so the packets each sends can be counted apart.
+    const ports = [...new Set(Object.values(LOSSY_SERVERS).map((s) => s.upstreamPort).filter((p) => p !== PORTS.relay))];
+    const relay = await startDelayRelay(link, { ports, target: `127.0.0.1:${PORTS.nsd}`, delayMs, statsFile });
+    return { nsd, relay };
   } catch (e) {
     await nsd.stop();
     throw e;
@@ -106,21 +108,25 @@ function holdfastServe(c, port, upstream) {
 }
 
 /**
- * The servers compared, by key: label and a start(link, ctx) that resolves once the server
+ * The servers compared, by key: label, the port of the upstream (the delay relay) it asks (its
+ * own, so its packets can be counted), and a start(link, ctx) that resolves once the server
  * answers in Holdfast's namespace; `optional` ones run only when --only names them.
- * ctx: { dir, zone, upstreamAddress, cacheSize, holdfastCommand }.
+ * ctx: { dir, zone, upstreamAddress (ADDR:its upstreamPort), cacheSize, holdfastCommand, baselineCommand }.
  */
 export const LOSSY_SERVERS = {
   holdfast: {
     label: 'holdfast',
+    upstreamPort: 53,
     start: (link, c) => startAnswering(link, link.hostNs, 'holdfast', holdfastServe(c, PORTS.holdfast, `udp://${c.upstreamAddress}`), PORTS.holdfast, `ns1.${c.zone}`),
   },
   dnsmasq: {
     label: 'dnsmasq',
+    upstreamPort: 54,
     start: (link, c) => startDnsmasq(link, c, { port: PORTS.dnsmasq, fastRetry: true }),
   },
   unbound: {
     label: 'unbound',
+    upstreamPort: 55,
     start(link, c) {
       const d = join(c.dir, 'unbound');
       mkdirSync(d, { recursive: true });
@@ -135,6 +141,7 @@ export const LOSSY_SERVERS = {
   'holdfast-relay': {
     label: 'holdfast via relay',
     optional: true,
+    upstreamPort: PORTS.relay,
     async start(link, c) {
       const relay = await startTracked(
         link.inNs(link.upstreamNs, [...c.holdfastCommand, 'relay', '--listen', `127.0.0.1:${PORTS.relay}`, '--upstream', `udp://127.0.0.1:${PORTS.nsd}`, '--log-level', 'warn']),
@@ -166,6 +173,23 @@ export const LOSSY_SERVERS = {
   'dnsmasq-plain': {
     label: 'dnsmasq (no fast-dns-retry)',
     optional: true,
+    upstreamPort: 56,
     start: (link, c) => startDnsmasq(link, c, { port: PORTS.dnsmasqPlain, fastRetry: false }),
+  },
+  // Added by --baseline PATH: another Holdfast executable (say, the last commit's), measured in
+  // the same run so that a change is compared on the same machine at the same moment.
+  'holdfast-baseline': {
+    label: 'holdfast (baseline)',
+    optional: true,
+    upstreamPort: 57,
+    start: (link, c) =>
+      startAnswering(
+        link,
+        link.hostNs,
+        'holdfast (baseline)',
+        holdfastServe({ ...c, holdfastCommand: c.baselineCommand }, PORTS.holdfastBaseline, `udp://${c.upstreamAddress}`),
+        PORTS.holdfastBaseline,
+        `ns1.${c.zone}`,
+      ),
   },
 };

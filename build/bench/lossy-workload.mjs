@@ -88,8 +88,13 @@ export function percentile(results, p) {
   return rank < times.length ? times[Math.max(0, rank)] : Infinity;
 }
 
-/** The figures of one server in one phase. */
-export function summarise(results) {
+/**
+ * The figures of one server in one phase; `upstream` ({ packets, questions }, when measured) is
+ * what it sent upstream meanwhile.
+ * @param {ReadonlyArray<{ ok: boolean, latencyMs: number | null, rcode: number | null }>} results
+ * @param {{ packets: number, questions: number | null } | null} [upstream]
+ */
+export function summarise(results, upstream = null) {
   const n = results.length;
   const count = (f) => results.filter(f).length;
   return {
@@ -103,6 +108,10 @@ export function summarise(results) {
     p50Ms: percentile(results, 50),
     p90Ms: percentile(results, 90),
     p99Ms: percentile(results, 99),
+    upstreamPackets: upstream?.packets ?? null,
+    upstreamQuestions: upstream?.questions ?? null,
+    packetsPerQuery: upstream && n ? upstream.packets / n : null,
+    packetsPerQuestion: upstream?.questions ? upstream.packets / upstream.questions : null,
   };
 }
 
@@ -110,7 +119,8 @@ const ms = (v) => (v === null || v === undefined ? '' : v === Infinity ? '-' : v
 
 /** Fixed-width table: one row per phase and server. */
 export function renderTable(rows) {
-  const head = ['phase', 'server', 'queries', 'right', 'SERVFAIL', 'other', 'no reply', 'p50 ms', 'p90 ms', 'p99 ms'];
+  const head = ['phase', 'server', 'queries', 'right', 'SERVFAIL', 'other', 'no reply', 'p50 ms', 'p90 ms', 'p99 ms', 'up pkts', 'pkts/query', 'pkts/question'];
+  const ratio = (v) => (v === null || v === undefined ? '' : v.toFixed(2));
   const body = rows.map(({ phase, label, s }) => [
     phase,
     label,
@@ -122,6 +132,9 @@ export function renderTable(rows) {
     ms(s.p50Ms),
     ms(s.p90Ms),
     ms(s.p99Ms),
+    s.upstreamPackets === null || s.upstreamPackets === undefined ? '' : String(s.upstreamPackets),
+    ratio(s.packetsPerQuery),
+    ratio(s.packetsPerQuestion),
   ]);
   const widths = head.map((_, i) => Math.max(...[head, ...body].map((r) => r[i].length)));
   const line = (r) => r.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();

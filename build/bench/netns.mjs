@@ -21,6 +21,8 @@ const HOST_DEVICE = 'hfl0';
 const UPSTREAM_DEVICE = 'hfl1';
 /** nftables table (family netdev) created in each namespace; namespaces are private, one name will do. */
 const TABLE = 'hfl';
+/** nftables table (family inet) counting what Holdfast's side sends to the upstream. */
+const COUNT_TABLE = 'hflcount';
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /** Why a lossy link cannot be made here, or null when it can: root, `ip` and `nft` are needed. */
@@ -99,6 +101,10 @@ function cleanUpOnExit() {
  * @property {() => { toUpstream: number, toHost: number }} loss
  * @property {(ns: string, argv: readonly string[]) => string[]} inNs
  *   argv that runs `argv` inside namespace `ns` (`ip netns exec` execs, so the PID is argv's)
+ * @property {(ports: readonly number[]) => void} countSent
+ *   counts, in Holdfast's namespace, the packets (UDP and TCP) sent to each of `ports` on the
+ *   upstream's address: what a server sends, before the link loses any of it
+ * @property {() => Record<number, number>} sentPackets  the counts so far, by port
  * @property {() => void} destroy  deletes both namespaces (and so the link); safe to call twice
  */
 
@@ -146,6 +152,21 @@ export function createLossyLink({ tag = 'hfl' } = {}) {
         run(['ip', 'netns', 'exec', hostNs, 'nft', '-f', '-'], `flush chain netdev ${TABLE} ingress\n${lossRule(toHost)}`);
         current.toHost = toHost;
       }
+    },
+    countSent(ports) {
+      const rules = ports.map((p) => `add rule inet ${COUNT_TABLE} out ip daddr ${UPSTREAM_ADDRESS} th dport ${p} counter comment "p${p}"`);
+      run(['ip', 'netns', 'exec', hostNs, 'nft', '-f', '-'], [`add table inet ${COUNT_TABLE}`, `add chain inet ${COUNT_TABLE} out { type filter hook output priority 0; policy accept; }`, ...rules, ''].join('\n'));
+    },
+    sentPackets() {
+      const listed = JSON.parse(run(['ip', 'netns', 'exec', hostNs, 'nft', '-j', 'list', 'chain', 'inet', COUNT_TABLE, 'out']));
+      const counts = {};
+      for (const item of listed.nftables) {
+        const rule = item.rule;
+        if (!rule?.comment?.startsWith('p')) continue;
+        const counter = rule.expr.find((e) => e.counter)?.counter;
+        counts[Number(rule.comment.slice(1))] = counter?.packets ?? 0;
+      }
+      return counts;
     },
     destroy,
   };
@@ -263,12 +284,13 @@ export function startTracked(argv, { readyLine, timeoutMs = 10_000, what }) {
 /**
  * The delay relay in the upstream's namespace: listens on the link's upstream address at
  * `port` and forwards to `target` (an address:port inside that namespace, NSD's), `delayMs` each
- * way.
+ * way. With `ports`, it listens on each of them (one per server under test); with `statsFile`,
+ * it keeps there the queries and questions that reached it, per port (delay-relay.mjs).
  * @param {LossyLink} link
- * @param {{ port?: number, target: string, delayMs: number }} opts
+ * @param {{ port?: number, ports?: readonly number[], target: string, delayMs: number, statsFile?: string }} opts
  */
-export function startDelayRelay(link, { port = 53, target, delayMs }) {
-  const argv = link.inNs(link.upstreamNs, [NODE, RELAY, `${link.upstreamAddress}:${port}`, target, String(delayMs)]);
+export function startDelayRelay(link, { port = 53, ports = [port], target, delayMs, statsFile }) {
+  const argv = link.inNs(link.upstreamNs, [NODE, RELAY, `${link.upstreamAddress}:${ports.join(',')}`, target, String(delayMs), ...(statsFile ? [statsFile] : [])]);
   return startTracked(argv, { readyLine: 'ready', what: 'delay relay' });
 }
 

@@ -26,6 +26,10 @@ export interface ServerConfig {
     readonly staleWhileRevalidateSeconds: number;
     /** RFC 8767: how long past expiry an entry may still be served when upstreams fail. */
     readonly staleIfErrorSeconds: number;
+    /** Names (and the names under them) never answered from expired data. */
+    readonly noStale: readonly string[];
+    /** "DOMAIN=SECONDS": names at or under DOMAIN are served stale for at most SECONDS past expiry. */
+    readonly maxStale: readonly string[];
     /** The TTL a stale answer carries (RFC 8767 §4 suggests 30). */
     readonly staleAnswerTtlSeconds: number;
     /** After a failed refresh, how long stale answers are given without asking again. */
@@ -263,6 +267,9 @@ export function validateConfig(c: ServerConfig): ServerConfig {
   const before = (a: string, b: string) => configError(a, `is larger than ${b}`);
   if (c.cache.minTtlSeconds > c.cache.maxTtlSeconds) throw before('cache.minTtlSeconds', 'cache.maxTtlSeconds');
   if (c.cache.staleWhileRevalidateSeconds > c.cache.staleIfErrorSeconds) throw before('cache.staleWhileRevalidateSeconds', 'cache.staleIfErrorSeconds');
+  // The store keeps nothing longer than --stale-if-error: a longer window could never be kept.
+  const tooLong = c.cache.maxStale.find((r) => Number(r.slice(r.lastIndexOf('=') + 1)) > c.cache.staleIfErrorSeconds);
+  if (tooLong) throw configError('cache.maxStale', `"${tooLong}" is longer than cache.staleIfErrorSeconds (${c.cache.staleIfErrorSeconds}), which bounds every stale answer`);
   const u = c.upstream;
   if (u.rtoMinMs > u.rtoMaxMs) throw before('upstream.rtoMinMs', 'upstream.rtoMaxMs');
   if (u.rtoInitialMs < u.rtoMinMs || u.rtoInitialMs > u.rtoMaxMs) {

@@ -65,6 +65,12 @@ function domainProblem(v: string): string | null {
   return /^([a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?$/i.test(v) && v.length <= 254 ? null : `"${v}" is not a domain name`;
 }
 
+/** `--max-stale DOMAIN=SECONDS`: the shape, and a domain. */
+function maxStaleProblem(v: string): string | null {
+  const m = /^([^=\s]+)=(\d{1,9})$/.exec(v);
+  return m ? domainProblem(m[1]) : `"${v}" is not DOMAIN=SECONDS (such as example.com=3600)`;
+}
+
 export const SETTINGS: readonly Setting[] = [
   // Where Holdfast listens and whom it asks.
   s({
@@ -115,6 +121,22 @@ export const SETTINGS: readonly Setting[] = [
     default: 3 * DAY,
     reload: false,
     doc: 'Seconds past expiry an answer is still given, with TTL 30, when upstreams fail or are slow (RFC 8767); 0 turns it off',
+  }),
+  s({
+    path: 'cache.noStale',
+    flag: 'no-stale',
+    kind: list('DOMAIN', domainProblem),
+    default: [],
+    reload: true,
+    doc: 'Never answer this name or any name under it from expired data (dynamic DNS, load-balancer names): SERVFAIL when upstreams fail; repeatable',
+  }),
+  s({
+    path: 'cache.maxStale',
+    flag: 'max-stale',
+    kind: list('DOMAIN=SECONDS', maxStaleProblem),
+    default: [],
+    reload: true,
+    doc: 'Answer names at or under DOMAIN from expired data for at most SECONDS past expiry (up to --stale-if-error); the longest domain wins; repeatable',
   }),
   // RFC 8767 §4 suggests 30.
   s({ path: 'cache.staleAnswerTtlSeconds', kind: int(1, 3_600), default: 30, reload: false, doc: 'The TTL a stale answer carries' }),

@@ -51,6 +51,8 @@ export interface Answer {
   readonly shared?: boolean;
   /** Every TTL in the reply is at most this (stale answers, RFC 8767 §4). */
   readonly ttlOverrideSeconds?: number;
+  /** On an answer from expired data: how far past expiry, within which window (for the query log). */
+  readonly stale?: { readonly pastExpirySeconds: number; readonly windowSeconds: number };
   /** RFC 8482 minimal reply for ANY over UDP. */
   readonly minimalAny?: boolean;
 }

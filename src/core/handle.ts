@@ -22,6 +22,8 @@ export interface HandledQuery {
   readonly answer: Answer | null;
   readonly error: unknown;
   readonly reply: Uint8Array;
+  /** How long the client waited, from the parsed query to the rendered reply, when timed (HandleOptions.latency). */
+  readonly waitedMs?: number;
 }
 
 /** What to do with a client's message before it is parsed (src/gate decides). */
@@ -171,16 +173,18 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     } catch (e) {
       return failed(query, client, e, startedMs);
     }
-    if (histograms) histograms.observe(answer.source, now() - startedMs);
-    if (onAnswered) onAnswered({ query, client, answer, error: null, reply });
+    const waitedMs = histograms ? now() - startedMs : undefined;
+    if (histograms) histograms.observe(answer.source, waitedMs!);
+    if (onAnswered) onAnswered({ query, client, answer, error: null, reply, waitedMs });
     return reply;
   }
 
   function failed(query: Query, client: ClientInfo, error: unknown, startedMs: number): Uint8Array {
     counters.answers_servfail++;
     const reply = bareReply(query, error instanceof HoldfastError ? error.rcode : Rcode.SERVFAIL);
-    if (histograms) histograms.observe(Source.failure, now() - startedMs);
-    if (onAnswered) onAnswered({ query, client, answer: null, error, reply });
+    const waitedMs = histograms ? now() - startedMs : undefined;
+    if (histograms) histograms.observe(Source.failure, waitedMs!);
+    if (onAnswered) onAnswered({ query, client, answer: null, error, reply, waitedMs });
     return reply;
   }
 }

@@ -226,6 +226,8 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   return {
     chain,
     cache: cache.store,
+    /** --no-stale and --max-stale: put in force by guardStale() on SIGHUP. */
+    guardStale: cache.guardStale,
     /** --rewrite rules: put in force by configure() on SIGHUP. */
     rewrite,
     /** The forward zones in force ("corp.example."), for local data's exemptions. */

@@ -21,6 +21,12 @@ export interface QueryLogEntry {
   readonly rcode: string;
   /** For a blocked answer: the list and rule ("ads.txt: ||ads.example^ (line 12)"). */
   readonly blockedBy?: string;
+  /** How long the client waited for this answer, in ms (0.1 ms steps). */
+  readonly waitedMs?: number;
+  /** For an answer from expired data: seconds past its expiry... */
+  readonly staleAgeSeconds?: number;
+  /** ...within a window of this many (--stale-if-error, or the name's --max-stale). */
+  readonly staleWindowSeconds?: number;
 }
 
 export interface QueryLog {
@@ -44,6 +50,8 @@ export function queryLogEntry(h: HandledQuery, nowMs: number): QueryLogEntry {
     reason: h.answer?.reason ?? (h.error instanceof Error ? h.error.message : String(h.error)),
     rcode: rcodeName(rcode),
     ...(h.answer?.source === 'blocked' ? { blockedBy: h.answer.reason } : {}),
+    ...(h.waitedMs !== undefined ? { waitedMs: Math.round(h.waitedMs * 10) / 10 } : {}),
+    ...(h.answer?.stale ? { staleAgeSeconds: h.answer.stale.pastExpirySeconds, staleWindowSeconds: h.answer.stale.windowSeconds } : {}),
   };
 }
 

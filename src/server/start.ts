@@ -323,6 +323,7 @@ export async function startServer(
       const commitLists = await lists.prepare(next, caPem);
       const oldPool = await pipeline.replaceUpstreams(next, { caPem, onUpstreamEvent: serverOptions.onUpstreamEvent, onRebindBlocked, clockGuard });
       pipeline.rewrite.configure({ rules: next.rewrite.rules, ttlSeconds: next.local.ttlSeconds });
+      pipeline.guardStale(next.cache);
       nextAdmission.setLocalSubnets(lastLocal);
       admission = nextAdmission;
       // Every local file read again (a SIGHUP is how a changed file is put in force at once).

@@ -10,6 +10,7 @@ import type { Breaker } from './health/breaker.ts';
 import type { RetryBudget } from './health/retry-budget.ts';
 import type { UpstreamStatus } from './health/status.ts';
 import type { RtoEstimator } from './health/rto.ts';
+import type { LatencyView } from './health/latency.ts';
 import type { UpstreamSpec } from './spec.ts';
 import type { Transport } from './transport.ts';
 
@@ -20,6 +21,8 @@ export interface UpstreamHealth {
   /** How copies reach it: a socket per copy (UDP, TCP) or a shared connection (TLS, HTTPS). */
   readonly transport: Transport;
   readonly rto: RtoEstimator;
+  /** Its reply times as a distribution: hits and misses both, so a slow miss is not taken for a loss. */
+  readonly latency: LatencyView;
   readonly breaker: Breaker;
   /** What the log last said about it (failing, recovered), from its breaker. */
   readonly status: UpstreamStatus;
@@ -36,8 +39,9 @@ export interface UpstreamHealth {
   consecutiveFailures: number;
   lastReplyAtMs: number;
   /**
-   * The share of copies that go unanswered past their RTO, smoothed (gain 1/16): how lossy the
-   * path is. A high share says silence means loss, not a slow upstream (hedged-exchange.ts).
+   * The share of copies that go unanswered, smoothed (gain 1/16): how lossy the path is. A copy
+   * counts when it outlives its wait; one answered after all counts back (a slow reply, not a
+   * loss). A high share says silence means loss, not a slow upstream (hedged-exchange.ts).
    */
   lossEstimate: number;
 }
@@ -86,8 +90,11 @@ export interface PoolForExchange {
   pick(sentTo: ReadonlyMap<UpstreamHealth, number>, finished: ReadonlySet<UpstreamHealth>, nowMs: number): UpstreamHealth | null;
   /** A half-open upstream not yet asked whose breaker admits a probe now, or null. */
   probe(sentTo: ReadonlyMap<UpstreamHealth, number>, nowMs: number): UpstreamHealth | null;
-  /** A reply came (any rcode); `rttMs` when it may be used as a sample. */
-  replied(h: UpstreamHealth, rttMs: number | null, nowMs: number): void;
+  /**
+   * A reply came (any rcode); `rttMs` when it may be used as a sample. `late`: its copy was
+   * already counted silent, and was only slow.
+   */
+  replied(h: UpstreamHealth, rttMs: number | null, nowMs: number, late?: boolean): void;
   /** A copy ended in an error: no socket, a refused connection, a TLS or HTTP failure. */
   failed(h: UpstreamHealth, error: HoldfastError, nowMs: number): void;
   /** A copy went past its RTO (or the deadline) unanswered. */

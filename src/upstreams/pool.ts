@@ -18,6 +18,7 @@ import { BreakerState, createBreaker, type Breaker } from './health/breaker.ts';
 import { createRetryBudget, type RetryBudget } from './health/retry-budget.ts';
 import { createUpstreamStatus, type UpstreamStatus } from './health/status.ts';
 import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
+import { createLatencyView } from './health/latency.ts';
 import { hedgedExchange } from './hedged-exchange.ts';
 import type { ExchangeOptions, PoolForExchange, PoolOptions, UpstreamHealth, UpstreamPool, UpstreamReply } from './pool-types.ts';
 import type { UpstreamSpec } from './spec.ts';
@@ -79,6 +80,7 @@ export function createUpstreamPool(
       // The transport sees this upstream's RTO, to stop using a connection silent past it.
       transport: createTransport(spec, { ...encrypted, rtoMs: () => rto.rtoMs, ...(emit ? { onEvent: fromTransport } : {}) }, ports, counters),
       rto,
+      latency: createLatencyView(),
       breaker: createBreaker(
         { failureThreshold: options.breakerFailures, baseCooldownMs: options.breakerCooldownMs, maxCooldownMs: options.breakerMaxCooldownMs },
         random,
@@ -134,15 +136,18 @@ export function createUpstreamPool(
       }
       return null;
     },
-    replied(h, rttMs, now) {
+    replied(h, rttMs, now, late = false) {
       h.replies++;
       h.lastReplyAtMs = now;
+      // A late reply takes back its copy's count as silent (the inverse of silent()'s step).
+      if (late) h.lossEstimate = Math.max(0, (h.lossEstimate - LOSS_GAIN) / (1 - LOSS_GAIN));
       h.lossEstimate -= h.lossEstimate * LOSS_GAIN;
       if (rttMs !== null) {
         // Each copy has its own ID (and over UDP and TCP its own socket; over HTTPS its own
         // request), so a reply says which copy it answers: RTT samples stay valid under
         // retransmission, without Karn's ambiguity.
         h.rto.sample(rttMs);
+        h.latency.sample(rttMs);
         h.consecutiveFailures = 0;
       }
       h.breaker.success();

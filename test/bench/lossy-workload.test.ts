@@ -44,7 +44,18 @@ describe('bench:lossy workload', () => {
     assert.equal(percentile(results, 99), Infinity);
     assert.deepEqual(
       { ...summarise(results), p50Ms: 0, p90Ms: 0, p99Ms: 0 },
-      { queries: 100, right: 98, rightShare: 0.98, servfail: 1, other: 0, noReply: 1, p50Ms: 0, p90Ms: 0, p99Ms: 0 },
+      {
+        queries: 100, right: 98, rightShare: 0.98, servfail: 1, other: 0, noReply: 1, p50Ms: 0, p90Ms: 0, p99Ms: 0,
+        upstreamPackets: null, upstreamQuestions: null, packetsPerQuery: null, packetsPerQuestion: null,
+      },
     );
+  });
+
+  it('gives the upstream packets per client query and per question that reached the upstream', () => {
+    const results = Array.from({ length: 200 }, () => ({ ok: true, latencyMs: 1, rcode: 0 }));
+    const s = summarise(results, { packets: 50, questions: 20 });
+    assert.equal(s.packetsPerQuery, 0.25);
+    assert.equal(s.packetsPerQuestion, 2.5);
+    assert.equal(summarise(results, { packets: 5, questions: 0 }).packetsPerQuestion, null, 'no question reached it: no ratio');
   });
 });

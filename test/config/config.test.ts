@@ -119,6 +119,15 @@ describe('validateConfig', () => {
     rejects(withCache({ servfailTtlSeconds: 301 }), 'cache.servfailTtlSeconds');
   });
 
+  it('#12 - names the --no-stale and --max-stale keys at fault', () => {
+    const item = (c: ServerConfig, key: string) => assert.throws(() => validateConfig(c), (e: unknown) => isHoldfastError(e, ErrorCode.config) && e.message.startsWith(`config: ${key}[`));
+    item(withCache({ noStale: ['not a name'] }), 'cache.noStale');
+    item(withCache({ maxStale: ['example.com'] }), 'cache.maxStale');
+    item(withCache({ maxStale: ['example.com=soon'] }), 'cache.maxStale');
+    rejects(withCache({ maxStale: ['example.com=3600', 'example.net=999999'], staleIfErrorSeconds: 86_400 }), 'cache.maxStale');
+    assert.doesNotThrow(() => validateConfig(withCache({ noStale: ['dyn.example'], maxStale: ['example.com=3600', 'lb.example.net=0'] })));
+  });
+
   it('names the cache snapshot key at fault', () => {
     rejects(withCache({ file: '' }), 'cache.file');
     rejects(withCache({ file: 'a\0b' }), 'cache.file');

@@ -45,3 +45,18 @@ describe('query log', () => {
     assert.equal(log.recent()[0].rcode, 'SERVFAIL');
   });
 });
+
+describe('#12 - the query log says how long the client waited and how stale an answer was', () => {
+  it('records the wait of every answer, and the age past expiry and window of a stale one', () => {
+    const log = createQueryLog(2);
+    const stale = handled('s.example', 'A', 'cache-stale');
+    log.record({ ...stale, answer: { ...stale.answer!, stale: { pastExpirySeconds: 420, windowSeconds: 3_600 } }, waitedMs: 1_800.04 }, 1);
+    log.record({ ...handled('f.example', 'A', 'upstream'), waitedMs: 81.26 }, 2);
+    const [fresh, old] = log.recent();
+    assert.equal(fresh.waitedMs, 81.3);
+    assert.equal(fresh.staleAgeSeconds, undefined);
+    assert.equal(old.waitedMs, 1_800);
+    assert.equal(old.staleAgeSeconds, 420);
+    assert.equal(old.staleWindowSeconds, 3_600);
+  });
+});

@@ -11,6 +11,8 @@ import { parseUpstream } from '../../src/upstreams/spec.ts';
 import { createFakeTime, type FakeTime } from '../helpers/fake-clock.ts';
 import { createFakeNet, dnsOverTls, drain, settle, type FakeUpstream, type Responder } from '../helpers/fake-net.ts';
 import { decode, query, reply } from '../helpers/packets.ts';
+import { createPrng } from '../helpers/prng.ts';
+import { copyWaitMs } from '../../src/upstreams/hedged-exchange.ts';
 
 const A = '192.0.2.1:53';
 const B = '192.0.2.2:53';
@@ -177,8 +179,11 @@ describe('upstream pool: retransmitting on a lossy link', () => {
       assert.equal(r.scan.rcode, 0);
     }
     assert.equal(s.pool.health[0].breaker.state(s.time.now()), BreakerState.closed);
-    assert.equal(s.fake.sent.length, 31, 'one copy for the first query, six for each other');
-    assert.equal(s.counters.upstream_timeouts, 25);
+    // One copy for the first query, six for each other; once the loss is seen, copies go in
+    // pairs after two lost ones (#12), so once a pair's second copy went out beside the answered one.
+    assert.equal(s.fake.sent.length, 32);
+    // A pair's copy that is not judged before the other's reply ends the query is no timeout.
+    assert.equal(s.counters.upstream_timeouts, 22);
   });
 
   it('stops backing off once most silence is loss: copies follow one RTO apart', async () => {
@@ -205,8 +210,7 @@ describe('upstream pool: retransmitting on a lossy link', () => {
     log.length = 0;
     await s.ask('lossy.example.org');
     const gaps = log.slice(1).map((t, i) => t - log[i]);
-    assert.equal(gaps.length, 3);
-    assert.ok(gaps.every((g) => g === gaps[0]), `gaps ${gaps} are one RTO each`);
+    assert.deepEqual(gaps, [gaps[0], gaps[0], 0], 'one RTO apart; after two lost, two at a time (#12)');
   });
 
   it('hedges to the next upstream when the best one is silent past its RTO', async () => {
@@ -560,5 +564,99 @@ describe('upstream pool: refusals, and each upstream\'s state in the log', () =>
       ['connect-failed', 'connected'],
     );
     assert.match(s.events[1].message, /works again \(failing for \d+ s\)$/);
+  });
+});
+
+describe('#12 - hedging that knows loss from slowness', () => {
+  /** A recursive upstream on a clean link: names it has cached in 1 ms, the others (miss*) after 200 ms of recursion. */
+  const recursive = (t: FakeTime): Responder => (q, send) => answering(t, decode(q).questions[0].name.startsWith('miss') ? 200 : 1)(q, send);
+
+  it('sends one copy for a 200 ms miss to a slow but lossless upstream', async () => {
+    const s = setup((t) => ({ [A]: { udp: recursive(t) } }), ['udp://192.0.2.1']);
+    // Its reply times as a forwarder sees them: mostly hits, a miss now and then.
+    for (let i = 0; i < 60; i++) await s.ask(i % 10 === 0 ? `miss-warm${i}.example.org` : `hit${i}.example.org`);
+    assert.equal(s.fake.sent.length, 60, 'warming up cost one copy a query');
+    const before = s.fake.sent.length;
+    const started = s.time.now();
+    const r = await s.ask('miss-new.example.org');
+    assert.equal(r.scan.rcode, 0);
+    assert.equal(s.time.now() - started, 200);
+    assert.equal(s.fake.sent.length - before, 1, 'no copy follows while the wait is within what this upstream takes');
+    assert.equal(s.counters.upstream_retries, 0);
+    assert.ok(s.pool.health[0].lossEstimate < 0.05, `no loss seen: ${s.pool.health[0].lossEstimate}`);
+  });
+
+  it('hedges a lossy upstream soon after its usual reply time, and two copies at a time once two are lost', async () => {
+    const log: number[] = [];
+    const prng = createPrng(12);
+    // 30% loss each way: a copy is answered (after 80 ms) with probability 0.7 × 0.7.
+    const s = setup((t) => ({ [A]: { udp: timed(t, log, (q, send) => prng.chance(0.49) && answering(t, 80)(q, send)) } }), ['udp://192.0.2.1']);
+    for (let i = 0; i < 150; i++) await s.ask(`warm${i}.example.org`).catch(() => null);
+    const h = s.pool.health[0];
+    assert.ok(h.lossEstimate > 0.3, `loss seen: ${h.lossEstimate}`);
+    assert.ok(s.fake.sent.length > 150 * 1.5, `${s.fake.sent.length} copies for 150 queries: lost ones were hedged`);
+    assert.ok(s.fake.sent.length < 150 * 2.5, `${s.fake.sent.length} copies for 150 queries: within 2.5 a query`);
+    // A query whose first copies are all lost: the next ones follow about every 85 ms, not SRTT + 20 ms or more.
+    const lossyAgain = setup((t) => ({ [A]: { udp: timed(t, log, () => {}) } }), ['udp://192.0.2.1'], { totalTimeoutMs: 1_000, breakerFailures: 100 });
+    Object.assign(lossyAgain.pool.health[0], { lossEstimate: h.lossEstimate });
+    for (let i = 0; i < 20; i++) lossyAgain.pool.health[0].latency.sample(80 + (i % 4));
+    log.length = 0;
+    const waitMs = copyWaitMs(lossyAgain.pool.health[0], 0, OPTIONS);
+    assert.ok(waitMs >= 82 && waitMs < 95, `wait ${waitMs} ms: the usual reply time and a margin`);
+    // In 1 ms steps, so the copies' times are exact.
+    await assert.rejects(settle(lossyAgain.pool.exchange(query('lost.example.org')), lossyAgain.time, 1, 2_000));
+    const gaps = log.slice(1).map((at, i) => at - log[i]);
+    assert.ok(gaps.slice(0, 2).every((g) => g >= 82 && g <= Math.ceil(waitMs)), `copies one wait apart (the wait shrinks as the loss seen grows): gaps ${gaps}`);
+    assert.equal(gaps[2], 0, `after the second lost copy, two at a time: gaps ${gaps}`);
+  });
+});
+
+describe('#12 - a lossy 80 ms link, simulated in fake time', () => {
+  /** `count` queries 10 ms apart to one upstream that answers a copy after 80-84 ms with probability (1 − loss)². */
+  async function run(lossEachWay: number, count = 1_000) {
+    const prng = createPrng(1207);
+    const pass = (1 - lossEachWay) ** 2;
+    const s = setup(
+      (t) => ({
+        [A]: {
+          udp: (q, send) => {
+            if (!prng.chance(pass)) return;
+            const r = reply(q, { answers: [ANSWER] });
+            t.setTimeout(() => send(r), 80 + prng.next() * 4);
+          },
+        },
+      }),
+      ['udp://192.0.2.1'],
+      { totalTimeoutMs: OPTIONS.totalTimeoutMs },
+    );
+    const latencies: number[] = [];
+    const all: Promise<unknown>[] = [];
+    for (let i = 0; i < count; i++) {
+      const started = s.time.now();
+      all.push(s.pool.exchange(query(`n${i}.example.org`, 'A', { id: i })).then(() => latencies.push(s.time.now() - started), () => latencies.push(Infinity)));
+      for (let ms = 0; ms < 10; ms++) {
+        s.time.advance(1);
+        await drain();
+      }
+    }
+    await settle(Promise.all(all), s.time, 1, 10_000);
+    // After a warm-up of 100 queries, while the pool learns the link.
+    const sorted = latencies.slice(100).sort((a, b) => a - b);
+    return { p99: sorted[Math.ceil(0.99 * sorted.length) - 1], copiesPerQuery: s.fake.sent.length / count };
+  }
+
+  it('keeps the p99 under 600 ms at 30% loss each way, at under 2.5 copies a query', async () => {
+    const r = await run(0.3);
+    assert.ok(r.p99 < 600, `p99 ${r.p99} ms`);
+    assert.ok(r.copiesPerQuery < 2.5, `${r.copiesPerQuery} copies a query`);
+  });
+
+  it('sends one copy a query on a clean link, and few more than the losses need at 10%', async () => {
+    assert.equal((await run(0)).copiesPerQuery, 1);
+    const r = await run(0.1);
+    // A copy gets through with probability 0.81: 1 / 0.81 ≈ 1.23 copies a query if none is wasted.
+    assert.ok(r.copiesPerQuery < 1.23, `${r.copiesPerQuery} copies a query`);
+    // No backing off once a tenth of copies are lost: the fourth copy is not left for 4.75 waits (342 ms before #12).
+    assert.ok(r.p99 < 300, `p99 ${r.p99} ms`);
   });
 });

@@ -40,3 +40,49 @@ export function cacheTtlSeconds(m: StoredMessage, p: CachePolicy): number {
       return 0;
   }
 }
+
+/** One `--max-stale DOMAIN=SECONDS` rule (`--no-stale DOMAIN` is the same with 0). */
+export interface StaleRule {
+  readonly domain: string;
+  readonly seconds: number;
+}
+
+/** "example.com=3600" as a rule, or a problem in words. */
+export function parseMaxStale(text: string): StaleRule | string {
+  const m = /^([^=\s]+)=(\d{1,9})$/.exec(text.trim());
+  if (!m) return `"${text}" is not DOMAIN=SECONDS (such as example.com=3600)`;
+  return { domain: m[1].toLowerCase().replace(/\.$/, ''), seconds: Number(m[2]) };
+}
+
+/**
+ * Seconds past expiry a name may be answered from expired data, by the rule for the longest
+ * domain it is at or under; `fallbackSeconds` (--stale-if-error) when no rule names it, and
+ * never more. A name must never be served stale when a stale address does harm: dynamic DNS,
+ * or a load balancer's name whose old address now belongs to someone else's certificate.
+ */
+export function createStaleLimits(rules: readonly StaleRule[], fallbackSeconds: number): (name: string) => number {
+  const byDomain = new Map<string, number>();
+  // A name given twice keeps its shortest window: --no-stale wins over a --max-stale for it.
+  for (const r of rules) byDomain.set(r.domain, Math.min(r.seconds, byDomain.get(r.domain) ?? Infinity));
+  if (byDomain.size === 0) return () => fallbackSeconds;
+  return (name) => {
+    let n = name.toLowerCase().replace(/\.$/, '');
+    for (;;) {
+      const seconds = byDomain.get(n);
+      if (seconds !== undefined) return Math.min(seconds, fallbackSeconds);
+      const dot = n.indexOf('.');
+      if (dot < 0) return fallbackSeconds;
+      n = n.slice(dot + 1);
+    }
+  };
+}
+
+/** The rules of `--no-stale` and `--max-stale` together. */
+export function staleRules(noStale: readonly string[], maxStale: readonly string[]): StaleRule[] {
+  const rules: StaleRule[] = noStale.map((d) => ({ domain: d.toLowerCase().replace(/\.$/, ''), seconds: 0 }));
+  for (const text of maxStale) {
+    const r = parseMaxStale(text);
+    if (typeof r !== 'string') rules.push(r);
+  }
+  return rules;
+}

@@ -2,14 +2,17 @@
 // query goes on down the chain and what comes back is kept for as long as policy allows.
 // An expired entry is kept for a while longer (RFC 8767, "serve-stale"): when the upstreams
 // fail, answer SERVFAIL or REFUSED, or take longer than the client can wait, the client gets
-// the expired answer with a short TTL, and the refresh goes on in the background.
+// the expired answer with a short TTL, and the refresh goes on in the background. Some names
+// must never be served stale, or not for long (--no-stale, --max-stale: policy.ts); they get
+// SERVFAIL instead when the upstreams fail.
 
 import type { Clock, Timers } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
 import { Rcode } from '../../core/errors.ts';
 import { Source, type Answer, type ClientInfo, type Next, type Request, type Stage } from '../../core/answer.ts';
-import { queryFromKey } from '../../core/wire/query.ts';
-import { cacheTtlSeconds, replyKind, replyKindOf, ReplyKind, type CachePolicy } from './policy.ts';
+import { queryFromKey, type Query } from '../../core/wire/query.ts';
+import { nameToText } from '../../core/wire/names.ts';
+import { cacheTtlSeconds, createStaleLimits, replyKind, replyKindOf, ReplyKind, staleRules, type CachePolicy } from './policy.ts';
 import { createCacheStore, type CacheEntry, type CacheStore } from './store.ts';
 
 export interface StaleOptions {
@@ -20,6 +23,14 @@ export interface StaleOptions {
   readonly staleClientWaitMs: number;
 }
 
+/** Names never served stale, or only so long past expiry (policy.ts); SIGHUP may change them. */
+export interface StaleGuards {
+  /** Domains: the names at or under each are never served stale. */
+  readonly noStale: readonly string[];
+  /** "DOMAIN=SECONDS": at most SECONDS past expiry for names at or under DOMAIN. */
+  readonly maxStale: readonly string[];
+}
+
 export interface PopularityOptions {
   readonly halfLifeSeconds: number;
   /** The score from which `onPopular` is told about an entry. */
@@ -28,7 +39,7 @@ export interface PopularityOptions {
   readonly onPopular?: (key: string) => void;
 }
 
-export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions> {
+export interface CacheStageOptions extends CachePolicy, Partial<StaleOptions>, Partial<StaleGuards> {
   readonly maxEntries: number;
   readonly popularity?: PopularityOptions;
   /** Bound on the entries' cost in bytes (store.ts entryBytes); none when absent. */
@@ -55,6 +66,8 @@ export function createCacheStage(
   refresh: (key: string, e: CacheEntry, next: Next) => Promise<boolean>;
   /** The cache file is loading until `loaded` settles: a miss that fails upstream waits for it. */
   loadingUntil: (loaded: Promise<unknown>) => void;
+  /** Puts new --no-stale and --max-stale rules in force (a reload). */
+  guardStale: (guards: StaleGuards) => void;
 } {
   const clock = ports.clock;
   const stale: StaleOptions = { ...NO_STALE, ...options };
@@ -64,6 +77,16 @@ export function createCacheStage(
   const halfLifeMs = (options.popularity?.halfLifeSeconds ?? 600) * 1000;
   const minPopularity = options.popularity?.minPopularity ?? Infinity;
   const onPopular = options.popularity?.onPopular;
+  let guarded = false;
+  let staleLimitSeconds: (name: string) => number = () => stale.staleIfErrorSeconds;
+  const guardStale = (g: StaleGuards) => {
+    const rules = staleRules(g.noStale, g.maxStale);
+    guarded = rules.length > 0;
+    staleLimitSeconds = createStaleLimits(rules, stale.staleIfErrorSeconds);
+  };
+  guardStale({ noStale: options.noStale ?? [], maxStale: options.maxStale ?? [] });
+  /** How long past expiry this query's name may be served stale; read only for expired entries. */
+  const windowMsFor = (q: Query) => (guarded ? staleLimitSeconds(nameToText(q.bytes, 12)) * 1000 : staleWindowMs);
 
   /** Counts a client's use of `slot`, telling prefetch when the entry has just become popular. */
   const used = (key: string, slot: number, now: number) => {
@@ -90,17 +113,21 @@ export function createCacheStage(
     return answer;
   };
 
-  const staleAnswer = (e: CacheEntry, why: string, source: Source = Source.cacheStale): Answer => ({
-    source,
-    reason: why,
-    rcode: e.message.rcode,
-    message: e.message,
-    ageSeconds: Math.floor((clock.now() - e.storedAtMs) / 1000),
-    ttlOverrideSeconds: stale.staleAnswerTtlSeconds,
-  });
+  const staleAnswer = (e: CacheEntry, why: string, windowMs: number, source: Source = Source.cacheStale): Answer => {
+    const now = clock.now();
+    return {
+      source,
+      reason: why,
+      rcode: e.message.rcode,
+      message: e.message,
+      ageSeconds: Math.floor((now - e.storedAtMs) / 1000),
+      ttlOverrideSeconds: stale.staleAnswerTtlSeconds,
+      stale: { pastExpirySeconds: Math.max(0, Math.floor((now - e.expiresAtMs) / 1000)), windowSeconds: Math.floor(windowMs / 1000) },
+    };
+  };
 
   /** Asks upstream for an expired entry; the stale copy stands in if that goes badly. */
-  const refreshOrStale = (key: string, e: CacheEntry, pending: Promise<Answer>): Promise<Answer> => {
+  const refreshOrStale = (key: string, e: CacheEntry, pending: Promise<Answer>, windowMs: number): Promise<Answer> => {
     const refreshed = pending.then(
       // An upstream SERVFAIL never replaces a good answer we still have.
       (a) => (usable(a) ? keep(key, a) : null),
@@ -111,10 +138,10 @@ export function createCacheStage(
     });
     const timers = ports.timers;
     return new Promise<Answer>((resolve) => {
-      const timer = timers?.setTimeout(() => resolve(staleAnswer(e, `upstream slower than ${stale.staleClientWaitMs} ms`)), stale.staleClientWaitMs);
+      const timer = timers?.setTimeout(() => resolve(staleAnswer(e, `upstream slower than ${stale.staleClientWaitMs} ms`, windowMs)), stale.staleClientWaitMs);
       refreshed.then((a) => {
         if (timer !== undefined) timers!.clearTimeout(timer);
-        resolve(a ?? staleAnswer(e, 'upstream failed'));
+        resolve(a ?? staleAnswer(e, 'upstream failed', windowMs));
       });
     });
   };
@@ -156,8 +183,10 @@ export function createCacheStage(
       const s = store.find(key);
       if (s === -1) return otherwise();
       const h = store.handle(s);
-      if (clock.now() >= h.expiresAtMs + staleWindowMs || replyKind(h.message) === ReplyKind.servfail) return otherwise();
-      return staleAnswer(h, 'upstream failed; from the cache file, loaded meanwhile');
+      const q = guarded ? queryFromKey(key) : null;
+      const windowMs = q ? windowMsFor(q) : staleWindowMs;
+      if (clock.now() >= h.expiresAtMs + windowMs || replyKind(h.message) === ReplyKind.servfail) return otherwise();
+      return staleAnswer(h, 'upstream failed; from the cache file, loaded meanwhile', windowMs);
     });
 
   // Not async: a hit returns its answer synchronously (see MaybePromise in core/answer.ts).
@@ -183,16 +212,17 @@ export function createCacheStage(
     }
     // Expired or absent: a handle, since what follows may outlive an eviction of the slot.
     const hit = slot === -1 ? undefined : store.handle(slot);
-    const servable = hit !== undefined && now < hit.expiresAtMs + staleWindowMs && replyKind(hit.message) !== ReplyKind.servfail;
+    const windowMs = hit !== undefined && now < hit.expiresAtMs + staleWindowMs ? windowMsFor(req.query) : 0;
+    const servable = hit !== undefined && now < hit.expiresAtMs + windowMs && replyKind(hit.message) !== ReplyKind.servfail;
     if (servable && now - hit.failedAtMs < stale.staleRecheckSeconds * 1000) {
-      return staleAnswer(hit, 'upstream failed recently');
+      return staleAnswer(hit, 'upstream failed recently', windowMs);
     }
-    if (servable && now < hit.expiresAtMs + revalidateWindowMs) {
+    if (servable && now < hit.expiresAtMs + Math.min(revalidateWindowMs, windowMs)) {
       revalidate(key, hit, next, { ...req, background: true });
-      return staleAnswer(hit, 'refreshing in the background', Source.cacheRevalidating);
+      return staleAnswer(hit, 'refreshing in the background', windowMs, Source.cacheRevalidating);
     }
     const pending = next(req);
-    if (servable) return refreshOrStale(key, hit, Promise.resolve(pending));
+    if (servable) return refreshOrStale(key, hit, Promise.resolve(pending), windowMs);
     const kept = (a: Answer) => {
       keep(key, a);
       // A first miss counts as a use of what it brought (a refresh above kept the old score).
@@ -219,5 +249,5 @@ export function createCacheStage(
     };
     loaded.then(done, done);
   };
-  return { stage, store, refresh, loadingUntil };
+  return { stage, store, refresh, loadingUntil, guardStale };
 }

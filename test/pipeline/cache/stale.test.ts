@@ -30,7 +30,7 @@ function stored(name: string, rcode = 'NOERROR'): StoredMessage {
 const upstream = (m: StoredMessage): Answer => ({ source: 'upstream', reason: 'test', rcode: m.rcode, message: m, ageSeconds: 0 });
 
 /** A cache stage whose upstream does whatever `behaviour` says for each call. */
-function setup(behaviour: () => Answer | Promise<Answer>) {
+function setup(behaviour: () => Answer | Promise<Answer>, guards: { noStale?: string[]; maxStale?: string[] } = {}) {
   const time = createFakeTime();
   const counters = createCounters();
   let calls = 0;
@@ -38,9 +38,9 @@ function setup(behaviour: () => Answer | Promise<Answer>) {
     calls++;
     return behaviour();
   };
-  const { stage } = createCacheStage(DEFAULT_CONFIG.cache, { clock: time, timers: time }, counters);
+  const { stage, guardStale } = createCacheStage({ ...DEFAULT_CONFIG.cache, ...guards }, { clock: time, timers: time }, counters);
   const ask = (name = 'www.example.org') => stage({ query: q(name), client: CLIENT }, next);
-  return { time, ask, calls: () => calls };
+  return { time, ask, calls: () => calls, guardStale };
 }
 
 /** Advances fake time until the stage's answer (sync or not) is ready. */
@@ -166,5 +166,72 @@ describe('stale-while-revalidate', () => {
     const a = await s.ask();
     assert.equal(a.source, 'cache-stale');
     assert.equal(s.calls(), calls, 'the failure is remembered');
+  });
+});
+
+describe('#12 - stale answers with guardrails', () => {
+  const NAMES = ['www.example.org', 'home.dyn.example', 'lb.example.com', 'x.lb.example.com'];
+  /** Every name cached, then expired `pastSeconds` ago, with the upstreams failing. */
+  async function expiredAndFailing(guards: { noStale?: string[]; maxStale?: string[] }, pastSeconds: number) {
+    let failing = false;
+    const s = setup((): Answer | Promise<Answer> => {
+      if (failing) return Promise.reject(new HoldfastError(ErrorCode.upstreamsExhausted, 'down'));
+      return upstream(stored('www.example.org'));
+    }, guards);
+    for (const name of NAMES) await s.ask(name);
+    s.time.advance((TTL + pastSeconds) * 1000);
+    failing = true;
+    const outcome = async (name: string) => {
+      try {
+        const a = await answerOf(s.ask(name), s.time);
+        return a.source;
+      } catch {
+        return 'failure';
+      }
+    };
+    return { s, outcome };
+  }
+
+  it('never serves a --no-stale name stale, nor names under it; others are served stale', async () => {
+    const { outcome } = await expiredAndFailing({ noStale: ['dyn.example', 'LB.example.com.'] }, 60);
+    assert.equal(await outcome('www.example.org'), 'cache-stale');
+    assert.equal(await outcome('home.dyn.example'), 'failure', 'the upstream error goes to the client (SERVFAIL)');
+    assert.equal(await outcome('lb.example.com'), 'failure');
+    assert.equal(await outcome('x.lb.example.com'), 'failure');
+  });
+
+  it('does not answer a --no-stale name at once from expired data while refreshing it either', async () => {
+    const { outcome } = await expiredAndFailing({ noStale: ['dyn.example'] }, 1);
+    assert.equal(await outcome('www.example.org'), 'cache-revalidating');
+    assert.equal(await outcome('home.dyn.example'), 'failure');
+  });
+
+  it('serves a --max-stale name stale within its window and not past it; the longest domain wins', async () => {
+    const guards = { maxStale: ['example.com=600', 'x.lb.example.com=7200'] };
+    const early = await expiredAndFailing(guards, 300);
+    assert.equal(await early.outcome('lb.example.com'), 'cache-stale');
+    const late = await expiredAndFailing(guards, 3_600);
+    assert.equal(await late.outcome('lb.example.com'), 'failure', 'an hour past expiry, beyond example.com=600');
+    assert.equal(await late.outcome('x.lb.example.com'), 'cache-stale', 'x.lb.example.com=7200 is the longer match');
+    assert.equal(await late.outcome('www.example.org'), 'cache-stale', 'no rule: --stale-if-error (3 days)');
+  });
+
+  it('says how far past expiry a stale answer is, and in which window; the TTL stays 30', async () => {
+    const { s } = await expiredAndFailing({ maxStale: ['example.com=600'] }, 100);
+    const a = await answerOf(s.ask('lb.example.com'), s.time);
+    assert.deepEqual(a.stale, { pastExpirySeconds: 100, windowSeconds: 600 });
+    assert.equal(a.ttlOverrideSeconds, 30);
+    const other = await answerOf(s.ask('www.example.org'), s.time);
+    assert.deepEqual(other.stale, { pastExpirySeconds: 100, windowSeconds: DEFAULT_CONFIG.cache.staleIfErrorSeconds });
+  });
+
+  it('puts new rules in force on a reload', async () => {
+    const { s, outcome } = await expiredAndFailing({}, 60);
+    assert.equal(await outcome('home.dyn.example'), 'cache-stale');
+    s.guardStale({ noStale: ['dyn.example'], maxStale: [] });
+    s.time.advance(60_000); // past the recheck window, so the stage asks again
+    assert.equal(await outcome('home.dyn.example'), 'failure');
+    s.guardStale({ noStale: [], maxStale: [] });
+    assert.equal(await outcome('home.dyn.example'), 'cache-stale');
   });
 });
