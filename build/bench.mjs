@@ -185,6 +185,8 @@ const SETTINGS = {
   missSecondsMax: 10 * quick,
   latencyQps: 10_000,
   latencySeconds: 3 * quick,
+  // Misses at a steady rate (#11): fresh names each round, as many as the phase sends.
+  missLatencyQps: 5_000,
   // dnsperf: one socket, 100 queries in flight (-c 1 -q 100), stragglers waited for 2 s (-t 2).
   load: { clients: 1, outstanding: 100, timeoutSeconds: 2 },
   // The encrypted stage (build/bench/encrypted.mjs).
@@ -226,12 +228,15 @@ function dnsmasqCacheNote(startLine, asked) {
 async function writeQueryFiles(dir) {
   const S = SETTINGS;
   const misses = [];
+  const missLatency = [];
   for (let round = 0; round < S.rounds; round++) {
     misses.push(await writeNames(join(dir, `misses-${round + 1}.txt`), `m${round + 1}-`, S.missNamesPerRound, S.zone));
+    missLatency.push(await writeNames(join(dir, `miss-latency-${round + 1}.txt`), `l${round + 1}-`, S.missLatencyQps * S.latencySeconds, S.zone));
   }
   return {
     hits: await writeNames(join(dir, 'hits.txt'), 'h', S.hitNames, S.zone),
     misses,
+    missLatency,
     fill: await writeNames(join(dir, 'fill.txt'), 'f', S.fillNames, S.zone),
     memory: Object.fromEntries(
       await Promise.all(S.memoryPoints.map(async (n) => [n, await writeNames(join(dir, `memory-${n}.txt`), `r${n}-`, n, S.zone)])),
@@ -287,6 +292,7 @@ function comparisonLines(artefacts, results) {
           `          misses: ${S.missNamesPerRound} new distinct names per round, once (at most ${S.missSecondsMax} s); cache ${S.cacheSize}`,
           `          full cache: --cache-size ${S.fullCacheSize}, filled with ${S.fillNames} names, then the same misses`,
           `          latency: hits at -Q ${S.latencyQps} for ${S.latencySeconds} s, from dnsperf -v (a lost query counts as slowest)`,
+          `          miss latency: ${S.missLatencyQps * S.latencySeconds} new names per round at -Q ${S.missLatencyQps}, once`,
         ]),
     `          RSS: VmRSS of a fresh server 1 s and ${S.settleSeconds} s after one pass over N distinct names, --cache-size N; Holdfast --cache-memory ${S.unboundedCacheMemory}`,
     `          (not binding), and again with --cache-memory ${S.boundedCacheMemory}; N = ${S.memoryPoints.join(', ')}`,

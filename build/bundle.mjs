@@ -25,6 +25,11 @@ export async function bundleNode(outfile = BUNDLE) {
     target: 'node20',
     outfile,
     legalComments: 'none',
+    // #11: minified, 383 KB against 650 KB (the goal is 400 KB). Names and lines of src/ stay
+    // readable through the map written beside it (dist/holdfast.mjs.map, shipped in the npm
+    // package): `node --enable-source-maps dist/holdfast.mjs` prints stack traces in src/ terms.
+    minify: true,
+    sourcemap: 'linked',
     logLevel: 'warning',
     // The time of the build: a clock that reads earlier is known to be wrong (src/core/version.ts).
     define: { __HOLDFAST_BUILD_TIME__: JSON.stringify(buildTime()) },

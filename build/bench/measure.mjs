@@ -152,7 +152,7 @@ export const countLabel = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1_
 export async function runStages(keys, ctx, nsd) {
   const { settings: S, files, log } = ctx;
   const opts = { cores: ctx.cores, load: S.load };
-  const results = Object.fromEntries(keys.map((k) => [k, { rounds: { misses: [], hits: [], latency: [], fullMisses: [], fills: [] }, lost: 0 }]));
+  const results = Object.fromEntries(keys.map((k) => [k, { rounds: { misses: [], hits: [], latency: [], missLatency: [], fullMisses: [], fills: [] }, lost: 0 }]));
   const take = (k, phase, m) => {
     results[k].lost += m.lost;
     if (phase) results[k].rounds[phase].push(m);
@@ -180,7 +180,11 @@ export async function runStages(keys, ctx, nsd) {
         const miss = take(k, 'misses', await measure(s, once(files.misses[round]), opts));
         const hit = take(k, 'hits', await measure(s, { file: files.hits, seconds: S.hitSeconds }, opts));
         const lat = take(k, 'latency', await measure(s, { file: files.hits, seconds: S.latencySeconds, qps: S.latencyQps, verbose: true }, opts));
-        log(`  round ${round + 1} ${s.name}: misses ${fmtQps(miss)}; hits ${fmtQps(hit)}; p50 ${lat.p50Ms.toFixed(3)} ms, p99 ${lat.p99Ms.toFixed(3)} ms`);
+        const missLat = take(k, 'missLatency', await measure(s, { file: files.missLatency[round], once: true, seconds: S.latencySeconds, qps: S.missLatencyQps, verbose: true }, opts));
+        log(
+          `  round ${round + 1} ${s.name}: misses ${fmtQps(miss)}; hits ${fmtQps(hit)}; p50 ${lat.p50Ms.toFixed(3)} ms, p99 ${lat.p99Ms.toFixed(3)} ms;` +
+            ` misses at ${S.missLatencyQps}/s p90 ${missLat.p90Ms.toFixed(3)} ms, p99 ${missLat.p99Ms.toFixed(3)} ms`,
+        );
       }
     }
   });

@@ -18,6 +18,10 @@ export function rows(S) {
     ['misses, full cache: CPU/query (µs)', 'fullMisses', 'cpuUsPerQuery', 1, 'us'],
     [`hits at ${S.latencyQps}/s: p50 latency (ms)`, 'latency', 'p50Ms', 1, 'ms'],
     [`hits at ${S.latencyQps}/s: p99 latency (ms)`, 'latency', 'p99Ms', 1, 'ms'],
+    [`misses at ${S.missLatencyQps}/s: p50 latency (ms)`, 'missLatency', 'p50Ms', 1, 'ms'],
+    [`misses at ${S.missLatencyQps}/s: p90 latency (ms)`, 'missLatency', 'p90Ms', 1, 'ms'],
+    [`misses at ${S.missLatencyQps}/s: p99 latency (ms)`, 'missLatency', 'p99Ms', 1, 'ms'],
+    [`misses at ${S.missLatencyQps}/s: CPU per query (µs)`, 'missLatency', 'cpuUsPerQuery', 1, 'us'],
   ];
   const memory = [
     ['RSS at start (MiB)', 'memory', 'startKiB', 1 / MiB, 'mib'],

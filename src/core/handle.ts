@@ -149,9 +149,17 @@ export function createHandle(chain: Next, counters: Counters, options: HandleOpt
     } catch (e) {
       return failed(query, client, e, startedMs);
     }
-    if (pending instanceof Promise) return pending.then((a) => answered(query, client, a, startedMs), (e) => failed(query, client, e, startedMs));
+    if (pending instanceof Promise) return later(pending, query, client, startedMs);
     return answered(query, client, pending, startedMs);
   };
+
+  /**
+   * A miss's reply, once the pipeline has it. Its own function, so the closures live here: in
+   * the handler above they would cost every cache hit a scope object too (#11).
+   */
+  function later(pending: Promise<Answer>, query: Query, client: ClientInfo, startedMs: number): Promise<Uint8Array> {
+    return pending.then((a) => answered(query, client, a, startedMs), (e) => failed(query, client, e, startedMs));
+  }
 
   /**
    * A refused or rate-limited client's reply: the question echoed (so the client can match it

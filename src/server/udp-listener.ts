@@ -60,6 +60,9 @@ export function openUdpListener(
     if (socket) send(socket, reply, to);
     else pending.push([reply, to]);
   };
+  const deliverLater = (reply: Promise<Uint8Array | null>, to: Peer) => {
+    reply.then((r) => deliver(r, to));
+  };
   return runtime.listeners
     .listenUdp(
       address,
@@ -73,8 +76,9 @@ export function openUdpListener(
           return;
         }
         const reply = handle(bytes, { address: from.address, port: from.port, transport: 'udp' });
-        // A cache hit comes back synchronously: no closure or promise for it.
-        if (reply instanceof Promise) reply.then((r) => deliver(r, from));
+        // A cache hit comes back synchronously: no closure or promise for it (nor a scope
+        // object: the closure is made in deliverLater, not here).
+        if (reply instanceof Promise) deliverLater(reply, from);
         else deliver(reply, from);
       },
       udpErrorCounter(counters),

@@ -10,7 +10,7 @@ import type { UpstreamSpec } from './spec.ts';
 import { exchangeTcp } from './tcp.ts';
 import { createDotTransport } from './tls/dot.ts';
 import type { EncryptedTransportSettings, Transport } from './transport.ts';
-import { exchangeUdp } from './udp.ts';
+import { createUdpPoolTransport } from './udp-pool.ts';
 
 export function createTransport(spec: UpstreamSpec, settings: EncryptedTransportSettings, ports: CorePorts, counters: Counters): Transport {
   switch (spec.protocol) {
@@ -23,6 +23,6 @@ export function createTransport(spec: UpstreamSpec, settings: EncryptedTransport
     case 'tcp':
       return { exchange: (q, t, s) => exchangeTcp(ports, spec, q, t, counters, s), close() {} };
     default:
-      return { exchange: (q, t, s) => exchangeUdp(ports, spec, q, t, counters, s), close() {} };
+      return createUdpPoolTransport(ports, spec, counters);
   }
 }

@@ -1,5 +1,7 @@
 // One query over UDP from a fresh socket: the kernel picks a random source port for each
 // exchange, which with a random ID makes a spoofed reply a guess of ~32 bits (RFC 5452 §9.2).
+// For the odd query (bootstrap, NTP names, `holdfast query`); the pipeline's upstreams share a
+// pool of sockets instead (udp-pool.ts), which costs a miss far less CPU.
 
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import type { CorePorts } from '../core/ports.ts';
@@ -11,7 +13,7 @@ import type { UpstreamSpec } from './spec.ts';
 export type { ExchangeCounters };
 
 /** IPv6 peers may be reported in an expanded or mapped form; compare loosely. */
-function sameAddress(a: string, b: string): boolean {
+export function sameAddress(a: string, b: string): boolean {
   if (a === b) return true;
   const strip = (s: string) => s.replace(/^::ffff:/, '').toLowerCase();
   return strip(a) === strip(b);

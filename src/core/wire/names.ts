@@ -82,6 +82,10 @@ export function endOfName(b: Uint8Array, at: number, rewritten?: (from: number, 
 
 // Room for the longest name and the few bytes a caller appends after it.
 const scratch = new Uint8Array(MAX_NAME_BYTES + 8);
+// One view of `scratch` per length, made once: a subarray per call would be an object per query
+// on the hit path (#11).
+const scratchViews: Uint8Array[] = [];
+const scratchView = (n: number): Uint8Array => (scratchViews[n] ??= scratch.subarray(0, n));
 
 /**
  * The case-folded wire bytes of a plain name, then `suffix` bytes, as one string. Built in a
@@ -95,7 +99,7 @@ export function nameKey(b: Uint8Array, start: number, end: number, suffix: reado
     scratch[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
   }
   for (let i = 0; i < suffix.length; i++) scratch[len + i] = suffix[i];
-  return String.fromCharCode.apply(null, scratch.subarray(0, len + suffix.length) as unknown as number[]);
+  return String.fromCharCode.apply(null, scratchView(len + suffix.length) as unknown as number[]);
 }
 
 /** True when two plain names are equal ignoring ASCII case (RFC 4343). */

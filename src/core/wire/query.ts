@@ -30,6 +30,8 @@ export interface Query {
   readonly edns: Edns | null;
   /** Case-folded name, type, class and the DO/CD bits: answers differ along each. */
   readonly key: string;
+  /** The case-folded name alone (its wire form as a string): what local data and zones are keyed by. */
+  readonly nameKey: string;
 }
 
 export const QueryProblem = {
@@ -50,8 +52,37 @@ export type ParseResult =
 
 const MIN_UDP_SIZE = 512;
 
+// The key's bytes after the name, refilled by each parse: a new array per query would be
+// garbage on the hit path (#11). nameKey() copies them out before returning.
+const keySuffix = [0, 0, 0, 0, 0];
+
 function fail(problem: QueryProblem, detail: string, query?: Query): ParseResult {
   return { ok: false, problem, detail, query };
+}
+
+// A client sends the same EDNS fields with every query, so their Edns objects are shared rather
+// than made per query (#11); frozen, as everything that reads them may keep them.
+const ednsSeen = new Map<number, Edns>();
+const EDNS_SEEN_MAX = 256;
+
+function ednsOf(udpSize: number, version: number, dnssecOk: boolean): Edns {
+  const k = (udpSize * 256 + version) * 2 + (dnssecOk ? 1 : 0);
+  let e = ednsSeen.get(k);
+  if (e === undefined) {
+    e = Object.freeze({ udpSize, version, do: dnssecOk });
+    if (ednsSeen.size >= EDNS_SEEN_MAX) ednsSeen.clear();
+    ednsSeen.set(k, e);
+  }
+  return e;
+}
+
+function keySuffixFor(qtype: number, qclass: number, dnssecOk: boolean, cd: boolean): number[] {
+  keySuffix[0] = qtype >> 8;
+  keySuffix[1] = qtype & 0xff;
+  keySuffix[2] = qclass >> 8;
+  keySuffix[3] = qclass & 0xff;
+  keySuffix[4] = (dnssecOk ? 2 : 0) | (cd ? 1 : 0);
+  return keySuffix;
 }
 
 export function parseQuery(b: Uint8Array): ParseResult {
@@ -89,11 +120,7 @@ export function parseQuery(b: Uint8Array): ParseResult {
       if (end !== p + 1) return fail(QueryProblem.malformed, 'OPT owner is not the root');
       const ttl = u32(b, end + 4);
       optVersion = (ttl >>> 16) & 0xff;
-      edns = {
-        udpSize: Math.max(MIN_UDP_SIZE, u16(b, end + 2)),
-        version: optVersion,
-        do: (ttl & 0x8000) !== 0,
-      };
+      edns = ednsOf(Math.max(MIN_UDP_SIZE, u16(b, end + 2)), optVersion, (ttl & 0x8000) !== 0);
     }
     p = rdEnd;
   }
@@ -113,7 +140,8 @@ export function parseQuery(b: Uint8Array): ParseResult {
     questionEnd,
     edns,
     // The name's wire form ends in its root byte, so what follows cannot be confused with it.
-    key: nameKey(b, HEADER_BYTES, nameEnd, [qtype >> 8, qtype & 0xff, qclass >> 8, qclass & 0xff, (edns?.do ? 2 : 0) | (cd ? 1 : 0)]),
+    key: nameKey(b, HEADER_BYTES, nameEnd, keySuffixFor(qtype, qclass, edns?.do ?? false, cd)),
+    nameKey: nameKey(b, HEADER_BYTES, nameEnd),
   };
   // RFC 6891 §6.1.3: we speak version 0 only.
   if (optVersion > 0) return fail(QueryProblem.badVersion, `EDNS version ${optVersion}`, query);

@@ -84,7 +84,9 @@ export function renderStored(
   out[1] = query.bytes[1];
   // The stored question has the same length as the client's (names compare equal ignoring
   // case), so the client's spelling can be copied over it (RFC 1035 §7.3 echo; 0x20 clients).
-  out.set(query.bytes.subarray(HEADER_BYTES, query.nameEnd), HEADER_BYTES);
+  // A loop, not set(subarray): no view object per hit (#11).
+  const qb = query.bytes;
+  for (let i = HEADER_BYTES; i < query.nameEnd; i++) out[i] = qb[i];
   headerFlags(out, query, stored.rcode, stored.ad, false);
   const t = stored.ttls;
   // A clock stepped backwards gives a negative age; TTLs must still never count up.

@@ -4,7 +4,8 @@
 // before it is cached; what is left is passed on, and NOERROR with no data when nothing is
 // (as dnsmasq and unbound do: SERVFAIL would only send the client to retry elsewhere).
 
-import { RRType } from '../../core/wire/header.ts';
+import { HEADER_BYTES, RRType, anCount, u16 } from '../../core/wire/header.ts';
+import { endOfName } from '../../core/wire/names.ts';
 import type { StoredMessage } from '../../core/wire/message.ts';
 import type { Query } from '../../core/wire/query.ts';
 import { isAtOrUnder, nameKeyOf } from '../local/names.ts';
@@ -25,20 +26,20 @@ function privateV4(b: Uint8Array, at: number): boolean {
 }
 
 /** True for the IPv6 addresses a public name must not resolve to, IPv4-mapped ones by their IPv4 part. */
-function privateV6(b: Uint8Array): boolean {
+function privateV6(b: Uint8Array, at: number): boolean {
   let zeros = 0;
-  while (zeros < 16 && b[zeros] === 0) zeros++;
-  if (zeros === 16) return true; //                       :: unspecified
-  if (zeros === 15 && b[15] === 1) return true; //        ::1 loopback
-  if (zeros === 10 && b[10] === 0xff && b[11] === 0xff) return privateV4(b, 12); // ::ffff:a.b.c.d
-  if ((b[0] & 0xfe) === 0xfc) return true; //             fc00::/7 unique local (RFC 4193)
-  return b[0] === 0xfe && (b[1] & 0xc0) === 0x80; //      fe80::/10 link-local
+  while (zeros < 16 && b[at + zeros] === 0) zeros++;
+  if (zeros === 16) return true; //                                 :: unspecified
+  if (zeros === 15 && b[at + 15] === 1) return true; //             ::1 loopback
+  if (zeros === 10 && b[at + 10] === 0xff && b[at + 11] === 0xff) return privateV4(b, at + 12); // ::ffff:a.b.c.d
+  if ((b[at] & 0xfe) === 0xfc) return true; //                      fc00::/7 unique local (RFC 4193)
+  return b[at] === 0xfe && (b[at + 1] & 0xc0) === 0x80; //          fe80::/10 link-local
 }
 
 /** True when A or AAAA data is an address a public name must not have. */
 export function isRebindAddress(type: number, rdata: Uint8Array): boolean {
   if (type === RRType.A) return rdata.length === 4 && privateV4(rdata, 0);
-  if (type === RRType.AAAA) return rdata.length === 16 && privateV6(rdata);
+  if (type === RRType.AAAA) return rdata.length === 16 && privateV6(rdata, 0);
   return false;
 }
 
@@ -63,8 +64,24 @@ export interface RebindFilter {
 /** True when the stored reply's answer section holds an A or AAAA record with a LAN address. */
 function hasRebindAddress(message: StoredMessage): boolean {
   if (message.answerCount === 0) return false;
-  const { answer } = recordsOf(message, 0);
-  return answer.some((r) => isRebindAddress(r.type, r.rdata));
+  // Read in place: every miss passes here, and expanding each record's names (recordsOf) cost
+  // a miss several arrays (#11). The message was checked when it was scanned, so the names end.
+  const b = message.wire;
+  const question = endOfName(b, HEADER_BYTES);
+  if (typeof question === 'string') return false;
+  let p = question + 4;
+  const count = anCount(b);
+  for (let i = 0; i < count; i++) {
+    const end = endOfName(b, p);
+    if (typeof end === 'string' || end + 10 > b.length) return false;
+    const type = u16(b, end);
+    const length = u16(b, end + 8);
+    const at = end + 10;
+    if (type === RRType.A && length === 4 && privateV4(b, at)) return true;
+    if (type === RRType.AAAA && length === 16 && privateV6(b, at)) return true;
+    p = at + length;
+  }
+  return false;
 }
 
 /**

@@ -5,7 +5,6 @@
 
 import { Source, type Answer, type Next } from '../../core/answer.ts';
 import type { Counters } from '../../core/counters.ts';
-import { nameKey } from '../../core/wire/names.ts';
 import type { Explanation } from '../explain.ts';
 import { keyToText, nameKeyOf } from '../local/names.ts';
 import type { RebindFilter } from './rebind.ts';
@@ -48,7 +47,7 @@ export function createRouter(options: RouterOptions, counters: Counters): Router
   };
 
   const next: Next = (req) => {
-    const key = nameKey(req.query.bytes, 12, req.query.nameEnd);
+    const key = req.query.nameKey;
     const i = match(key);
     if (i < 0) return fromMain(req, key);
     const route = zones[i];

@@ -7,7 +7,6 @@
 import { Source, type Answer, type Next, type Request, type Stage } from '../../core/answer.ts';
 import type { Clock } from '../../core/ports.ts';
 import { RRClass, RRType } from '../../core/wire/header.ts';
-import { nameKey } from '../../core/wire/names.ts';
 import { Rcode } from '../../core/errors.ts';
 import { isAtOrUnder, keyToText, keyToWire, nameKeyOf } from './names.ts';
 import { IN_ADDR_ARPA, IP6_ARPA, PRIVATE_REVERSE_KEYS } from './private-zones.ts';
@@ -142,7 +141,7 @@ export function createLocalStage(initial: LocalStageOptions, clock: Pick<Clock, 
   const stage: Stage = (req, next) => {
     const q = req.query;
     if (q.qclass !== RRClass.IN) return next(req);
-    const key = nameKey(q.bytes, 12, q.nameEnd);
+    const key = q.nameKey;
     const records = recordsAt(c.table, key, clock.now());
     if (records !== null) return fromData(req, next, key, records);
     const zone = zoneOf(c, key);

@@ -6,7 +6,6 @@
 import { Source, type Answer, type Next, type Request, type Stage } from '../../core/answer.ts';
 import { ErrorCode, HoldfastError, Rcode } from '../../core/errors.ts';
 import { RRClass, RRType } from '../../core/wire/header.ts';
-import { nameKey } from '../../core/wire/names.ts';
 import type { Explanation } from '../explain.ts';
 import { ancestorsOf, keyToText, keyToWire, nameKeyOf, parseIp, type ParsedAddress } from '../local/names.ts';
 import { buildStored, queryFor, recordsOf, type WireRecord } from '../local/wire.ts';
@@ -107,7 +106,7 @@ export function createRewriteStage(initial: RewriteOptions): RewriteStage {
   const stage: Stage = (req, next) => {
     const q = req.query;
     if (q.qclass !== RRClass.IN || (c.exact.size === 0 && c.wildcards.size === 0)) return next(req);
-    const key = nameKey(q.bytes, 12, q.nameEnd);
+    const key = q.nameKey;
     const rule = ruleFor(c, key);
     if (rule === null) return next(req);
     const owner = q.bytes.slice(12, q.nameEnd);

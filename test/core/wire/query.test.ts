@@ -33,6 +33,17 @@ describe('parseQuery: the question', () => {
     assert.deepEqual([r.rd, r.cd, r.ad], [true, false, false]);
   });
 
+  it('#11 - gives the case-folded name alone as nameKey, the prefix of the cache key, with no trace of the last query', () => {
+    const a = ok(rawQuery('Mail.Example', { qtype: 15 }));
+    const b = ok(rawQuery('x.example', { qtype: 1, edns: opt(1232, { do: true }) }));
+    const again = ok(rawQuery('MAIL.example', { qtype: 15 }));
+    assert.equal(a.nameKey, '\x04mail\x07example\x00');
+    assert.ok(a.key.startsWith(a.nameKey));
+    assert.equal(a.key.length, a.nameKey.length + 5);
+    assert.equal(again.key, a.key, 'the key suffix is rebuilt for each query, not left over from the one before');
+    assert.notEqual(b.key.slice(-5), a.key.slice(-5));
+  });
+
   it('accepts the root name as a question', () => {
     const q = ok(rawQuery('.', { qtype: 2 }));
     assert.equal(q.nameEnd, 13);
@@ -75,6 +86,15 @@ describe('parseQuery: EDNS (RFC 6891)', () => {
   it('finds the OPT record after other additional records', () => {
     const bytes = concat(header({ ar: 2 }), question('a.example'), rr([0xc0, 12], 1, 60, [192, 0, 2, 1]), opt(4096, { do: true }));
     assert.deepEqual(ok(bytes).edns, { udpSize: 4096, version: 0, do: true });
+  });
+
+  it('#11 - shares one frozen Edns object between queries with the same EDNS fields', () => {
+    const a = ok(rawQuery('a.example', { edns: opt(1232, { do: true }) })).edns;
+    const b = ok(rawQuery('b.example', { edns: opt(1232, { do: true }) })).edns;
+    const c = ok(rawQuery('c.example', { edns: opt(1232) })).edns;
+    assert.equal(a, b);
+    assert.ok(Object.isFrozen(a));
+    assert.deepEqual(c, { udpSize: 1232, version: 0, do: false });
   });
 
   it('reads sizes up to 65535 and raises sizes under 512 to 512', () => {

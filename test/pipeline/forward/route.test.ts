@@ -137,6 +137,28 @@ describe('rebind protection', () => {
     assert.deepEqual(r.blocked, ['mixed.example. 1']);
   });
 
+  it('#11 - finds a LAN address read in place: after a CNAME, in AAAA, with compressed owners; passes a public answer untouched', () => {
+    const filter = createRebindFilter({ enabled: true, allow: [] });
+    const q = query('www.example.org', 'A');
+    const parsed = parseQuery(q);
+    assert.ok(parsed.ok);
+    const stored = (answers: unknown[]) => {
+      const bytes = reply(q, { answers: answers as never });
+      const scan = scanMessage(bytes);
+      assert.ok(typeof scan !== 'string');
+      return toStored(bytes, scan, 86400);
+    };
+    const cname = { name: 'www.example.org', type: 'CNAME', ttl: 60, class: 'IN', data: 'edge.example.net' };
+    const lan = stored([cname, { name: 'edge.example.net', type: 'AAAA', ttl: 60, class: 'IN', data: 'fd00::1' }, { name: 'edge.example.net', type: 'A', ttl: 60, class: 'IN', data: '203.0.113.7' }]);
+    assert.equal(filter.filter(parsed.query, lan).removed, 1);
+    const mapped = stored([cname, { name: 'edge.example.net', type: 'AAAA', ttl: 60, class: 'IN', data: '::ffff:10.1.2.3' }]);
+    assert.equal(filter.filter(parsed.query, mapped).removed, 1);
+    const outside = stored([cname, { name: 'edge.example.net', type: 'AAAA', ttl: 60, class: 'IN', data: '2001:db8::1' }, { name: 'edge.example.net', type: 'A', ttl: 60, class: 'IN', data: '203.0.113.7' }]);
+    const kept = filter.filter(parsed.query, outside);
+    assert.equal(kept.removed, 0);
+    assert.equal(kept.message, outside, 'the same message, not a copy');
+  });
+
   it('#14 - answers NOERROR with no data when nothing is left, never SERVFAIL', async () => {
     const r = rig({ main: ['192.168.1.5', '10.0.0.1'] });
     const a = await r.ask('evil.example');
