@@ -202,7 +202,7 @@ export interface Listeners {
   listenTcp(address: string, port: number, onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null): Promise<Closable>;
   /**
    * Serves HTTP/1.1 on address:port; rejects when the port cannot be bound. `limits` are kept
-   * where the runtime allows (Node and Bun: all; Deno.serve offers none of them, see
+   * where the runtime allows (Node and Bun: all; Deno's serve offers none of them, see
    * adapters/deno/http.ts).
    */
   listenHttp(address: string, port: number, handler: HttpHandler, limits?: HttpLimits): Promise<HttpServer>;
