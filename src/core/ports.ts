@@ -79,7 +79,7 @@ export interface ByteStream {
  * paused the kernel's receive window fills and TCP itself makes the client wait.
  */
 export interface TcpConnection extends ByteStream {
-  /** Bytes written and not yet taken by the kernel: memory this connection holds in the process. */
+  /** Bytes written and not yet taken by the kernel: memory this connection holds until then. */
   readonly bufferedBytes: number;
   /** Stops calling onData until resume(); data already read may still arrive once. */
   pause(): void;
