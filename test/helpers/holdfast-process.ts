@@ -108,8 +108,10 @@ export function runHoldfast(
   args: string[],
   timeoutMs = 20_000,
   env: Record<string, string> = {},
+  /** The command that is `holdfast` (a compiled binary, say); default: this runtime's entry. */
+  argv: readonly string[] = holdfastArgv(),
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...pre] = holdfastArgv();
+  const [cmd, ...pre] = argv;
   return new Promise((resolve) => {
     const child = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

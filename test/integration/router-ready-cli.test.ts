@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { freePort } from '../helpers/ports.ts';
 import { holdfastArgv, runtimeName } from '../helpers/runtime.ts';
+import { runHoldfast } from '../helpers/holdfast-process.ts';
 
 const X64 = 'dist/holdfast-linux-x64';
 const ARGVS: Array<[string, string[]]> = [
@@ -21,20 +22,8 @@ const ARGVS: Array<[string, string[]]> = [
 ];
 
 /** Runs `argv ARGS` to completion, stdout a pipe (not a TTY). */
-function run(argv: readonly string[], args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...pre] = argv;
-  return new Promise((resolve) => {
-    const child = spawn(cmd, [...pre, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => (stdout += d));
-    child.stderr!.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(argv: readonly string[], args: string[], env: Record<string, string> = {}) {
+  return runHoldfast(args, 20_000, env, argv);
 }
 
 /** Holds `port` on `address` with a socket of ours; resolves to its release, or null if already taken. */
