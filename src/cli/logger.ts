@@ -1,7 +1,9 @@
 // Logging set-up: consola, readable by default or one JSON object per line, always to stderr
 // (stdout stays clean for `holdfast query` output and for pipes).
 
-import { createConsola, type ConsolaInstance, type LogObject } from 'consola';
+// consola/core: our reporters are our own, so consola's (and the node:tty, node:util and
+// node:readline they import, loaded at start on Bun) are not needed (#11).
+import { createConsola, type ConsolaInstance, type LogObject } from 'consola/core';
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 
 export const LogLevel = { silent: -999, error: 0, warn: 1, info: 3, debug: 4, trace: 5 } as const;

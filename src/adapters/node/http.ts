@@ -1,10 +1,10 @@
 // HTTP on node:http, converted to and from the Fetch API's Request and Response, which the
 // handler speaks (Deno and Bun serve those natively).
 
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import { DEFAULT_HTTP_LIMITS, type HttpHandler, type HttpLimits, type HttpServer } from '../../core/ports.ts';
+import { loadHttp } from './builtins.ts';
 
 /** A request whose head cannot be made into a Request (a bad header, a forbidden method). */
 function plain(res: http.ServerResponse, status: number, text: string): void {
@@ -48,7 +48,8 @@ function guardConnections(server: http.Server, limits: HttpLimits): void {
   });
 }
 
-export function listenHttp(address: string, port: number, handler: HttpHandler, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<HttpServer> {
+export async function listenHttp(address: string, port: number, handler: HttpHandler, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<HttpServer> {
+  const { http, stream } = await loadHttp();
   const server = http.createServer(
     {
       // Node's own checks as well, where they come sooner; its interval is what made them slow.
@@ -70,7 +71,7 @@ export function listenHttp(address: string, port: number, handler: HttpHandler, 
         const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
         const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers };
         if (hasBody) {
-          init.body = Readable.toWeb(req) as ReadableStream<Uint8Array>;
+          init.body = stream.Readable.toWeb(req) as ReadableStream<Uint8Array>;
           init.duplex = 'half';
         }
         request = new Request(target.startsWith('/') ? `http://localhost${target}` : target, init);

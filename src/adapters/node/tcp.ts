@@ -1,7 +1,8 @@
 // TCP on node:net.
 
-import net from 'node:net';
+import type net from 'node:net';
 import type { ByteStream, Closable, Peer, StreamHandlers, TcpConnection } from '../../core/ports.ts';
+import { loadNet } from './builtins.ts';
 
 export function wrap(socket: net.Socket): ByteStream {
   return {
@@ -42,7 +43,8 @@ export function whenConnected<S extends net.Socket, T>(socket: S, readyEvent: st
   });
 }
 
-export function connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream> {
+export async function connectTcp(address: string, port: number, handlers: StreamHandlers): Promise<ByteStream> {
+  const net = await loadNet();
   return whenConnected(net.connect({ host: address, port, noDelay: true }), 'connect', handlers, wrap);
 }
 
@@ -77,11 +79,12 @@ function serverConnection(socket: net.Socket, drained: () => void): TcpConnectio
   };
 }
 
-export function listenTcp(
+export async function listenTcp(
   address: string,
   port: number,
   onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null,
 ): Promise<Closable> {
+  const net = await loadNet();
   // allowHalfOpen: a client that sends its queries and then FIN still gets its answers.
   const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.on('error', () => {});

@@ -10,8 +10,9 @@
 // still valid at some moment from the floor on (one that ended before the floor is expired
 // whatever the true time is).
 
-import { X509Certificate } from 'node:crypto';
-import tls from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import type tls from 'node:tls';
+import type { TlsModules } from './builtins.ts';
 
 /** OpenSSL's codes for a validity fault (Node and Bun report them as authorizationError). */
 const VALIDITY_ERRORS = new Set(['CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED']);
@@ -20,12 +21,12 @@ const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 const MAX_DEPTH = 8;
 
 /** The trust anchors: the PEM given, else the runtime's bundled store. */
-function anchorsOf(caPem: string | undefined): X509Certificate[] {
+function anchorsOf({ tls, crypto }: TlsModules, caPem: string | undefined): X509Certificate[] {
   const pems = caPem ? (caPem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) : tls.rootCertificates;
   const out: X509Certificate[] = [];
   for (const pem of pems) {
     try {
-      out.push(new X509Certificate(pem));
+      out.push(new crypto.X509Certificate(pem));
     } catch {
       // A certificate this runtime cannot parse cannot anchor anything.
     }
@@ -34,14 +35,14 @@ function anchorsOf(caPem: string | undefined): X509Certificate[] {
 }
 
 /** The certificates the peer sent, leaf first, each once. */
-function presented(peer: tls.DetailedPeerCertificate): X509Certificate[] {
+function presented({ crypto }: TlsModules, peer: tls.DetailedPeerCertificate): X509Certificate[] {
   const out: X509Certificate[] = [];
   const seen = new Set<string>();
   for (let c: tls.DetailedPeerCertificate | undefined = peer; c?.raw && out.length < MAX_DEPTH; c = c.issuerCertificate) {
     const key = c.raw.toString('base64');
     if (seen.has(key)) break;
     seen.add(key);
-    out.push(new X509Certificate(c.raw));
+    out.push(new crypto.X509Certificate(c.raw));
   }
   return out;
 }
@@ -53,22 +54,22 @@ const rangeOf = (c: X509Certificate) => ({ fromMs: Date.parse(c.validFrom), toMs
  * Why `socket`'s certificate was accepted despite its validity period ("not yet valid until
  * ..."); throws an Error naming the fault when it must be refused.
  */
-export function acceptDespiteClock(socket: tls.TLSSocket, serverName: string, caPem: string | undefined, floorMs: number, nowMs: number): string {
+export function acceptDespiteClock(modules: TlsModules, socket: tls.TLSSocket, serverName: string, caPem: string | undefined, floorMs: number, nowMs: number): string {
   const reported = String(socket.authorizationError ?? '');
   // Node and Bun name OpenSSL's fault; any other than validity stays fatal. Deno's node:tls
   // names none (always UNABLE_TO_VERIFY_LEAF_SIGNATURE), so there the walk below decides.
   if (reported !== '' && !VALIDITY_ERRORS.has(reported) && reported !== 'UNABLE_TO_VERIFY_LEAF_SIGNATURE') throw new Error(reported);
   const peer = socket.getPeerCertificate(true);
   if (!peer?.raw) throw new Error('the server sent no certificate');
-  const nameError = tls.checkServerIdentity(serverName, peer);
+  const nameError = modules.tls.checkServerIdentity(serverName, peer);
   if (nameError) throw nameError;
-  const chain = presented(peer);
+  const chain = presented(modules, peer);
   const leaf = chain[0];
   // Node and Bun list the extended key usage OIDs; Deno's node:crypto lists the key usage
   // names instead (or nothing), which say nothing about the purpose: only OIDs are judged.
   const purposes = (Array.isArray(leaf.keyUsage) ? leaf.keyUsage : []).filter((p) => /^\d+(\.\d+)+$/.test(p));
   if (purposes.length > 0 && !purposes.includes(SERVER_AUTH)) throw new Error('the certificate is not for TLS servers');
-  const anchors = anchorsOf(caPem);
+  const anchors = anchorsOf(modules, caPem);
   // From the leaf up, each certificate signed by the next, ending at a trust anchor.
   const path: X509Certificate[] = [leaf];
   let trusted = false;

@@ -1,25 +1,25 @@
 // TLS client connections on node:tls, verified against the system store or the given CAs,
 // directly or inside an HTTP proxy's tunnel (whose bytes the core writes and judges).
 
-import { createHash, X509Certificate } from 'node:crypto';
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
+import type tls from 'node:tls';
 import type { StreamHandlers, TlsOptions, TlsStream, TlsTunnel } from '../../core/ports.ts';
+import { loadTls, type TlsModules } from './builtins.ts';
 import { whenConnected, wrap } from './tcp.ts';
 import { acceptDespiteClock } from './tls-validity.ts';
 
 /** RFC 7469 §2.4: the pin is the SHA-256 of the DER SubjectPublicKeyInfo, in base64. */
-function peerKeySha256(socket: tls.TLSSocket): string | null {
+function peerKeySha256({ crypto }: TlsModules, socket: tls.TLSSocket): string | null {
   const raw = socket.getPeerCertificate()?.raw;
   if (!raw) return null;
   // The certificate's `pubkey` is not the SPKI for every key type (a bare EC point for EC keys),
   // so the SPKI is exported from the parsed certificate.
-  const spki = new X509Certificate(raw).publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
+  const spki = new crypto.X509Certificate(raw).publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('base64');
 }
 
 /** A TCP connection to `address:port` on which `tunnel` has opened; its listeners removed again. */
-function openTunnel(address: string, port: number, tunnel: TlsTunnel, signal?: AbortSignal): Promise<net.Socket> {
+function openTunnel({ net }: TlsModules, address: string, port: number, tunnel: TlsTunnel, signal?: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port, noDelay: true });
     const done = (e: Error | null) => {
@@ -51,7 +51,9 @@ function openTunnel(address: string, port: number, tunnel: TlsTunnel, signal?: A
 }
 
 export async function connectTls(address: string, port: number, options: TlsOptions, handlers: StreamHandlers): Promise<TlsStream> {
-  const tunnel = options.tunnel ? await openTunnel(address, port, options.tunnel, options.signal) : null;
+  const modules = await loadTls();
+  const { tls, net } = modules;
+  const tunnel = options.tunnel ? await openTunnel(modules, address, port, options.tunnel, options.signal) : null;
   if (options.signal?.aborted) {
     tunnel?.destroy();
     throw new Error('aborted');
@@ -73,10 +75,10 @@ export async function connectTls(address: string, port: number, options: TlsOpti
   options.signal?.addEventListener('abort', onAbort);
   const ready = whenConnected(socket, 'secureConnect', handlers, (s) => {
     // Throws, failing the attempt, for any fault but the validity period.
-    const validityIgnored = lenient !== undefined && !s.authorized ? acceptDespiteClock(s, options.serverName, options.caPem, lenient, Date.now()) : null;
+    const validityIgnored = lenient !== undefined && !s.authorized ? acceptDespiteClock(modules, s, options.serverName, options.caPem, lenient, Date.now()) : null;
     let key: string | null = null;
     try {
-      key = options.peerKey ? peerKeySha256(s) : null;
+      key = options.peerKey ? peerKeySha256(modules, s) : null;
     } catch {
       // An unreadable key is reported as unknown; a pinned upstream then refuses it.
     }
