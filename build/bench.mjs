@@ -22,13 +22,20 @@ import { killAllNow, pinSelf, stopAll } from './bench/procs.mjs';
 import { renderTop, topFunctions } from './bench/profile.mjs';
 import { encryptedRows, renderTable, tabulate } from './bench/report.mjs';
 import { serverKinds, startNsd, startServer } from './bench/servers.mjs';
-import { buildServers, checkTools, describeMachine } from './bench/setup.mjs';
+import { buildFloor, buildServers, checkTools, describeMachine } from './bench/setup.mjs';
+import { measureSizes } from './bench/sizes.mjs';
+import { issueTable } from './bench/summary.mjs';
 
 process.chdir(fileURLToPath(new URL('..', import.meta.url)));
 const log = (line) => process.stderr.write(`${line}\n`);
-const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--encrypted] [--cpu-prof hits|misses]
-  --only      servers to measure (default: all three; ratios are to dnsmasq when it is among them);
-              the encrypted stage measures the Bun binary, or the Node bundle if only it is named
+const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq,floor,base] [--base EXE] [--quick] [--memory] [--encrypted] [--cpu-prof hits|misses]
+  --only      servers to measure (default: all; ratios are to dnsmasq when it is among them): the Bun
+              executable, the Node bundle, dnsmasq, Bun's floor (build/bench/udp-floor.ts mixed:
+              hits echoed, the rest relayed) and, with --base, a previous executable; the
+              encrypted stage measures the Bun binary, or the Node bundle if only it is named
+  --base EXE  also measure EXE (a previous build of dist/holdfast-linux-*) in the same run
+  (neither --memory nor --encrypted: the run ends with issue #11's table, from this run alone,
+  also written to .cache/bench/issue11.md)
   --quick     one round, half the durations: a smoke run, not figures to quote
   --memory    only the memory stage, up to 1,000,000 cached names (about 12 minutes)
   --encrypted only the encrypted stage: DoT and DoH against UDP, reused connections against one
@@ -69,7 +76,8 @@ if (opts.help) {
   process.exit(0);
 }
 
-const SERVERS = ['bun', 'node', 'dnsmasq'];
+// floor: Bun's own floor (build/bench/udp-floor.ts mixed); base: --base PATH, a previous executable.
+const SERVERS = ['bun', 'node', 'dnsmasq', 'floor', ...(opts.base ? ['base'] : [])];
 const chosen = opts.only ? opts.only.split(',').map((s) => s.trim()) : SERVERS;
 const usageError = !opts.footprint && chosen.find((s) => !SERVERS.includes(s))
   ? `bench: --only takes some of ${SERVERS.join(', ')}`
@@ -371,10 +379,26 @@ function report(info, artefacts, results, encrypted, loadAverage, seconds) {
   writeFileSync('.cache/bench/last.json', `${JSON.stringify(json, null, 2)}\n`);
 }
 
+/** The footprint stage for the executable (and --base), in the comparison's run. */
+async function footprintOfHoldfast(artefacts, dir, nsd) {
+  const names = 100_000;
+  const fill = await writeNames(join(dir, 'footprint-fill.txt'), 'r', names, SETTINGS.zone);
+  const variants = [
+    ...(opts.base ? [{ key: 'base', label: 'previous', binary: opts.base, snapshot: true }] : []),
+    { key: 'bun', label: 'holdfast (bun)', binary: artefacts.bunBinary, snapshot: true },
+  ];
+  const ctx = { cores: CORES, load: SETTINGS.load, zone: SETTINGS.zone, files: { fill }, dir, names, settleSeconds: opts.quick ? 3 : 10, log };
+  return runFootprintStage(variants, ctx, nsd);
+}
+
 async function main() {
   checkTools({ dnsmasq: runComparison && chosen.includes('dnsmasq'), encrypted: runEncrypted });
   if (CORES.load !== undefined) pinSelf(CORES.load);
-  const artefacts = buildServers(log);
+  const artefacts = {
+    ...buildServers(log),
+    ...(chosen.includes('floor') ? { floorBinary: await buildFloor() } : {}),
+    ...(opts.base ? { baseBinary: opts.base } : {}),
+  };
   const tmp = mkdtempSync(join(os.tmpdir(), 'holdfast-bench-'));
   tempDirs.push(tmp);
   const files = runComparison || opts['cpu-prof'] ? await writeQueryFiles(tmp) : null;
@@ -386,6 +410,9 @@ async function main() {
     const loadBefore = os.loadavg()[0];
     const kinds = serverKinds(artefacts);
     const results = runComparison ? await runStages(chosen, { kinds, cores: CORES, settings: SETTINGS, files, log }, nsd) : null;
+    // Snapshot pauses and what the default byte bound holds (build/bench/footprint.mjs), for the
+    // issue #11 table below.
+    const footprint = runComparison && !SETTINGS.memoryOnly && chosen.includes('bun') ? await footprintOfHoldfast(artefacts, tmp, nsd) : null;
     let encrypted = null;
     if (runEncrypted && encryptedKind) {
       const stageCtx = { holdfast: kinds[encryptedKind], cores: CORES, settings: SETTINGS, log, dir: tmp };
@@ -393,6 +420,12 @@ async function main() {
       encrypted.relay = await runRelayStage(stageCtx, nsd);
     } else if (runEncrypted) log('encrypted: skipped, --only names no Holdfast');
     report(info, artefacts, results, encrypted, [loadBefore, os.loadavg()[0]], (Date.now() - startedMs) / 1000);
+    if (footprint) {
+      const sizes = await measureSizes(artefacts);
+      const table = issueTable({ results, footprint, sizes, S: SETTINGS });
+      process.stdout.write(`\nissue #11 (one run; "bun floor" is build/bench/udp-floor.ts mixed, built as the executable is):\n${table.join('\n')}\n`);
+      writeFileSync('.cache/bench/issue11.md', `${table.join('\n')}\n`);
+    }
   } finally {
     await nsd.stop();
   }

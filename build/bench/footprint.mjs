@@ -118,7 +118,7 @@ async function start(name, argvFor, { cpu, env, zone }) {
 const mib = (kib) => Math.round((kib / 1024) * 10) / 10;
 
 /**
- * variants: [{ key, label, binary?, env?, dnsmasq? }]. ctx: { cores, load, zone, files: { fill }, dir,
+ * variants: [{ key, label, binary?, env?, dnsmasq?, floor? (the floor executable), snapshot? }]. ctx: { cores, load, zone, files: { fill }, dir,
  * names, settleSeconds, log }. Returns { [key]: figures }.
  */
 export async function runFootprintStage(variants, ctx, nsd) {
@@ -128,7 +128,12 @@ export async function runFootprintStage(variants, ctx, nsd) {
   for (const v of variants) {
     const r = (out[v.key] = { label: v.label });
     // 1. Memory with a bound that does not bind (--cache-memory 8G; dnsmasq: --cache-size N).
-    const argvFor = (opts) => (port) => (v.dnsmasq ? dnsmasqArgv({ port, upstreamPort: nsd.port, ...opts }) : holdfastArgv(v.binary, { port, upstreamPort: nsd.port, ...opts }));
+    const argvFor = (opts) => (port) =>
+      v.dnsmasq
+        ? dnsmasqArgv({ port, upstreamPort: nsd.port, ...opts })
+        : v.floor
+          ? [v.floor, 'mixed', String(port), String(nsd.port)]
+          : holdfastArgv(v.binary, { port, upstreamPort: nsd.port, ...opts });
     let s = await start(v.label, argvFor({ cacheSize: names, cacheMemory: '8G' }), { cpu: cores.server, env: v.env, zone });
     try {
       await sleep(1_000);
@@ -143,7 +148,8 @@ export async function runFootprintStage(variants, ctx, nsd) {
       await s.stop();
     }
     log(`  ${v.label}: ${r.startMiB} MiB at start, ${r.filledMiB} MiB after ${r.fillAnswered} names, ${r.settledMiB} MiB ${settleSeconds} s later`);
-    if (v.dnsmasq) continue;
+    // dnsmasq has no byte bound and no snapshot; the floor caches nothing.
+    if (v.dnsmasq || v.floor) continue;
 
     // 2. The default byte bound: how many of the names it holds (inserts less evictions).
     const httpPort = await freePort();

@@ -109,7 +109,8 @@ export async function runMemoryStage(keys, ctx, nsd, results, take) {
   for (const k of keys) {
     const memory = (results[k].memory = {});
     const runs = [['rss', S.unboundedCacheMemory]];
-    if (k !== 'dnsmasq') runs.push(['bounded', S.boundedCacheMemory]);
+    // dnsmasq has no byte bound, and the floor no cache.
+    if (k !== 'dnsmasq' && k !== 'floor') runs.push(['bounded', S.boundedCacheMemory]);
     for (const [field, cacheMemory] of runs) {
       for (const n of S.memoryPoints) {
         await withServers(

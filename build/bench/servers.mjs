@@ -99,7 +99,7 @@ export function startNsd({ dir, zone, ttlSeconds, cpu }) {
  * command; cacheMemory (Holdfast's --cache-memory) means nothing to dnsmasq. Holdfast's kinds
  * also give `command`, what comes before `serve`, for stages that build their own flags.
  */
-export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
+export function serverKinds({ bunBinary, nodeBundle, floorBinary, baseBinary, extraNodeFlags = [] }) {
   const holdfast = (cmd) => (port, upstreamPort, cacheSize, cacheMemory) => [
     ...cmd,
     'serve',
@@ -118,6 +118,10 @@ export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
   ];
   return {
     bun: { label: 'holdfast (bun)', command: [bunBinary], argv: holdfast([bunBinary]) },
+    // A previous executable (--base PATH), to read a change against in the same run.
+    ...(baseBinary ? { base: { label: 'holdfast (base)', command: [baseBinary], argv: holdfast([baseBinary]) } } : {}),
+    // Bun's own floor (build/bench/udp-floor.ts mixed): hits echoed, the rest relayed, nothing else.
+    ...(floorBinary ? { floor: { label: 'bun floor', argv: (port, upstreamPort) => [floorBinary, 'mixed', String(port), String(upstreamPort)] } } : {}),
     node: { label: 'holdfast (node)', command: [process.execPath, ...extraNodeFlags, nodeBundle], argv: holdfast([process.execPath, ...extraNodeFlags, nodeBundle]) },
     dnsmasq: {
       label: 'dnsmasq',

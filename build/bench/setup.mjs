@@ -1,7 +1,7 @@
 // What the bench needs before it measures: the tools, the two Holdfast artefacts (rebuilt when
 // older than src/), and a description of the machine and versions to print beside the figures.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 
 /** Throws naming the Debian package for the first tool missing. */
@@ -42,6 +42,20 @@ export function buildServers(log) {
   const bun = spawnSync('node_modules/.bin/bun', ['build', '--compile', 'src/main/bun.ts', '--outfile', bunBinary], { stdio: 'inherit' });
   if (bundle.status !== 0 || bun.status !== 0) throw new Error('bench: could not build dist/holdfast.mjs and the Bun binary (run npm ci first)');
   return { bunBinary, nodeBundle, how: `node build/bundle.mjs; bun build --compile src/main/bun.ts --outfile ${bunBinary}` };
+}
+
+/**
+ * build/bench/udp-floor.ts as a Bun executable built with the shipped flags, so the floor column
+ * pays what Holdfast's executable pays for being one (.cache/bench/bun-floor).
+ */
+export async function buildFloor() {
+  const out = '.cache/bench/bun-floor';
+  mkdirSync('.cache/bench', { recursive: true });
+  const { BUN_FLAGS } = await import('../build.mjs');
+  const r = spawnSync('node_modules/.bin/bun', ['build', '--compile', ...BUN_FLAGS, `--outfile=${out}`, 'build/bench/udp-floor.ts'], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`bench: bun build --compile build/bench/udp-floor.ts failed: ${(r.stderr || r.stdout || '').trim().slice(-400)}`);
+  rmSync(`${out}.map`, { force: true });
+  return out;
 }
 
 /** The version `cmd args` prints (stdout or stderr): the first capture of `re`. */

@@ -5,6 +5,11 @@
 //   bun build/bench/udp-floor.ts forward PORT UPSTREAM a miss's floor: each query relayed as it
 //                                                      is over one connected socket to
 //                                                      127.0.0.1:UPSTREAM and the reply back
+//   bun build/bench/udp-floor.ts mixed PORT UPSTREAM   both at once, as `npm run bench` runs it
+//                                                      beside the servers (its "bun floor" column):
+//                                                      a name whose first label starts with "h"
+//                                                      (the bench's hit set) is echoed, any other
+//                                                      relayed, so each phase meets its own floor
 // Not a DNS server (no parsing, no checks, IDs not changed): a measuring stick only. Drive it with
 // dnsperf the way build/bench.mjs drives the servers (pinned to the server core).
 
@@ -14,7 +19,9 @@ declare const Bun: {
 declare const process: { argv: string[]; stdout: { write(s: string): void } };
 
 const [mode, portText, upstreamText] = process.argv.slice(2);
-if ((mode !== 'echo' && mode !== 'forward') || !(Number(portText) > 0)) throw new Error('usage: echo PORT | forward PORT UPSTREAM_PORT');
+if (!['echo', 'forward', 'mixed'].includes(mode) || !(Number(portText) > 0)) throw new Error('usage: echo PORT | forward PORT UPSTREAM_PORT | mixed PORT UPSTREAM_PORT');
+// Byte 12 is the first label's length, byte 13 its first letter.
+const echoes = (data: Uint8Array) => mode === 'echo' || (mode === 'mixed' && data[12] > 0 && data[13] === 0x68);
 
 // Who asked each ID, for forward mode.
 const askedBy = new Map<number, [number, string]>();
@@ -25,7 +32,7 @@ const server = await Bun.udpSocket({
   port: Number(portText),
   socket: {
     data(s: { send(d: Uint8Array, p: number, a: string): boolean }, data: Uint8Array, port: number, address: string) {
-      if (mode === 'echo') {
+      if (echoes(data)) {
         data[2] |= 0x80;
         s.send(data, port, address);
         return;
@@ -36,7 +43,7 @@ const server = await Bun.udpSocket({
   },
 });
 
-if (mode === 'forward') {
+if (mode !== 'echo') {
   upstream = await Bun.udpSocket({
     hostname: '127.0.0.1',
     port: 0,
