@@ -3,7 +3,7 @@
 // in rounds, the order rotated each round, so background load on a shared machine falls on all
 // of them alike; each figure is the median over rounds, with the spread kept.
 import { dnsperf, percentile } from './dnsperf.mjs';
-import { CLOCK_TICKS_PER_SECOND, coreTicks, cpuSeconds, rssKiB } from './procs.mjs';
+import { CLOCK_TICKS_PER_SECOND, coreTicks, cpuSeconds, rssKiB, rssPartsKiB } from './procs.mjs';
 import { startServer } from './servers.mjs';
 
 /** One dnsperf run, with the server's utime + stime (all threads) and its core's other load. */
@@ -122,7 +122,10 @@ export async function runMemoryStage(keys, ctx, nsd, results, take) {
             const s = servers[k];
             await sleep(500);
             const startKiB = rssKiB(s.pid);
-            if (field === 'rss' && memory.startKiB === undefined) memory.startKiB = startKiB;
+            if (field === 'rss' && memory.startKiB === undefined) {
+              memory.startKiB = startKiB;
+              memory.startParts = rssPartsKiB(s.pid);
+            }
             // One pass; a miss costs Holdfast 60-80 µs of CPU, so allow for 3,000 a second.
             const m = take(k, 'fills', await measure(s, { file: files.memory[n], once: true, seconds: Math.ceil(n / 3_000) + 10 }, opts));
             // Right after the load, the garbage of the miss path is still in RSS; Bun's collector
@@ -131,7 +134,7 @@ export async function runMemoryStage(keys, ctx, nsd, results, take) {
             const kib = rssKiB(s.pid);
             await sleep(S.settleSeconds * 1000);
             const settled = rssKiB(s.pid);
-            Object.assign(memory, { [`${field}${n}`]: kib, [`${field}${n}Settled`]: settled, [`${field}${n}Answered`]: m.completed });
+            Object.assign(memory, { [`${field}${n}`]: kib, [`${field}${n}Settled`]: settled, [`${field}${n}SettledParts`]: rssPartsKiB(s.pid), [`${field}${n}Answered`]: m.completed });
             if (k === 'dnsmasq') memory[`cacheNote${n}`] = /started, version .*/.exec(s.output())?.[0];
             const what = field === 'rss' ? '' : ` (--cache-memory ${cacheMemory})`;
             const mib = (x) => `${(x / 1024).toFixed(1)} MiB`;

@@ -146,6 +146,17 @@ export function rssKiB(pid) {
   return m ? Number(m[1]) : NaN;
 }
 
+/**
+ * RSS split in KiB: { file } pages mapped from files (the executable's code and embedded data,
+ * shared libraries: clean, shared with other copies and reclaimable) and { anon } pages of its
+ * own (heaps, buffers, the cache).
+ */
+export function rssPartsKiB(pid) {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const read = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { file: read('RssFile') + read('RssShmem'), anon: read('RssAnon') };
+}
+
 function tcpFree(port) {
   return new Promise((resolve) => {
     const s = net.createServer();

@@ -24,7 +24,11 @@ export function issueTable({ results, footprint, sizes, S }) {
     [`miss p99 at ${S.missLatencyQps}/s (ms)`, (k) => read(k, 'missLatency', 'p99Ms'), '< 3'],
     [`miss p90 at ${S.missLatencyQps}/s (ms)`, (k) => read(k, 'missLatency', 'p90Ms'), '–'],
     ['RSS at start (MiB)', (k) => mem(k, 'startKiB'), '< 36'],
+    ['  of which file-backed (executable, libraries)', (k) => mib(results[k]?.memory?.startParts?.file), '–'],
+    ['  of which anonymous (heap, buffers)', (k) => mib(results[k]?.memory?.startParts?.anon), '–'],
     [`RSS after ${n / 1000}k names, settled (MiB)`, (k) => mem(k, `rss${n}Settled`), '≤ 60'],
+    ['  of which file-backed', (k) => mib(results[k]?.memory?.[`rss${n}SettledParts`]?.file), '–'],
+    ['  of which anonymous', (k) => mib(results[k]?.memory?.[`rss${n}SettledParts`]?.anon), '–'],
   ];
   const lines = [
     `| figure | ${cols.map((k) => label[k]).join(' | ')} | Holdfast / dnsmasq | Holdfast / floor | goal |`,
