@@ -42,6 +42,7 @@ const USAGE = `usage: node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [
               every 5 ms (longest wait), for the Bun executable as built, with BUN_OPTIONS=--smol,
               built with --compile-exec-argv=--smol, --base PATH (a previous executable), and
               dnsmasq (about 6 minutes)
+  --base PATH with the comparison: a previous Holdfast executable measured as one more server
   --cpu-prof  profile the Node server (node --cpu-prof) in the hit or miss phase and list the
               functions with the most self time, instead of the comparison`;
 
@@ -70,8 +71,10 @@ if (opts.help) {
 }
 
 const SERVERS = ['bun', 'node', 'dnsmasq'];
-const chosen = opts.only ? opts.only.split(',').map((s) => s.trim()) : SERVERS;
-const usageError = !opts.footprint && chosen.find((s) => !SERVERS.includes(s))
+// --base PATH: a previous executable measured beside the others in the same run, so a change's
+// effect is read as a ratio taken under the same conditions.
+const chosen = [...(opts.only ? opts.only.split(',').map((s) => s.trim()) : SERVERS), ...(opts.base && !opts.footprint ? ['base'] : [])];
+const usageError = !opts.footprint && chosen.find((s) => !SERVERS.includes(s) && s !== 'base')
   ? `bench: --only takes some of ${SERVERS.join(', ')}`
   : opts['cpu-prof'] !== undefined && !['hits', 'misses'].includes(opts['cpu-prof'])
     ? 'bench: --cpu-prof takes hits or misses'
@@ -374,7 +377,7 @@ function report(info, artefacts, results, encrypted, loadAverage, seconds) {
 async function main() {
   checkTools({ dnsmasq: runComparison && chosen.includes('dnsmasq'), encrypted: runEncrypted });
   if (CORES.load !== undefined) pinSelf(CORES.load);
-  const artefacts = buildServers(log);
+  const artefacts = { ...buildServers(log), baseBinary: opts.base };
   const tmp = mkdtempSync(join(os.tmpdir(), 'holdfast-bench-'));
   tempDirs.push(tmp);
   const files = runComparison || opts['cpu-prof'] ? await writeQueryFiles(tmp) : null;

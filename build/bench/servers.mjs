@@ -99,7 +99,7 @@ export function startNsd({ dir, zone, ttlSeconds, cpu }) {
  * command; cacheMemory (Holdfast's --cache-memory) means nothing to dnsmasq. Holdfast's kinds
  * also give `command`, what comes before `serve`, for stages that build their own flags.
  */
-export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
+export function serverKinds({ bunBinary, nodeBundle, baseBinary, extraNodeFlags = [] }) {
   const holdfast = (cmd) => (port, upstreamPort, cacheSize, cacheMemory) => [
     ...cmd,
     'serve',
@@ -118,6 +118,7 @@ export function serverKinds({ bunBinary, nodeBundle, extraNodeFlags = [] }) {
   ];
   return {
     bun: { label: 'holdfast (bun)', command: [bunBinary], argv: holdfast([bunBinary]) },
+    ...(baseBinary ? { base: { label: 'holdfast (base)', command: [baseBinary], argv: holdfast([baseBinary]) } } : {}),
     node: { label: 'holdfast (node)', command: [process.execPath, ...extraNodeFlags, nodeBundle], argv: holdfast([process.execPath, ...extraNodeFlags, nodeBundle]) },
     dnsmasq: {
       label: 'dnsmasq',
