@@ -17,6 +17,7 @@ import { scanMessage } from '../core/wire/message.ts';
 import type { RetryBudget } from './health/retry-budget.ts';
 import { hedgeAfterMs } from './health/latency.ts';
 import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool-types.ts';
+import { Stop, type StopSignal } from './stop.ts';
 import { exchangeTcp } from './tcp.ts';
 
 /** Each further copy to the same upstream waits this much longer than the one before... */
@@ -59,14 +60,20 @@ export function copyWaitMs(h: UpstreamHealth, n: number, options: Pick<PoolOptio
   return Math.min(options.rtoMaxMs, Math.max(options.rtoMinMs, base) * growth);
 }
 
-interface Copy {
+/** One copy in flight, and the signal that stops it (its transport listens to the copy itself). */
+class Copy extends Stop {
   readonly h: UpstreamHealth;
   readonly sentAtMs: number;
-  readonly stop: AbortController;
   /** Ended: replied, failed or stopped. */
-  ended: boolean;
+  ended = false;
   /** Already counted as silent, at its RTO. */
-  judged: boolean;
+  judged = false;
+
+  constructor(h: UpstreamHealth, sentAtMs: number) {
+    super();
+    this.h = h;
+    this.sentAtMs = sentAtMs;
+  }
 }
 
 /** The same query under another ID, so each copy's reply names the copy it answers. */
@@ -83,7 +90,7 @@ async function sendOne(
   h: UpstreamHealth,
   query: Uint8Array,
   timeoutMs: number,
-  signal: AbortSignal,
+  signal: StopSignal | undefined,
 ): Promise<UpstreamReply> {
   const started = ports.clock.now();
   // Every kind of upstream behind one interface: over TLS and HTTPS this copy is one query on
@@ -143,7 +150,7 @@ export function hedgedExchange(
         if (c.ended) continue;
         c.ended = true;
         if (!c.judged) pool.abandoned(c.h);
-        c.stop.abort();
+        c.abort();
       }
       const result = reply ?? refusal;
       if (result) resolve(result);
@@ -168,7 +175,7 @@ export function hedgedExchange(
       for (const other of copies) {
         if (other.h === h && !other.ended) {
           other.ended = true;
-          other.stop.abort();
+          other.abort();
         }
       }
     };
@@ -257,7 +264,8 @@ export function hedgedExchange(
       h.inFlight++;
       sentTo.set(h, 1);
       const timeoutMs = options.rtoMaxMs;
-      sendOne(ports, counters, h, withId(query, ports.entropy.id16()), timeoutMs, new AbortController().signal)
+      // Never stopped: it listens for its full time (below).
+      sendOne(ports, counters, h, withId(query, ports.entropy.id16()), timeoutMs, undefined)
         .then(
           (reply) => {
             const at = clock.now();
@@ -280,13 +288,13 @@ export function hedgedExchange(
     function sendTo(h: UpstreamHealth, now: number): void {
       const n = sentTo.get(h) ?? 0;
       sentTo.set(h, n + 1);
-      const c: Copy = { h, sentAtMs: now, stop: new AbortController(), ended: false, judged: false };
+      const c = new Copy(h, now);
       copies.push(c);
       h.queries++;
       h.inFlight++;
       counters.upstream_queries++;
       const bytes = copies.length === 1 ? query : withId(query, ports.entropy.id16());
-      sendOne(ports, counters, h, bytes, deadline - now, c.stop.signal)
+      sendOne(ports, counters, h, bytes, deadline - now, c)
         .then(
           (reply) => {
             if (!c.ended) onReply(c, reply);

@@ -34,6 +34,7 @@ import type { ExchangeCounters } from './bounded-exchange.ts';
 import { isRefusal } from './refused.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
+import type { StopSignal } from './stop.ts';
 import type { Transport } from './transport.ts';
 import { sameAddress } from './udp.ts';
 
@@ -55,7 +56,7 @@ interface Pending {
   readonly resolve: (reply: Uint8Array) => void;
   readonly reject: (e: Error) => void;
   readonly timer: unknown;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: StopSignal | undefined;
   readonly onAbort: (() => void) | null;
 }
 
@@ -192,7 +193,7 @@ export function createUdpPoolTransport(
     return s;
   }
 
-  function exchange(query: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
+  function exchange(query: Uint8Array, timeoutMs: number, signal?: StopSignal): Promise<Uint8Array> {
     if (signal?.aborted) return Promise.reject(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
     const id = (query[0] << 8) | query[1];
     const s = socketFor(id);
