@@ -5,6 +5,7 @@
 import type { HoldfastError } from '../core/errors.ts';
 import type { Timers } from '../core/ports.ts';
 import { startDeadline, type Deadline } from './deadline.ts';
+import type { StopSignal } from './stop.ts';
 
 export type Settle = (error: Error | null, reply?: Uint8Array) => void;
 
@@ -19,7 +20,7 @@ export function boundedExchange<S extends { close(): void }>(
   open: (settle: Settle) => Promise<S>,
   send: (socket: S) => void,
   openFailed: (e: Error) => HoldfastError,
-  signal?: AbortSignal,
+  signal?: StopSignal,
 ): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     let socket: S | null = null;

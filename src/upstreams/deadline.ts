@@ -4,6 +4,7 @@
 
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import type { Timers } from '../core/ports.ts';
+import type { StopSignal } from './stop.ts';
 
 export interface Deadline {
   /** Stops the timer and forgets the signal: call once the wait has ended. Idempotent. */
@@ -15,7 +16,7 @@ export interface Deadline {
  * `timeoutMessage`), or with an upstreamAborted error when `signal` fires (at once if it
  * already has). Returns the handle that cancels both.
  */
-export function startDeadline(timers: Timers, timeoutMs: number, timeoutMessage: () => string, end: (e: HoldfastError) => void, signal?: AbortSignal): Deadline {
+export function startDeadline(timers: Timers, timeoutMs: number, timeoutMessage: () => string, end: (e: HoldfastError) => void, signal?: StopSignal): Deadline {
   let ended = false;
   const once = (e: HoldfastError) => {
     if (ended) return;

@@ -13,10 +13,11 @@
 import { ErrorCode, HoldfastError, isHoldfastError, Rcode } from '../core/errors.ts';
 import type { CorePorts } from '../core/ports.ts';
 import type { Counters } from '../core/counters.ts';
-import { scanMessage } from '../core/wire/message.ts';
+import { scanMessage, type ScannedMessage } from '../core/wire/message.ts';
 import type { RetryBudget } from './health/retry-budget.ts';
 import { hedgeAfterMs } from './health/latency.ts';
 import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from './pool-types.ts';
+import { Stop } from './stop.ts';
 import { exchangeTcp } from './tcp.ts';
 
 /** Each further copy to the same upstream waits this much longer than the one before... */
@@ -59,14 +60,20 @@ export function copyWaitMs(h: UpstreamHealth, n: number, options: Pick<PoolOptio
   return Math.min(options.rtoMaxMs, Math.max(options.rtoMinMs, base) * growth);
 }
 
-interface Copy {
+/** One copy in flight, and the signal that stops it (its transport listens to the copy itself). */
+class Copy extends Stop {
   readonly h: UpstreamHealth;
   readonly sentAtMs: number;
-  readonly stop: AbortController;
   /** Ended: replied, failed or stopped. */
-  ended: boolean;
+  ended = false;
   /** Already counted as silent, at its RTO. */
-  judged: boolean;
+  judged = false;
+
+  constructor(h: UpstreamHealth, sentAtMs: number) {
+    super();
+    this.h = h;
+    this.sentAtMs = sentAtMs;
+  }
 }
 
 /** The same query under another ID, so each copy's reply names the copy it answers. */
@@ -77,31 +84,37 @@ function withId(query: Uint8Array, id: number): Uint8Array {
   return copy;
 }
 
-async function sendOne(
+/**
+ * What a copy's bytes are worth: the reply, or, when it came back truncated over UDP, the promise
+ * of the same query asked over TCP until `untilMs` (RFC 7766 §5). Throws upstreamBadReply for
+ * bytes that do not scan. Not async, and not a promise for the common reply: a miss pays for one
+ * promise per copy, its transport's (#11).
+ */
+function replyOf(
   ports: CorePorts,
   counters: Counters,
   h: UpstreamHealth,
   query: Uint8Array,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<UpstreamReply> {
-  const started = ports.clock.now();
-  // Every kind of upstream behind one interface: over TLS and HTTPS this copy is one query on
-  // a shared connection, never a connection of its own.
-  let bytes = await h.transport.exchange(query, timeoutMs, signal);
-  let scan = scanMessage(bytes);
+  bytes: Uint8Array,
+  sentAtMs: number,
+  untilMs: number,
+  stop: Stop | undefined,
+): UpstreamReply | Promise<UpstreamReply> {
+  const scan = scanMessage(bytes);
   if (typeof scan !== 'string' && scan.truncated && h.spec.protocol === 'udp') {
-    // RFC 7766 §5: a truncated UDP reply means "ask again over TCP".
     counters.upstream_tcp_fallbacks++;
-    const left = Math.max(1, timeoutMs - (ports.clock.now() - started));
-    bytes = await exchangeTcp(ports, h.spec, query, left, counters, signal);
-    scan = scanMessage(bytes);
+    const leftMs = Math.max(1, untilMs - ports.clock.now());
+    return exchangeTcp(ports, h.spec, query, leftMs, counters, stop).then((tcp) => usable(ports, counters, h, tcp, scanMessage(tcp), sentAtMs));
   }
+  return usable(ports, counters, h, bytes, scan, sentAtMs);
+}
+
+function usable(ports: CorePorts, counters: Counters, h: UpstreamHealth, bytes: Uint8Array, scan: ScannedMessage | string, sentAtMs: number): UpstreamReply {
   if (typeof scan === 'string') {
     counters.upstream_bad_replies++;
     throw new HoldfastError(ErrorCode.upstreamBadReply, `upstream: unusable reply from ${h.spec.label} (${scan})`);
   }
-  return { bytes, scan, upstream: h.spec, rttMs: ports.clock.now() - started };
+  return { bytes, scan, upstream: h.spec, rttMs: ports.clock.now() - sentAtMs };
 }
 
 /** What a transport threw, as a HoldfastError: anything unexpected is that upstream's network failure. */
@@ -143,8 +156,9 @@ export function hedgedExchange(
         if (c.ended) continue;
         c.ended = true;
         if (!c.judged) pool.abandoned(c.h);
-        c.stop.abort();
+        c.abort();
       }
+      pool.settled();
       const result = reply ?? refusal;
       if (result) resolve(result);
       else
@@ -168,7 +182,7 @@ export function hedgedExchange(
       for (const other of copies) {
         if (other.h === h && !other.ended) {
           other.ended = true;
-          other.stop.abort();
+          other.abort();
         }
       }
     };
@@ -230,6 +244,32 @@ export function hedgedExchange(
       sendOrGiveUp();
     };
 
+    /** A copy's transport answered: its reply, or its TCP retry's when it was truncated. */
+    function landed(c: Copy, sent: Uint8Array, bytes: Uint8Array): void {
+      let reply: UpstreamReply | Promise<UpstreamReply>;
+      try {
+        reply = replyOf(ports, counters, c.h, sent, bytes, c.sentAtMs, deadline, c);
+      } catch (e) {
+        ended(c, e);
+        return;
+      }
+      if (reply instanceof Promise) {
+        reply.then(
+          (r) => ended(c, null, r),
+          (e) => ended(c, e),
+        );
+        return;
+      }
+      ended(c, null, reply);
+    }
+
+    /** A copy is over, with a reply or an error; only then is it no longer in flight. */
+    function ended(c: Copy, e: unknown, reply?: UpstreamReply): void {
+      if (reply === undefined) onError(c, e);
+      else if (!c.ended) onReply(c, reply);
+      c.h.inFlight--;
+    }
+
     /** Sends one more copy if attempts, time, an upstream and (for a retry) the budget allow. */
     function send(retry: boolean): boolean {
       if (over || copies.length >= options.maxAttempts) return false;
@@ -257,7 +297,11 @@ export function hedgedExchange(
       h.inFlight++;
       sentTo.set(h, 1);
       const timeoutMs = options.rtoMaxMs;
-      sendOne(ports, counters, h, withId(query, ports.entropy.id16()), timeoutMs, new AbortController().signal)
+      const bytes = withId(query, ports.entropy.id16());
+      // Never stopped: it listens for its full time (below).
+      h.transport
+        .exchange(bytes, timeoutMs)
+        .then((b) => replyOf(ports, counters, h, bytes, b, now, now + timeoutMs, undefined))
         .then(
           (reply) => {
             const at = clock.now();
@@ -280,22 +324,18 @@ export function hedgedExchange(
     function sendTo(h: UpstreamHealth, now: number): void {
       const n = sentTo.get(h) ?? 0;
       sentTo.set(h, n + 1);
-      const c: Copy = { h, sentAtMs: now, stop: new AbortController(), ended: false, judged: false };
+      const c = new Copy(h, now);
       copies.push(c);
       h.queries++;
       h.inFlight++;
       counters.upstream_queries++;
       const bytes = copies.length === 1 ? query : withId(query, ports.entropy.id16());
-      sendOne(ports, counters, h, bytes, deadline - now, c.stop.signal)
-        .then(
-          (reply) => {
-            if (!c.ended) onReply(c, reply);
-          },
-          (e) => onError(c, e),
-        )
-        .finally(() => {
-          h.inFlight--;
-        });
+      // Every kind of upstream behind one interface: over TLS and HTTPS this copy is one query on
+      // a shared connection, never a connection of its own.
+      h.transport.exchange(bytes, deadline - now, c).then(
+        (b) => landed(c, bytes, b),
+        (e) => ended(c, e),
+      );
       if (hedgeTimer !== null) timers.clearTimeout(hedgeTimer);
       hedgeTimer = null;
       const waitMs = copyWaitMs(h, n, options);
@@ -321,6 +361,7 @@ export function hedgedExchange(
     if (!send(false)) {
       counters.upstream_unavailable++;
       over = true;
+      pool.settled();
       reject(new HoldfastError(ErrorCode.upstreamsUnavailable, 'upstream: every upstream is failing or busy; not asking now', Rcode.SERVFAIL));
       return;
     }

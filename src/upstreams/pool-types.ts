@@ -101,4 +101,6 @@ export interface PoolForExchange {
   silent(h: UpstreamHealth, sentAtMs: number, nowMs: number): void;
   /** A copy was stopped with no verdict on its upstream. */
   abandoned(h: UpstreamHealth): void;
+  /** The exchange has its outcome (a reply or an error): called once, as it settles. */
+  settled(): void;
 }

@@ -178,6 +178,9 @@ export function createUpstreamPool(
     abandoned(h) {
       h.breaker.abandon();
     },
+    settled() {
+      inFlight--;
+    },
   };
 
   const healthy = () => {
@@ -216,12 +219,7 @@ export function createUpstreamPool(
         return Promise.reject(new HoldfastError(ErrorCode.upstreamsUnavailable, 'upstream: no healthy upstream for background work'));
       }
       inFlight++;
-      const done = () => {
-        inFlight--;
-      };
-      const p = hedgedExchange(query, forExchange, options, ports, counters, retryBudget);
-      p.then(done, done);
-      return p;
+      return hedgedExchange(query, forExchange, options, ports, counters, retryBudget);
     },
   };
 }

@@ -7,6 +7,7 @@ import type { ProxyUrl } from '../core/net/proxy-url.ts';
 import type { RelayLimits } from '../protocols/relay-v1.ts';
 import { DEFAULT_CONFIG } from '../config/config.ts';
 import type { ClockGuard } from './clock-guard.ts';
+import type { StopSignal } from './stop.ts';
 
 export interface Transport {
   /**
@@ -14,7 +15,7 @@ export interface Transport {
    * HoldfastError: upstreamTimeout past `timeoutMs`, upstreamAborted when `signal` fires,
    * otherwise the reason the upstream could not answer.
    */
-  exchange(query: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array>;
+  exchange(query: Uint8Array, timeoutMs: number, signal?: StopSignal): Promise<Uint8Array>;
   /** Closes any connections kept open; later exchanges open new ones. */
   close(): void;
   /**

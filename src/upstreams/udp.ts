@@ -9,6 +9,7 @@ import { boundedExchange, type ExchangeCounters } from './bounded-exchange.ts';
 import { isRefusal } from './refused.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
+import type { StopSignal } from './stop.ts';
 
 export type { ExchangeCounters };
 
@@ -25,7 +26,7 @@ export function exchangeUdp(
   query: Uint8Array,
   timeoutMs: number,
   counters: ExchangeCounters,
-  signal?: AbortSignal,
+  signal?: StopSignal,
 ): Promise<Uint8Array> {
   return boundedExchange(
     ports.timers,

@@ -12,6 +12,7 @@ import { createCounters } from '../../src/core/counters.ts';
 import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
 import type { CorePorts, Network, Peer, UdpClientHandlers } from '../../src/core/ports.ts';
 import { parseUpstream } from '../../src/upstreams/spec.ts';
+import { Stop } from '../../src/upstreams/stop.ts';
 import { createUdpPoolTransport, type UdpPoolOptions } from '../../src/upstreams/udp-pool.ts';
 import { createFakeTime } from '../helpers/fake-clock.ts';
 import { drain } from '../helpers/fake-net.ts';
@@ -162,6 +163,51 @@ describe('pooled UDP upstream sockets (#11)', () => {
     await drain();
     assert.deepEqual(qs.map(s.socketOf), [0, 1, 2, 3], 'slots 0, 3, 2, 1 opened in the order asked');
     assert.equal(new Set(qs.map(s.socketOf)).size, 4);
+  });
+
+  it('#11 - ends each query at its own deadline, with one timer for the pool instead of one per query', async () => {
+    const s = setup({ sockets: 1 });
+    const long = query('long.example.org', 'A', { id: 1 });
+    const answered = query('answered.example.org', 'A', { id: 2 });
+    const rLong = outcome(s.pool.exchange(long, 1000));
+    const rAnswered = outcome(s.pool.exchange(answered, 1000));
+    s.time.advance(100);
+    // Asked later with a shorter wait: due first, at 400.
+    const short = query('short.example.org', 'A', { id: 3 });
+    const rShort = outcome(s.pool.exchange(short, 300));
+    await drain();
+    assert.equal(s.time.pendingTimers, 2, "the socket's age timer and the pool's deadline timer");
+    s.answer(answered);
+    s.time.advance(299);
+    await drain();
+    assert.equal(rShort.settled, false);
+    s.time.advance(1);
+    await drain();
+    assert.ok(isHoldfastError(rShort.error, ErrorCode.upstreamTimeout));
+    assert.match((rShort.error as Error).message, /within 300 ms/);
+    assert.equal(rLong.settled, false);
+    s.time.advance(599);
+    await drain();
+    assert.equal(rLong.settled, false, 'not a moment before its own deadline');
+    s.time.advance(1);
+    await drain();
+    assert.ok(isHoldfastError(rLong.error, ErrorCode.upstreamTimeout));
+    assert.ok(rAnswered.value, 'the answered one was never timed out');
+    assert.equal(s.time.pendingTimers, 1, 'only the age timer is left');
+  });
+
+  it('#11 - a stopped query ends at once as abandoned, and its reply, if one comes, is dropped', async () => {
+    const s = setup();
+    const stop = new Stop();
+    const q = query('stopped.example.org', 'A', { id: 5 });
+    const r = outcome(s.pool.exchange(q, 1000, stop));
+    await drain();
+    stop.abort();
+    await drain();
+    assert.ok(isHoldfastError(r.error, ErrorCode.upstreamAborted));
+    s.answer(q);
+    await drain();
+    assert.equal(s.counters.upstream_mismatched_replies, 0, 'a late reply is not a forgery');
   });
 
   it('#11 - close() ends what is in flight and closes every socket', async () => {

@@ -221,7 +221,9 @@ export interface StoredMessage {
  */
 function copyOf(b: Uint8Array, end: number): Uint8Array {
   const out = new Uint8Array(end);
-  out.set(b.subarray(0, end));
+  // A loop for the usual reply: a subarray of Bun's Buffer was 3% of a miss's CPU (#11).
+  if (end <= 512) for (let i = 0; i < end; i++) out[i] = b[i];
+  else out.set(b.subarray(0, end));
   return out;
 }
 

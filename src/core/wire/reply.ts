@@ -130,7 +130,9 @@ export function minimalAnyReply(query: Query): Uint8Array {
 /** The query we send upstream: a fresh ID, RD, CD and DO as the client asked, our own EDNS. */
 export function upstreamQuery(query: Query, id: number): Uint8Array {
   const out = new Uint8Array(query.questionEnd + OPT_BYTES);
-  out.set(query.bytes.subarray(0, query.questionEnd));
+  // A loop, not set(subarray): a subarray of Bun's Buffer was 2% of a miss's CPU (#11).
+  const qb = query.bytes;
+  for (let i = 0; i < query.questionEnd; i++) out[i] = qb[i];
   setU16(out, 0, id);
   out[2] = Flag2.RD;
   // AD=1 asks a validating upstream to tell us what it validated (RFC 6840 §5.7).

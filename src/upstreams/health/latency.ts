@@ -35,9 +35,12 @@ export function createLatencyView(): LatencyView {
   let total = 0;
   let next = 1;
   let samples = 0;
+  /** The highest bucket ever given weight: those above are empty, and a search starts here. */
+  let top = 0;
   return {
     sample(ms) {
       const i = ms < FIRST_MS ? 0 : Math.min(BUCKETS - 1, Math.floor(Math.log2(ms / FIRST_MS) * BUCKETS_PER_OCTAVE));
+      if (i > top) top = i;
       weights[i] += next;
       total += next;
       next *= GROWTH;
@@ -72,7 +75,9 @@ export function createLatencyView(): LatencyView {
       if (total === 0) return 0;
       const allowed = share * total;
       let above = 0;
-      for (let i = BUCKETS - 1; i >= 0; i--) {
+      // From the highest bucket used, not the last: each copy asks (hedgeAfterMs), and on a LAN
+      // the replies fill a few buckets near 1 ms out of 224.
+      for (let i = top; i >= 0; i--) {
         if (weights[i] === 0) continue;
         if (above + weights[i] > allowed) {
           // The time inside this bucket above which `allowed` of the weight lies.

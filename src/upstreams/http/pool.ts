@@ -13,6 +13,7 @@ import type { Counters } from '../../core/counters.ts';
 import type { ByteStream, CorePorts, StreamHandlers, TimerHandle } from '../../core/ports.ts';
 import { createResponseReader, type HttpResponse, type ResponseReader } from './http1.ts';
 import { startDeadline, type Deadline } from '../deadline.ts';
+import type { StopSignal } from '../stop.ts';
 
 const MAX_HEAD_BYTES = 16 * 1024;
 const BACKOFF_BASE_MS = 100;
@@ -53,7 +54,7 @@ export interface HttpPool {
    * upstreamTimeout past `timeoutMs` (closing the connection), upstreamAborted when `signal`
    * fires, the dial's error, or upstreamNetwork when the connection dies under it.
    */
-  send(request: Uint8Array, timeoutMs: number, signal?: AbortSignal): Promise<HttpResponse>;
+  send(request: Uint8Array, timeoutMs: number, signal?: StopSignal): Promise<HttpResponse>;
   close(): void;
   /** Drops every connection at once (the network changed); requests on them go out once more. */
   reset(): void;
