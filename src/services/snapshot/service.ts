@@ -20,8 +20,8 @@ import { createSnapshotReader, createSnapshotWriter, SnapshotError, type Snapsho
  */
 const SLICE_MS = 3;
 const SLICE_ENTRIES = 4_096;
-/** The body's CRC is checked this many bytes a slice (about 2 ms in JavaScript). */
-const CRC_SLICE_BYTES = 256 * 1024;
+/** The body's CRC is checked this many bytes a slice (about 2 ms in JavaScript, slicing-by-8). */
+const CRC_SLICE_BYTES = 1024 * 1024;
 /** The finished file is put together this many bytes a slice (copies and first-touch page faults). */
 const FINISH_SLICE_BYTES = 1024 * 1024;
 
