@@ -6,12 +6,14 @@
 
 import type { Counters } from '../../core/counters.ts';
 import type { Clock, FileSystem, TimerHandle, Timers } from '../../core/ports.ts';
-import { scanMessage, toStored, type StoredMessage } from '../../core/wire/message.ts';
-import { queryFromKey } from '../../core/wire/query.ts';
-import { replyMatches } from '../../upstreams/reply-match.ts';
 import { ReplyKind, replyKind, replyKindOf } from '../../pipeline/cache/policy.ts';
 import type { CacheStore } from '../../pipeline/cache/store.ts';
-import { createSnapshotReader, createSnapshotWriter, SnapshotError, type SnapshotEntry, type SnapshotReader } from './format.ts';
+import {
+  createSnapshotReader, createSnapshotWriter, SnapshotError, type RawSnapshotEntry, type SnapshotEntry, type SnapshotReader,
+} from './format.ts';
+import { validatedMessage } from './validate.ts';
+
+export { validatedMessage } from './validate.ts';
 
 /**
  * A write or load is done in slices of at most this long (by the clock) or SLICE_ENTRIES
@@ -109,29 +111,6 @@ async function sliced(total: number, work: (i: number) => void, clock: Clock, yi
 }
 
 /**
- * The message as the cache would have stored it had an upstream just sent it for `key`, or why
- * not. A checksum says the file is as written, not that what was written is sound: a crafted
- * file (or a bug) could hold a message for another name under this key, or one too short to
- * serve. So each goes through what an upstream reply goes through: the question the key stands
- * for must be the one answered (RFC 5452 §9.1, replyMatches), the message must scan whole
- * (scanMessage), and the stored form (TTLs clamped to maxTtlSeconds, rcode, counts) is made
- * afresh from the bytes (toStored) instead of read from the file.
- */
-export function validatedMessage(key: string, message: StoredMessage, maxTtlSeconds: number): StoredMessage | string {
-  const question = queryFromKey(key);
-  if (question === null) return 'key is not a question';
-  const wire = message.wire;
-  // The key's question with the message's ID, so that replyMatches compares what matters here.
-  const sent = question.bytes.slice();
-  if (wire.length >= 2) sent.set(wire.subarray(0, 2), 0);
-  if (!replyMatches(wire, sent)) return 'message does not answer its key';
-  const scan = scanMessage(wire);
-  if (typeof scan === 'string') return scan;
-  if (scan.truncated) return 'truncated message';
-  return toStored(wire, scan, maxTtlSeconds);
-}
-
-/**
  * Puts decoded entries into `store`, re-aged by the clock. Entries hold absolute times, so when
  * the clock has moved on since `createdAtMs` they have aged by exactly that. When the clock reads
  * EARLIER than the file's creation (a router without a real-time clock boots at 1970 or at its
@@ -147,7 +126,7 @@ export function restoreEntries(
   opts: { readonly staleIfErrorSeconds: number; readonly maxTtlSeconds: number },
 ): RestoreResult {
   const tally = newTally(nowMs < createdAtMs);
-  for (const e of entries) restoreOne(store, e, createdAtMs, nowMs, opts, tally);
+  for (const e of entries) restoreOne(store, { ...e, wire: e.message.wire }, createdAtMs, nowMs, opts, tally);
   return tally;
 }
 
@@ -157,10 +136,13 @@ function newTally(clockBehind: boolean): Tally {
   return { restored: 0, fresh: 0, stale: 0, dropped: 0, rejected: 0, clockBehind };
 }
 
-/** Puts one decoded entry into `store` (see restoreEntries), counting what became of it. */
+/**
+ * Puts one entry read from a file into `store` (see restoreEntries), counting what became of
+ * it. Only its wire is taken from the file's message: validatedMessage makes the rest afresh.
+ */
 function restoreOne(
   store: CacheStore,
-  e: SnapshotEntry,
+  e: RawSnapshotEntry,
   createdAtMs: number,
   nowMs: number,
   opts: { readonly staleIfErrorSeconds: number; readonly maxTtlSeconds: number },
@@ -168,7 +150,7 @@ function restoreOne(
 ): void {
   const staleWindowMs = opts.staleIfErrorSeconds * 1000;
   const maxTtlMs = opts.maxTtlSeconds * 1000;
-  const message = validatedMessage(e.key, e.message, opts.maxTtlSeconds);
+  const message = validatedMessage(e.key, e.wire, opts.maxTtlSeconds);
   if (typeof message === 'string') {
     tally.rejected++;
     return;
@@ -358,7 +340,7 @@ export function createSnapshotService(
       await sliced(
         reader.info.entries,
         () => {
-          const e = reader.next()!;
+          const e = reader.nextRaw()!;
           // An answer that arrived while the load went on is newer than the file's; an
           // upstream's SERVFAIL (kept a few seconds) is not worth more than a good old answer.
           if (store.has(e.key) && replyKind(store.peek(e.key)!.message) !== ReplyKind.servfail) result.dropped++;
