@@ -210,7 +210,9 @@ export interface SnapshotReader {
   /**
    * next() without the message's stored form (TTL offsets, rcode, counts): the key, the times
    * and the wire alone, for a loader that makes the stored form afresh from the wire anyway
-   * (#15) and has no use for the file's. The wire is a copy, as next()'s.
+   * (#15) and has no use for the file's. The wire is a view of the file, not a copy: whoever
+   * keeps it must copy it (toStored does), or it keeps the whole file alive. A copy here would
+   * be copied again, and on Bun a view of a fresh copy costs more than the copy (#11).
    */
   nextRaw(): RawSnapshotEntry | null;
 }
@@ -310,7 +312,7 @@ export function createSnapshotReader(file: Uint8Array): SnapshotReader {
       const popularityAtMs = view.getFloat64(p + 24);
       const wireLen = (bytes[p + 32] << 8) | bytes[p + 33];
       p += 34;
-      const wire = bytes.slice(p, p + wireLen);
+      const wire = bytes.subarray(p, p + wireLen);
       p += wireLen;
       p += 2 + ((bytes[p] << 8) | bytes[p + 1]) * 6 + 12;
       n++;

@@ -138,7 +138,8 @@ function newTally(clockBehind: boolean): Tally {
 
 /**
  * Puts one entry read from a file into `store` (see restoreEntries), counting what became of
- * it. Only its wire is taken from the file's message: validatedMessage makes the rest afresh.
+ * it. Only its wire is taken from the file's message: validatedMessage makes the rest afresh,
+ * in a copy of its own (the wire may be a view of the whole file).
  */
 function restoreOne(
   store: CacheStore,

@@ -109,6 +109,16 @@ describe('snapshot entry validation', () => {
     assert.ok(accepted > 2_000 && accepted < 18_000, `${accepted} accepted: both verdicts are exercised`);
   });
 
+  it('#11 - gives a stored form of its own when the wire is a view of a whole file', () => {
+    const { key, wire } = entry('www.example.org');
+    const file = new Uint8Array(wire.length + 100);
+    file.set(wire, 50);
+    const m = validatedMessage(key, file.subarray(50, 50 + wire.length), 86_400);
+    assert.ok(typeof m !== 'string', String(m));
+    assert.notEqual(m.wire.buffer, file.buffer);
+    assert.equal(m.wire.byteLength, m.wire.buffer.byteLength, 'the wire owns exactly its bytes');
+  });
+
   it('#15 - makes the stored form from the wire: TTLs clamped, a truncated or unscannable reply rejected', () => {
     const { key, wire } = entry('day.example.org', { ttl: 86_400 });
     const m = validatedMessage(key, wire, 120);
