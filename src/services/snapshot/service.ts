@@ -22,10 +22,18 @@ export { validatedMessage } from './validate.ts';
  */
 const SLICE_MS = 3;
 const SLICE_ENTRIES = 4_096;
-/** The body's CRC is checked this many bytes a slice (about 2 ms in JavaScript, slicing-by-8). */
-const CRC_SLICE_BYTES = 1024 * 1024;
-/** The finished file is put together this many bytes a slice (copies and first-touch page faults). */
-const FINISH_SLICE_BYTES = 1024 * 1024;
+/**
+ * The steps the other work is cut into, each short even while the code is still cold
+ * (interpreted, at the start of a load): a slice takes steps until SLICE_MS have passed or it
+ * has done as much as the second figure allows (what bounds a slice when the clock stands still).
+ */
+const CRC_STEP_BYTES = 64 * 1024;
+const CRC_SLICE_STEPS = 16;
+const WALK_STEP_ENTRIES = 256;
+const WALK_SLICE_STEPS = SLICE_ENTRIES / WALK_STEP_ENTRIES;
+/** The finished file is put together this many bytes a step (copies and first-touch page faults). */
+const FINISH_STEP_BYTES = 256 * 1024;
+const FINISH_SLICE_STEPS = 4;
 
 export interface SnapshotOptions {
   readonly file: string;
@@ -95,7 +103,19 @@ export interface SnapshotPorts {
   readonly yieldToLoop?: () => Promise<void>;
 }
 
-/** Calls `work(i)` for i in [0, total), yielding between slices; `work` may stop early by returning false. */
+/** Calls `step()` until it returns true (done), in slices (see CRC_STEP_BYTES) with a yield between them. */
+async function stepped(step: () => boolean, maxSteps: number, clock: Clock, yieldToLoop: (() => Promise<void>) | undefined): Promise<void> {
+  for (;;) {
+    const startMs = clock.now();
+    for (let n = 0; n < maxSteps; n++) {
+      if (step()) return;
+      if (clock.now() - startMs >= SLICE_MS) break;
+    }
+    if (yieldToLoop) await yieldToLoop();
+  }
+}
+
+/** Calls `work(i)` for i in [0, total), yielding between slices. */
 async function sliced(total: number, work: (i: number) => void, clock: Clock, yieldToLoop: (() => Promise<void>) | undefined): Promise<void> {
   let i = 0;
   while (i < total) {
@@ -281,11 +301,9 @@ export function createSnapshotService(
         clock,
         ports.yieldToLoop,
       );
-      let bytes = writer.finishStep(FINISH_SLICE_BYTES);
-      while (bytes === null) {
-        if (ports.yieldToLoop) await ports.yieldToLoop();
-        bytes = writer.finishStep(FINISH_SLICE_BYTES);
-      }
+      let bytes = null as Uint8Array | null;
+      await stepped(() => (bytes = writer.finishStep(FINISH_STEP_BYTES)) !== null, FINISH_SLICE_STEPS, clock, ports.yieldToLoop);
+      if (bytes === null) throw new Error('snapshot: the file was not put together');
       await fs.writeFileAtomic(file, bytes);
       fileTimeMs = nowMs;
       insertsAtLastWrite = inserts;
@@ -328,8 +346,8 @@ export function createSnapshotService(
       try {
         reader = createSnapshotReader(bytes);
         // Checked whole before anything goes into the cache, a slice at a time.
-        while (!reader.checkBody(CRC_SLICE_BYTES)) if (ports.yieldToLoop) await ports.yieldToLoop();
-        while (!reader.checkEntries(SLICE_ENTRIES)) if (ports.yieldToLoop) await ports.yieldToLoop();
+        await stepped(() => reader.checkBody(CRC_STEP_BYTES), CRC_SLICE_STEPS, clock, ports.yieldToLoop);
+        await stepped(() => reader.checkEntries(WALK_STEP_ENTRIES), WALK_SLICE_STEPS, clock, ports.yieldToLoop);
       } catch (e) {
         // SnapshotError reads "snapshot: <problem> (<detail>)"; the log line names the snapshot already.
         await setAside(e instanceof SnapshotError ? e.message.replace(/^snapshot: /, '') : `unreadable (${messageOf(e)})`);
@@ -338,6 +356,7 @@ export function createSnapshotService(
       const nowMs = clock.now();
       const createdAtMs = reader.info.createdAtMs;
       const result = newTally(nowMs < createdAtMs);
+      store.reserve(reader.info.entries);
       await sliced(
         reader.info.entries,
         () => {
