@@ -373,9 +373,8 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
 
   // ---- records
 
-  function writeRecord(slot: number, key: string, m: StoredMessage): number {
-    const pairs = pairsField(m);
-    const field = keyField(key, m.wire);
+  /** `field` and `pairs` are keyField() and pairsField() of the entry, which put() has for its cost. */
+  function writeRecord(slot: number, key: string, m: StoredMessage, field: number, pairs: number): number {
     const length = recordBytes(field, m.wire.length, pairs);
     const record = allocate(length);
     const page = pages[Math.floor(record / PAGE_BYTES)]!;
@@ -777,7 +776,10 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     const popularity = existing === -1 ? 0 : fget(existing, F_POPULARITY);
     const popularityAtMs = existing === -1 ? nowMs : fget(existing, F_POPULARITY_AT);
     if (existing !== -1) remove(existing);
-    const cost = entryBytes(key, message);
+    // entryBytes(), with the fields kept for writeRecord: each walks the key or the TTLs.
+    const field = keyField(key, message.wire);
+    const pairs = pairsField(message);
+    const cost = ENTRY_OVERHEAD_BYTES + recordBytes(field, message.wire.length, pairs);
     const expiresAtMs = nowMs + ttlMs;
     if (cost > maxBytes) {
       stats.refusedTooLarge++;
@@ -800,7 +802,7 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     iset(s, I_GEN, iget(s, I_GEN) & ~1);
     const h = hashKey(key);
     iset(s, I_HASH, h);
-    iset(s, I_RECORD, writeRecord(s, key, message));
+    iset(s, I_RECORD, writeRecord(s, key, message, field, pairs));
     count++;
     if (count * 10 > index.length * 7) growIndex();
     indexInsert(s, h);
