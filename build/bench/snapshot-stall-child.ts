@@ -40,7 +40,14 @@ function entry(i: number) {
 
 const clock = { now: () => Date.now() };
 const timers = { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as number) };
-const ports = { clock, timers, fs, yieldToLoop: () => new Promise<void>((r) => setTimeout(r, 0)) };
+// Between slices, what the server of that tree does (server/start.ts): a turn of the loop by
+// Timers.setImmediate where its ports have one (#11), else setTimeout(0) as before.
+const { createNodeRuntime } = await src('adapters/node/runtime.ts');
+const runtimeTimers = createNodeRuntime([]).timers;
+const yieldToLoop = runtimeTimers.setImmediate
+  ? () => new Promise<void>((r) => runtimeTimers.setImmediate(r))
+  : () => new Promise<void>((r) => setTimeout(r, 0));
+const ports = { clock, timers, fs, yieldToLoop };
 const options = { file, intervalSeconds: 86_400, minChanges: 1, staleIfErrorSeconds: 86_400, maxTtlSeconds: 86_400 };
 
 /** CPU time of the main thread (the event loop's), to the nanosecond: /proc/PID/task/PID/schedstat. */

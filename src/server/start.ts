@@ -135,8 +135,9 @@ function restoreSnapshot(config: ServerConfig, runtime: Runtime, pipeline: Retur
       staleIfErrorSeconds: config.cache.staleIfErrorSeconds,
       maxTtlSeconds: config.cache.maxTtlSeconds,
     },
-    // Between the slices of a write or load, a turn of the event loop: queries are answered meanwhile.
-    { ...runtime, yieldToLoop: () => new Promise<void>((resolve) => runtime.timers.setTimeout(resolve, 0)) },
+    // Between the slices of a write or load, a turn of the event loop: queries are answered
+    // meanwhile, and no time is lost asleep (Timers.setImmediate).
+    { ...runtime, yieldToLoop: () => new Promise<void>((resolve) => runtime.timers.setImmediate(resolve)) },
     pipeline.cache,
     counters,
     onSnapshot,
@@ -254,7 +255,7 @@ export async function startServer(
   const streams = createStreamServer(
     drain.handle,
     { ...config.tcp, admitConnection: (address) => admission.admitConnection(address) },
-    { now: () => clock.now(), setTimeout: (fn, ms) => runtime.timers.setTimeout(fn, ms), clearTimeout: (h) => runtime.timers.clearTimeout(h) },
+    { now: () => clock.now(), setTimeout: (fn, ms) => runtime.timers.setTimeout(fn, ms), clearTimeout: (h) => runtime.timers.clearTimeout(h), setImmediate: (fn) => runtime.timers.setImmediate(fn) },
     counters,
   );
 

@@ -22,6 +22,10 @@ export function createFakeTime(startMs = 1_700_000_000_000): FakeTime {
     clearTimeout(h) {
       timers.delete(h as number);
     },
+    // No time passes: the work goes on as soon as what is running now lets it, in order.
+    setImmediate(fn) {
+      queueMicrotask(fn);
+    },
     advance(ms) {
       const end = now + ms;
       for (;;) {

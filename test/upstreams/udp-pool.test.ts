@@ -228,7 +228,7 @@ describe(`pooled UDP upstream sockets on real sockets (${runtimeName})`, () => {
   after(() => open.forEach((c) => c.close()));
   const realPorts = (): CorePorts => ({
     clock: { now: () => Date.now() },
-    timers: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>) },
+    timers: { setTimeout: (fn, ms) => setTimeout(fn, ms), clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>), setImmediate: (fn) => void setImmediate(fn) },
     entropy: { random: Math.random, id16: () => Math.floor(Math.random() * 65536) },
     net: { connectUdp: client.connectUdp, connectTcp: () => Promise.reject(new Error('no')), connectTls: () => Promise.reject(new Error('no')) },
   });

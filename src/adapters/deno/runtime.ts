@@ -27,6 +27,7 @@ export function createDenoRuntime(args: readonly string[]): Runtime {
     timers: {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as number),
+      setImmediate: (fn) => void setImmediate(fn),
     },
     entropy: { random: Math.random, id16: createId16() },
     net: { connectUdp, connectTcp, connectTls },

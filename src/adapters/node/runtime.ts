@@ -19,6 +19,7 @@ export function createNodeRuntime(args: readonly string[]): Runtime {
     timers: {
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      setImmediate: (fn) => void setImmediate(fn),
     },
     entropy: { random: Math.random, id16: createId16() },
     net: { connectUdp, connectTcp, connectTls },

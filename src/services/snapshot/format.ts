@@ -207,9 +207,42 @@ export interface SnapshotReader {
   checkBody(maxBytes: number): boolean;
   checkEntries(maxEntries: number): boolean;
   next(): SnapshotEntry | null;
+  /**
+   * next() without the message's stored form (TTL offsets, rcode, counts): the key, the times
+   * and the wire alone, for a loader that makes the stored form afresh from the wire anyway
+   * (#15) and has no use for the file's. The wire is a view of the file, not a copy: whoever
+   * keeps it must copy it (toStored does), or it keeps the whole file alive. A copy here would
+   * be copied again, and on Bun a view of a fresh copy costs more than the copy (#11).
+   */
+  nextRaw(): RawSnapshotEntry | null;
 }
 
-export function createSnapshotReader(bytes: Uint8Array): SnapshotReader {
+/** An entry as nextRaw() gives it: SnapshotEntry with only the message's wire. */
+export interface RawSnapshotEntry {
+  readonly key: string;
+  readonly wire: Uint8Array;
+  readonly storedAtMs: number;
+  readonly expiresAtMs: number;
+  readonly popularity: number;
+  readonly popularityAtMs: number;
+}
+
+/** Room for the longest key (a u16 length): keys are read through it, see keyText. */
+const keyScratch = new Uint8Array(0x10000);
+/** One view of keyScratch per length, made once: a view per entry costs more than the copy. */
+const keyViews: Uint8Array[] = [];
+
+/** bytes[at, at + length) as a string of one char per byte, made flat in one call. */
+function keyText(bytes: Uint8Array, at: number, length: number): string {
+  for (let i = 0; i < length; i++) keyScratch[i] = bytes[at + i];
+  const view = (keyViews[length] ??= keyScratch.subarray(0, length));
+  return String.fromCharCode.apply(null, view as unknown as number[]);
+}
+
+export function createSnapshotReader(file: Uint8Array): SnapshotReader {
+  // A plain Uint8Array over the same memory, whatever `file` is: its slice() copies, where a
+  // Node Buffer's would be a view keeping the whole file alive.
+  const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
   const info = inspectSnapshot(bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let checked = HEADER_BYTES;
@@ -263,6 +296,28 @@ export function createSnapshotReader(bytes: Uint8Array): SnapshotReader {
       if (walked !== bytes.length) throw new SnapshotError(SnapshotProblem.malformed, `${bytes.length - walked} bytes after the last entry`);
       return true;
     },
+    nextRaw() {
+      if (walkedEntries < info.entries || walked !== bytes.length) throw new Error('snapshot: next() before checkEntries() finished');
+      if (n === info.entries) {
+        if (p !== bytes.length) throw new SnapshotError(SnapshotProblem.malformed, `${bytes.length - p} bytes after the last entry`);
+        return null;
+      }
+      // checkEntries() walked every length, so nothing here runs past the end.
+      const keyLen = (bytes[p] << 8) | bytes[p + 1];
+      const key = keyText(bytes, p + 2, keyLen);
+      p += 2 + keyLen;
+      const storedAtMs = view.getFloat64(p);
+      const expiresAtMs = view.getFloat64(p + 8);
+      const popularity = view.getFloat64(p + 16);
+      const popularityAtMs = view.getFloat64(p + 24);
+      const wireLen = (bytes[p + 32] << 8) | bytes[p + 33];
+      p += 34;
+      const wire = bytes.subarray(p, p + wireLen);
+      p += wireLen;
+      p += 2 + ((bytes[p] << 8) | bytes[p + 1]) * 6 + 12;
+      n++;
+      return { key, wire, storedAtMs, expiresAtMs, popularity, popularityAtMs };
+    },
     next() {
       if (walkedEntries < info.entries || walked !== bytes.length) throw new Error('snapshot: next() before checkEntries() finished');
       if (n === info.entries) {
@@ -273,7 +328,7 @@ export function createSnapshotReader(bytes: Uint8Array): SnapshotReader {
       const keyLen = view.getUint16(p);
       p += 2;
       need(keyLen + 34);
-      const key = String.fromCharCode.apply(null, bytes.subarray(p, p + keyLen) as unknown as number[]);
+      const key = keyText(bytes, p, keyLen);
       p += keyLen;
       const storedAtMs = view.getFloat64(p);
       const expiresAtMs = view.getFloat64(p + 8);
@@ -282,8 +337,7 @@ export function createSnapshotReader(bytes: Uint8Array): SnapshotReader {
       const wireLen = view.getUint16(p + 32);
       p += 34;
       need(wireLen + 2);
-      // A copy, never a view: a Buffer's slice() is one, and would keep the whole file alive.
-      const wire = new Uint8Array(bytes.subarray(p, p + wireLen));
+      const wire = bytes.slice(p, p + wireLen);
       p += wireLen;
       const ttlCount = view.getUint16(p);
       p += 2;

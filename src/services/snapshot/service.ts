@@ -6,12 +6,14 @@
 
 import type { Counters } from '../../core/counters.ts';
 import type { Clock, FileSystem, TimerHandle, Timers } from '../../core/ports.ts';
-import { scanMessage, toStored, type StoredMessage } from '../../core/wire/message.ts';
-import { queryFromKey } from '../../core/wire/query.ts';
-import { replyMatches } from '../../upstreams/reply-match.ts';
 import { ReplyKind, replyKind, replyKindOf } from '../../pipeline/cache/policy.ts';
 import type { CacheStore } from '../../pipeline/cache/store.ts';
-import { createSnapshotReader, createSnapshotWriter, SnapshotError, type SnapshotEntry, type SnapshotReader } from './format.ts';
+import {
+  createSnapshotReader, createSnapshotWriter, SnapshotError, type RawSnapshotEntry, type SnapshotEntry, type SnapshotReader,
+} from './format.ts';
+import { validatedMessage } from './validate.ts';
+
+export { validatedMessage } from './validate.ts';
 
 /**
  * A write or load is done in slices of at most this long (by the clock) or SLICE_ENTRIES
@@ -20,10 +22,18 @@ import { createSnapshotReader, createSnapshotWriter, SnapshotError, type Snapsho
  */
 const SLICE_MS = 3;
 const SLICE_ENTRIES = 4_096;
-/** The body's CRC is checked this many bytes a slice (about 2 ms in JavaScript). */
-const CRC_SLICE_BYTES = 256 * 1024;
-/** The finished file is put together this many bytes a slice (copies and first-touch page faults). */
-const FINISH_SLICE_BYTES = 1024 * 1024;
+/**
+ * The steps the other work is cut into, each short even while the code is still cold
+ * (interpreted, at the start of a load): a slice takes steps until SLICE_MS have passed or it
+ * has done as much as the second figure allows (what bounds a slice when the clock stands still).
+ */
+const CRC_STEP_BYTES = 64 * 1024;
+const CRC_SLICE_STEPS = 16;
+const WALK_STEP_ENTRIES = 256;
+const WALK_SLICE_STEPS = SLICE_ENTRIES / WALK_STEP_ENTRIES;
+/** The finished file is put together this many bytes a step (copies and first-touch page faults). */
+const FINISH_STEP_BYTES = 256 * 1024;
+const FINISH_SLICE_STEPS = 4;
 
 export interface SnapshotOptions {
   readonly file: string;
@@ -93,7 +103,19 @@ export interface SnapshotPorts {
   readonly yieldToLoop?: () => Promise<void>;
 }
 
-/** Calls `work(i)` for i in [0, total), yielding between slices; `work` may stop early by returning false. */
+/** Calls `step()` until it returns true (done), in slices (see CRC_STEP_BYTES) with a yield between them. */
+async function stepped(step: () => boolean, maxSteps: number, clock: Clock, yieldToLoop: (() => Promise<void>) | undefined): Promise<void> {
+  for (;;) {
+    const startMs = clock.now();
+    for (let n = 0; n < maxSteps; n++) {
+      if (step()) return;
+      if (clock.now() - startMs >= SLICE_MS) break;
+    }
+    if (yieldToLoop) await yieldToLoop();
+  }
+}
+
+/** Calls `work(i)` for i in [0, total), yielding between slices. */
 async function sliced(total: number, work: (i: number) => void, clock: Clock, yieldToLoop: (() => Promise<void>) | undefined): Promise<void> {
   let i = 0;
   while (i < total) {
@@ -106,29 +128,6 @@ async function sliced(total: number, work: (i: number) => void, clock: Clock, yi
     }
     if (i < total && yieldToLoop) await yieldToLoop();
   }
-}
-
-/**
- * The message as the cache would have stored it had an upstream just sent it for `key`, or why
- * not. A checksum says the file is as written, not that what was written is sound: a crafted
- * file (or a bug) could hold a message for another name under this key, or one too short to
- * serve. So each goes through what an upstream reply goes through: the question the key stands
- * for must be the one answered (RFC 5452 §9.1, replyMatches), the message must scan whole
- * (scanMessage), and the stored form (TTLs clamped to maxTtlSeconds, rcode, counts) is made
- * afresh from the bytes (toStored) instead of read from the file.
- */
-export function validatedMessage(key: string, message: StoredMessage, maxTtlSeconds: number): StoredMessage | string {
-  const question = queryFromKey(key);
-  if (question === null) return 'key is not a question';
-  const wire = message.wire;
-  // The key's question with the message's ID, so that replyMatches compares what matters here.
-  const sent = question.bytes.slice();
-  if (wire.length >= 2) sent.set(wire.subarray(0, 2), 0);
-  if (!replyMatches(wire, sent)) return 'message does not answer its key';
-  const scan = scanMessage(wire);
-  if (typeof scan === 'string') return scan;
-  if (scan.truncated) return 'truncated message';
-  return toStored(wire, scan, maxTtlSeconds);
 }
 
 /**
@@ -147,7 +146,7 @@ export function restoreEntries(
   opts: { readonly staleIfErrorSeconds: number; readonly maxTtlSeconds: number },
 ): RestoreResult {
   const tally = newTally(nowMs < createdAtMs);
-  for (const e of entries) restoreOne(store, e, createdAtMs, nowMs, opts, tally);
+  for (const e of entries) restoreOne(store, { ...e, wire: e.message.wire }, createdAtMs, nowMs, opts, tally);
   return tally;
 }
 
@@ -157,10 +156,14 @@ function newTally(clockBehind: boolean): Tally {
   return { restored: 0, fresh: 0, stale: 0, dropped: 0, rejected: 0, clockBehind };
 }
 
-/** Puts one decoded entry into `store` (see restoreEntries), counting what became of it. */
+/**
+ * Puts one entry read from a file into `store` (see restoreEntries), counting what became of
+ * it. Only its wire is taken from the file's message: validatedMessage makes the rest afresh,
+ * in a copy of its own (the wire may be a view of the whole file).
+ */
 function restoreOne(
   store: CacheStore,
-  e: SnapshotEntry,
+  e: RawSnapshotEntry,
   createdAtMs: number,
   nowMs: number,
   opts: { readonly staleIfErrorSeconds: number; readonly maxTtlSeconds: number },
@@ -168,7 +171,7 @@ function restoreOne(
 ): void {
   const staleWindowMs = opts.staleIfErrorSeconds * 1000;
   const maxTtlMs = opts.maxTtlSeconds * 1000;
-  const message = validatedMessage(e.key, e.message, opts.maxTtlSeconds);
+  const message = validatedMessage(e.key, e.wire, opts.maxTtlSeconds);
   if (typeof message === 'string') {
     tally.rejected++;
     return;
@@ -298,11 +301,9 @@ export function createSnapshotService(
         clock,
         ports.yieldToLoop,
       );
-      let bytes = writer.finishStep(FINISH_SLICE_BYTES);
-      while (bytes === null) {
-        if (ports.yieldToLoop) await ports.yieldToLoop();
-        bytes = writer.finishStep(FINISH_SLICE_BYTES);
-      }
+      let bytes = null as Uint8Array | null;
+      await stepped(() => (bytes = writer.finishStep(FINISH_STEP_BYTES)) !== null, FINISH_SLICE_STEPS, clock, ports.yieldToLoop);
+      if (bytes === null) throw new Error('snapshot: the file was not put together');
       await fs.writeFileAtomic(file, bytes);
       fileTimeMs = nowMs;
       insertsAtLastWrite = inserts;
@@ -345,8 +346,8 @@ export function createSnapshotService(
       try {
         reader = createSnapshotReader(bytes);
         // Checked whole before anything goes into the cache, a slice at a time.
-        while (!reader.checkBody(CRC_SLICE_BYTES)) if (ports.yieldToLoop) await ports.yieldToLoop();
-        while (!reader.checkEntries(SLICE_ENTRIES)) if (ports.yieldToLoop) await ports.yieldToLoop();
+        await stepped(() => reader.checkBody(CRC_STEP_BYTES), CRC_SLICE_STEPS, clock, ports.yieldToLoop);
+        await stepped(() => reader.checkEntries(WALK_STEP_ENTRIES), WALK_SLICE_STEPS, clock, ports.yieldToLoop);
       } catch (e) {
         // SnapshotError reads "snapshot: <problem> (<detail>)"; the log line names the snapshot already.
         await setAside(e instanceof SnapshotError ? e.message.replace(/^snapshot: /, '') : `unreadable (${messageOf(e)})`);
@@ -355,10 +356,11 @@ export function createSnapshotService(
       const nowMs = clock.now();
       const createdAtMs = reader.info.createdAtMs;
       const result = newTally(nowMs < createdAtMs);
+      store.reserve(reader.info.entries);
       await sliced(
         reader.info.entries,
         () => {
-          const e = reader.next()!;
+          const e = reader.nextRaw()!;
           // An answer that arrived while the load went on is newer than the file's; an
           // upstream's SERVFAIL (kept a few seconds) is not worth more than a good old answer.
           if (store.has(e.key) && replyKind(store.peek(e.key)!.message) !== ReplyKind.servfail) result.dropped++;

@@ -531,6 +531,19 @@ describe('cache store: compact storage (#11)', () => {
       else assert.equal(e?.message.wire[0], i & 0xff, `k${i}`);
     }
   });
+
+  it('#11 - room reserved for a bulk insert, with entries already held, changes nothing they show', () => {
+    const a = store(3_000, T0).s;
+    const b = store(3_000, T0).s;
+    for (const s of [a, b]) for (let i = 0; i < 1_000; i++) s.set(`k${i}`, message(i & 0xff), T0 + i, HOUR);
+    // Far beyond the entry bound, then nothing: neither may lose or reorder an entry.
+    b.reserve(1_000_000);
+    b.reserve(0);
+    for (const s of [a, b]) for (let i = 1_000; i < 4_000; i++) s.set(`k${i}`, message(i & 0xff), T0 + i, HOUR);
+    assert.deepEqual([...b.entries()].map((e) => [e.key, e.message.wire[0]]), [...a.entries()].map((e) => [e.key, e.message.wire[0]]));
+    assert.equal(b.size, 3_000);
+    for (let i = 1_000; i < 4_000; i++) assert.equal(b.peek(`k${i}`)?.message.wire[0], i & 0xff, `k${i}`);
+  });
 });
 
 describe('cache store: what a real reply costs (#11)', () => {

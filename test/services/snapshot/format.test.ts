@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wire/message.ts';
 import { crc32 } from '../../../src/services/snapshot/crc32.ts';
 import {
-  HEADER_BYTES, SNAPSHOT_VERSION, SnapshotError, SnapshotProblem, decodeSnapshot, encodeSnapshot, inspectSnapshot, type SnapshotEntry,
+  HEADER_BYTES, SNAPSHOT_VERSION, SnapshotError, SnapshotProblem, createSnapshotReader, decodeSnapshot, encodeSnapshot, inspectSnapshot, type SnapshotEntry,
 } from '../../../src/services/snapshot/format.ts';
 import { query, reply, soa } from '../../helpers/packets.ts';
 import { createPrng } from '../../helpers/prng.ts';
@@ -47,6 +47,22 @@ describe('snapshot format', () => {
       assert.notEqual(e.message.wire.buffer, big.buffer);
       assert.equal(e.message.wire.byteLength, e.message.wire.buffer.byteLength, 'the wire owns exactly its bytes');
     }
+  });
+
+  it('#11 - gives by nextRaw() the key, times and wire of each entry, the wire a view of the file', () => {
+    const file = encodeSnapshot(ENTRIES, 1_700_000_002_000);
+    const big = new Uint8Array(file.length + 64);
+    big.set(file, 32);
+    const reader = createSnapshotReader(big.subarray(32, 32 + file.length));
+    while (!reader.checkBody(Infinity));
+    while (!reader.checkEntries(Infinity));
+    for (const want of ENTRIES) {
+      const e = reader.nextRaw()!;
+      const { message, ...rest } = want;
+      assert.deepEqual({ ...e, wire: Array.from(e.wire) }, { ...rest, wire: Array.from(message.wire) });
+      assert.equal(e.wire.buffer, big.buffer, 'no copy: the loader copies what it keeps');
+    }
+    assert.equal(reader.nextRaw(), null);
   });
 
   it('gives back every entry as it went in', () => {

@@ -580,5 +580,32 @@ describe('snapshot service: slices (#11)', () => {
     assert.equal(r.restored + r.dropped, 9_999);
     assert.equal(second.cache.store.peek(keyOf('n9998.example.org'))!.expiresAtMs, T0 + 6_000);
   });
+
+  it('#11 - ends every slice of a load by the clock, the checks of the file as well as the entries', async () => {
+    const mem = createMemoryFs();
+    const first = bootSliced(mem, T0);
+    for (let i = 0; i < 4_000; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`), T0, TTL * 1000);
+    await first.service.write(WriteReason.request);
+    // A clock that moves 2 ms each time it is read, and a yield that says which part of the load
+    // the slice before it was in: slices of a few steps each, in every part.
+    let ms = T0 + 1_000;
+    const clock = { now: () => (ms += 2) };
+    const second = boot(mem, T0 + 1_000);
+    const before = { crc: 0, entries: 0 };
+    const service = createSnapshotService(OPTIONS, {
+      clock,
+      timers: second.time,
+      fs: mem.fs,
+      yieldToLoop: async () => {
+        if (second.cache.store.size > 0) before.entries++;
+        else before.crc++;
+      },
+    }, second.cache.store, second.counters);
+    assert.equal((await service.load())!.restored, 4_000);
+    // The file is ~300 KB: 5 CRC steps of 64 KiB and 16 walk steps of 256 entries, two a slice.
+    assert.ok(before.crc >= 8, `${before.crc} yields while the file was checked`);
+    // Entries: the clock is read every 64, so a slice holds 128.
+    assert.ok(before.entries >= 4_000 / 128 - 1, `${before.entries} yields while entries went in`);
+  });
 });
 

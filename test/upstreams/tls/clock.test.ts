@@ -46,7 +46,7 @@ async function dial(port: number, clockMs: number, floorMs: number, pins: string
   const guard = createClockGuard(floorMs, clock, (e) => warnings.push(e));
   const ports: CorePorts = {
     clock,
-    timers: { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as number) },
+    timers: { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as number), setImmediate: (fn: () => void) => void setImmediate(fn) },
     entropy: { random: () => 0.5, id16: () => 1 },
     net: {
       connectUdp: () => Promise.reject(new Error('no UDP here')),
