@@ -20,6 +20,7 @@ import type { PoolForExchange, PoolOptions, UpstreamHealth, UpstreamReply } from
 import type { DueItem, DueList } from './due-list.ts';
 import { Stop } from './stop.ts';
 import { exchangeTcp } from './tcp.ts';
+import type { CopySink } from './transport.ts';
 
 /** Each further copy to the same upstream waits this much longer than the one before... */
 const BACKOFF = 1.5;
@@ -61,8 +62,12 @@ export function copyWaitMs(h: UpstreamHealth, n: number, options: Pick<PoolOptio
   return Math.min(options.rtoMaxMs, Math.max(options.rtoMinMs, base) * growth);
 }
 
-/** One copy in flight, and the signal that stops it (its transport listens to the copy itself). */
-class Copy extends Stop {
+/**
+ * One copy in flight: the signal that stops it (its transport listens to the copy itself), and
+ * where a transport with exchangeTo() delivers its outcome.
+ */
+class Copy extends Stop implements CopySink {
+  readonly ex: HedgedExchange;
   readonly h: UpstreamHealth;
   readonly sentAtMs: number;
   /** The query under this copy's ID. */
@@ -72,11 +77,20 @@ class Copy extends Stop {
   /** Already counted as silent, at its RTO. */
   judged = false;
 
-  constructor(h: UpstreamHealth, sentAtMs: number, bytes: Uint8Array) {
+  constructor(ex: HedgedExchange, h: UpstreamHealth, sentAtMs: number, bytes: Uint8Array) {
     super();
+    this.ex = ex;
     this.h = h;
     this.sentAtMs = sentAtMs;
     this.bytes = bytes;
+  }
+
+  landed(reply: Uint8Array): void {
+    this.ex.landed(this, reply);
+  }
+
+  failed(error: Error): void {
+    this.ex.ended(this, error);
   }
 }
 
@@ -353,17 +367,20 @@ class HedgedExchange implements DueItem {
     this.sentTo.push(h);
     const copies = this.copies;
     const bytes = copies.length === 0 ? this.query : withId(this.query, this.ports.entropy.id16());
-    const c = new Copy(h, now, bytes);
+    const c = new Copy(this, h, now, bytes);
     copies.push(c);
     h.queries++;
     h.inFlight++;
     this.counters.upstream_queries++;
     // Every kind of upstream behind one interface: over TLS and HTTPS this copy is one query on
     // a shared connection, never a connection of its own.
-    h.transport.exchange(bytes, this.deadline - now, c).then(
-      (b) => this.landed(c, b),
-      (e) => this.ended(c, e),
-    );
+    const transport = h.transport;
+    if (transport.exchangeTo) transport.exchangeTo(bytes, this.deadline - now, c);
+    else
+      transport.exchange(bytes, this.deadline - now, c).then(
+        (b) => this.landed(c, b),
+        (e) => this.ended(c, e),
+      );
     const waitMs = copyWaitMs(h, n, this.options);
     if (waitMs < this.deadline - now) {
       this.waiting = c;
