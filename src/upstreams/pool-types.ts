@@ -84,12 +84,14 @@ export interface UpstreamPool {
 /** The pool's side of one exchange: where the next copy goes, and what each outcome means for health. */
 export interface PoolForExchange {
   /**
+   * `sentTo` names the upstream of each copy of this query sent so far (an upstream as many times
+   * as it was asked); `finished`, those not to be asked again (null: none).
    * The upstream for the next copy: the healthy one with the best score, a different one for
    * each hedge while one is left, a half-open one as a probe when none is healthy; null if none.
    */
-  pick(sentTo: ReadonlyMap<UpstreamHealth, number>, finished: ReadonlySet<UpstreamHealth>, nowMs: number): UpstreamHealth | null;
+  pick(sentTo: readonly UpstreamHealth[], finished: readonly UpstreamHealth[] | null, nowMs: number): UpstreamHealth | null;
   /** A half-open upstream not yet asked whose breaker admits a probe now, or null. */
-  probe(sentTo: ReadonlyMap<UpstreamHealth, number>, nowMs: number): UpstreamHealth | null;
+  probe(sentTo: readonly UpstreamHealth[], nowMs: number): UpstreamHealth | null;
   /**
    * A reply came (any rcode); `rttMs` when it may be used as a sample. `late`: its copy was
    * already counted silent, and was only slow.

@@ -19,7 +19,8 @@ import { createRetryBudget, type RetryBudget } from './health/retry-budget.ts';
 import { createUpstreamStatus, type UpstreamStatus } from './health/status.ts';
 import { createRtoEstimator, type RtoEstimator } from './health/rto.ts';
 import { createLatencyView } from './health/latency.ts';
-import { hedgedExchange } from './hedged-exchange.ts';
+import { DueList } from './due-list.ts';
+import { copiesTo, hedgedExchange } from './hedged-exchange.ts';
 import type { ExchangeOptions, PoolForExchange, PoolOptions, UpstreamHealth, UpstreamPool, UpstreamReply } from './pool-types.ts';
 import type { UpstreamSpec } from './spec.ts';
 import { createTransport } from './create-transport.ts';
@@ -101,6 +102,8 @@ export function createUpstreamPool(
   const breakerOpened = (h: UpstreamHealth, code: ErrorCode, reason: string, now: number) =>
     h.status.failed(now, { kind: 'failing', code, message: `upstream: ${h.spec.label} is failing (${reason}); it is asked again after a cooldown` });
 
+  // Every exchange's wait for its next copy, on one timer (#11).
+  const hedges = new DueList(ports.clock, ports.timers);
   const retryBudget = createRetryBudget({ ratio: options.retryRatio, minPerSecond: options.retryMinPerSecond, windowMs: RETRY_WINDOW_MS });
   let inFlight = 0;
 
@@ -114,16 +117,16 @@ export function createUpstreamPool(
       let bestScore = Infinity;
       let probe: UpstreamHealth | null = null;
       for (const h of health) {
-        if (finished.has(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
+        if ((finished !== null && finished.includes(h)) || h.inFlight >= options.maxInFlightPerUpstream) continue;
         const state = h.breaker.state(now);
         if (state === BreakerState.closed) {
           // Hedges spread over the healthy upstreams before any is asked twice.
-          const s = score(h) + (sentTo.get(h) ?? 0) * 1e9;
+          const s = score(h) + copiesTo(sentTo, h) * 1e9;
           if (s < bestScore) {
             best = h;
             bestScore = s;
           }
-        } else if (state === BreakerState.halfOpen && probe === null && !sentTo.has(h)) probe = h;
+        } else if (state === BreakerState.halfOpen && probe === null && !sentTo.includes(h)) probe = h;
       }
       if (best) return best;
       // allow() admits one probe per half-open breaker; it may already be out with another query.
@@ -131,7 +134,7 @@ export function createUpstreamPool(
     },
     probe(sentTo, now) {
       for (const h of health) {
-        if (sentTo.has(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
+        if (sentTo.includes(h) || h.inFlight >= options.maxInFlightPerUpstream) continue;
         if (h.breaker.state(now) === BreakerState.halfOpen && h.breaker.allow(now)) return h;
       }
       return null;
@@ -219,7 +222,7 @@ export function createUpstreamPool(
         return Promise.reject(new HoldfastError(ErrorCode.upstreamsUnavailable, 'upstream: no healthy upstream for background work'));
       }
       inFlight++;
-      return hedgedExchange(query, forExchange, options, ports, counters, retryBudget);
+      return hedgedExchange(query, forExchange, options, ports, counters, retryBudget, hedges);
     },
   };
 }

@@ -41,7 +41,7 @@ import { isRefusal } from './refused.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
 import type { StopSignal } from './stop.ts';
-import type { Transport } from './transport.ts';
+import type { CopySink, Transport } from './transport.ts';
 import { sameAddress } from './udp.ts';
 
 /** Sockets open at once per upstream, each taking new queries; a query picks one at random. */
@@ -59,13 +59,23 @@ export interface UdpPoolOptions {
 
 interface Pending {
   readonly query: Uint8Array;
-  readonly resolve: (reply: Uint8Array) => void;
-  readonly reject: (e: Error) => void;
+  /** Where the outcome goes: a CopySink, or a promise's resolve and reject (exchange()). */
+  readonly to: Outcome;
   /** On the monotonic clock (the wall clock may step). */
   readonly deadlineMs: number;
   readonly timeoutMs: number;
   readonly signal: StopSignal | undefined;
   onAbort: (() => void) | null;
+}
+
+interface Outcome {
+  landed(reply: Uint8Array): void;
+  failed(error: Error): void;
+}
+
+/** An error is delivered a microtask later, as a rejection would be: never in the middle of a sweep or a socket's failure. */
+function fail(p: Pending, error: Error): void {
+  queueMicrotask(() => p.to.failed(error));
 }
 
 interface PooledSocket {
@@ -139,7 +149,7 @@ export function createUdpPoolTransport(
       return;
     }
     end(s, (bytes[0] << 8) | bytes[1], p);
-    p.resolve(bytes);
+    p.to.landed(bytes);
   }
 
   /** The socket failed: every query in flight on it fails alike, and it takes no more. */
@@ -155,7 +165,7 @@ export function createUdpPoolTransport(
     for (const [id, p] of s.ids) {
       if (p === null) continue;
       end(s, id, p);
-      p.reject(error);
+      fail(p, error);
     }
   }
 
@@ -179,7 +189,7 @@ export function createUdpPoolTransport(
           continue;
         }
         end(s, id, p);
-        p.reject(new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over UDP within ${p.timeoutMs} ms (${upstream.label})`));
+        fail(p, new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over UDP within ${p.timeoutMs} ms (${upstream.label})`));
       }
     }
     // A timer that fired a little early (runtimes round) finds its query not yet due: set again.
@@ -232,27 +242,35 @@ export function createUdpPoolTransport(
     return s;
   }
 
-  function exchange(query: Uint8Array, timeoutMs: number, signal?: StopSignal): Promise<Uint8Array> {
-    if (signal?.aborted) return Promise.reject(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
+  /** Sends `query` and delivers its outcome to `to`; `signal` stops the wait. */
+  function start(query: Uint8Array, timeoutMs: number, signal: StopSignal | undefined, to: Outcome): void {
     const id = (query[0] << 8) | query[1];
     const s = socketFor(id);
-    return new Promise((resolve, reject) => {
-      const p: Pending = { query, resolve, reject, deadlineMs: monotonicMs() + timeoutMs, timeoutMs, signal, onAbort: null };
-      if (signal) {
-        p.onAbort = () => {
-          end(s, id, p);
-          reject(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
-        };
-        signal.addEventListener('abort', p.onAbort);
-      }
-      if (p.deadlineMs < sweepAtMs) armSweep(p.deadlineMs);
-      s.ids.set(id, p);
-      s.inFlight++;
-      s.sent++;
-      if (s.sent >= maxQueries && !s.retired) retire(s);
-      if (s.client) s.client.send(query);
-      else s.queued.push(query);
-    });
+    const p: Pending = { query, to, deadlineMs: monotonicMs() + timeoutMs, timeoutMs, signal, onAbort: null };
+    if (signal) {
+      p.onAbort = () => {
+        end(s, id, p);
+        fail(p, new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
+      };
+      signal.addEventListener('abort', p.onAbort);
+    }
+    if (p.deadlineMs < sweepAtMs) armSweep(p.deadlineMs);
+    s.ids.set(id, p);
+    s.inFlight++;
+    s.sent++;
+    if (s.sent >= maxQueries && !s.retired) retire(s);
+    if (s.client) s.client.send(query);
+    else s.queued.push(query);
+  }
+
+  function exchange(query: Uint8Array, timeoutMs: number, signal?: StopSignal): Promise<Uint8Array> {
+    if (signal?.aborted) return Promise.reject(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
+    return new Promise((resolve, reject) => start(query, timeoutMs, signal, { landed: resolve, failed: reject }));
+  }
+
+  function exchangeTo(query: Uint8Array, timeoutMs: number, copy: CopySink): void {
+    if (copy.aborted) queueMicrotask(() => copy.failed(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned')));
+    else start(query, timeoutMs, copy, copy);
   }
 
   function closeAll(): void {
@@ -268,6 +286,7 @@ export function createUdpPoolTransport(
 
   return {
     exchange,
+    exchangeTo,
     close: closeAll,
     // #12: sockets connected before a network change keep the old source address; the queries
     // in flight finish (or time out) on them, new ones go out on fresh sockets.

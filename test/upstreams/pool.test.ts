@@ -41,11 +41,16 @@ function answeringOnly(time: FakeTime, keep: (n: number) => boolean, delayMs = 0
 
 const silent: Responder = () => {};
 
-function setup(upstreams: Record<string, FakeUpstream> | ((time: FakeTime) => Record<string, FakeUpstream>), urls: string[], options: Partial<PoolOptions> = {}) {
+function setup(
+  upstreams: Record<string, FakeUpstream> | ((time: FakeTime) => Record<string, FakeUpstream>),
+  urls: string[],
+  options: Partial<PoolOptions> = {},
+  id16: () => number = () => 7,
+) {
   const time = createFakeTime();
   const fake = createFakeNet(typeof upstreams === 'function' ? upstreams(time) : upstreams);
   const counters = createCounters();
-  const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16: () => 7 }, net: fake.net };
+  const ports: CorePorts = { clock: time, timers: time, entropy: { random: () => 0.5, id16 }, net: fake.net };
   const events: UpstreamEvent[] = [];
   const pool = createUpstreamPool(urls.map(parseUpstream), { ...OPTIONS, ...options }, ports, counters, {
     ...DEFAULT_ENCRYPTED_SETTINGS,
@@ -446,6 +451,31 @@ describe('upstream pool: limits', () => {
     s.time.advance(10_000);
     await drain();
     assert.equal(s.fake.open(), 0);
+  });
+});
+
+describe('#11 - one timer for every exchange\'s hedges', () => {
+  it('keeps one timer for the hedges of many exchanges in flight, and each still hedges at its own moment', async () => {
+    const log: number[] = [];
+    let id = 0;
+    // Distinct IDs, so the queries share one pooled socket.
+    const s = setup((t) => ({ [A]: { udp: timed(t, log, answeringOnly(t, (n) => n >= 10)) } }), ['udp://192.0.2.1'], {}, () => ++id);
+    const started = s.time.now();
+    const first = s.pool.exchange(query('n0.example.org', 'A', { id: 1000 }));
+    await drain();
+    const timersForOne = s.time.pendingTimers;
+    s.time.advance(10);
+    const rest = Array.from({ length: 9 }, (_, i) => s.pool.exchange(query(`n${i + 1}.example.org`, 'A', { id: 1001 + i })));
+    await drain();
+    // Each of the ten once had a hedge timer of its own; their sockets and deadlines are shared.
+    assert.equal(s.time.pendingTimers, timersForOne, 'nine more exchanges, no more timers');
+    await settle(Promise.all([first, ...rest]), s.time, 10);
+    const rto = OPTIONS.rtoInitialMs;
+    assert.deepEqual(
+      log.map((t) => t - started),
+      [0, ...Array(9).fill(10), rto, ...Array(9).fill(10 + rto)],
+      'the first hedges one RTO after it went out, the nine others one RTO after theirs',
+    );
   });
 });
 

@@ -13,6 +13,7 @@ import { ErrorCode, isHoldfastError } from '../../src/core/errors.ts';
 import type { CorePorts, Network, Peer, UdpClientHandlers } from '../../src/core/ports.ts';
 import { parseUpstream } from '../../src/upstreams/spec.ts';
 import { Stop } from '../../src/upstreams/stop.ts';
+import type { CopySink } from '../../src/upstreams/transport.ts';
 import { createUdpPoolTransport, type UdpPoolOptions } from '../../src/upstreams/udp-pool.ts';
 import { createFakeTime } from '../helpers/fake-clock.ts';
 import { drain } from '../helpers/fake-net.ts';
@@ -208,6 +209,51 @@ describe('pooled UDP upstream sockets (#11)', () => {
     s.answer(q);
     await drain();
     assert.equal(s.counters.upstream_mismatched_replies, 0, 'a late reply is not a forgery');
+  });
+
+  it('#11 - exchangeTo() hands the reply to the copy as it arrives, and an error a microtask later, one outcome each', async () => {
+    const s = setup();
+    const log: string[] = [];
+    class Sink extends Stop implements CopySink {
+      readonly name: string;
+      constructor(name: string) {
+        super();
+        this.name = name;
+      }
+      landed(reply: Uint8Array) {
+        log.push(`${this.name} landed ${reply[3] & 0x0f}`);
+      }
+      failed(e: Error) {
+        log.push(`${this.name} failed ${(e as { code?: string }).code}`);
+      }
+    }
+    const answered = query('a.example.org', 'A', { id: 1 });
+    const stopped = query('b.example.org', 'A', { id: 2 });
+    const late = query('c.example.org', 'A', { id: 3 });
+    const stop = new Sink('b');
+    s.pool.exchangeTo!(answered, 1_000, new Sink('a'));
+    s.pool.exchangeTo!(stopped, 1_000, stop);
+    s.pool.exchangeTo!(late, 500, new Sink('c'));
+    await drain();
+    s.answer(answered);
+    assert.deepEqual(log, ['a landed 0'], 'the reply at once, not on a later tick');
+    stop.abort();
+    assert.deepEqual(log, ['a landed 0'], 'an error never from inside the call that caused it');
+    await drain();
+    assert.deepEqual(log, ['a landed 0', `b failed ${ErrorCode.upstreamAborted}`]);
+    s.answer(stopped);
+    s.time.advance(500);
+    await drain();
+    s.answer(late);
+    s.time.advance(1_000);
+    await drain();
+    assert.deepEqual(log, ['a landed 0', `b failed ${ErrorCode.upstreamAborted}`, `c failed ${ErrorCode.upstreamTimeout}`], 'late replies dropped, one outcome each');
+    const already = new Sink('d');
+    already.abort();
+    s.pool.exchangeTo!(query('d.example.org', 'A', { id: 4 }), 1_000, already);
+    assert.equal(log.length, 3);
+    await drain();
+    assert.equal(log[3], `d failed ${ErrorCode.upstreamAborted}`, 'a copy stopped before it is sent is not sent');
   });
 
   it('#11 - close() ends what is in flight and closes every socket', async () => {
