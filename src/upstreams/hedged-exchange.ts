@@ -256,6 +256,14 @@ class HedgedExchange implements DueItem {
     const now = this.ports.clock.now();
     const err = asUpstreamError(c.h, e);
     this.lastError = err;
+    if (this.pool.closed()) {
+      // The pool's transports were closed under this copy (shutdown, or a reload's old pool):
+      // no verdict on the upstream, and nothing more can be asked, so the query ends now.
+      if (!c.judged) this.pool.abandoned(c.h);
+      this.lastError = new HoldfastError(ErrorCode.upstreamAborted, 'upstream: the pool was closed');
+      this.finish(null);
+      return;
+    }
     if (isHoldfastError(err, ErrorCode.upstreamTimeout)) {
       // Only the deadline ends a copy by timeout; its RTO may not have been judged yet.
       if (!c.judged) {
@@ -311,7 +319,7 @@ class HedgedExchange implements DueItem {
 
   /** Sends one more copy if attempts, time, an upstream and (for a retry) the budget allow. */
   send(retry: boolean): boolean {
-    if (this.over || this.copies.length >= this.options.maxAttempts) return false;
+    if (this.over || this.copies.length >= this.options.maxAttempts || this.pool.closed()) return false;
     const now = this.ports.clock.now();
     if (this.deadline - now <= 0) return false;
     const h = this.pool.pick(this.sentTo, this.finished, now);

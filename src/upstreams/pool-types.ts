@@ -105,4 +105,6 @@ export interface PoolForExchange {
   abandoned(h: UpstreamHealth): void;
   /** The exchange has its outcome (a reply or an error): called once, as it settles. */
   settled(): void;
+  /** The pool was closed (shutdown, or a reload's old pool): nothing more is sent. */
+  closed(): boolean;
 }

@@ -111,6 +111,7 @@ export function createUpstreamPool(
   // costs it one RTO, so a flaky upstream sinks below a steady one before its breaker opens.
   const score = (h: UpstreamHealth) => Math.max(0, h.rto.srttMs) + h.consecutiveFailures * h.rto.rtoMs;
 
+  let closed = false;
   const forExchange: PoolForExchange = {
     pick(sentTo, finished, now) {
       let best: UpstreamHealth | null = null;
@@ -184,6 +185,7 @@ export function createUpstreamPool(
     settled() {
       inFlight--;
     },
+    closed: () => closed,
   };
 
   const healthy = () => {
@@ -197,6 +199,7 @@ export function createUpstreamPool(
     healthy,
     inFlight: () => inFlight,
     close() {
+      closed = true;
       for (const h of health) h.transport.close();
     },
     networkChanged() {

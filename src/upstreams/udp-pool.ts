@@ -109,6 +109,7 @@ export function createUdpPoolTransport(
   /** The pool's one deadline timer, and when it fires (Infinity: not set). */
   let sweepTimer: unknown = null;
   let sweepAtMs = Infinity;
+  let closed = false;
 
   function closeSocket(s: PooledSocket): void {
     if (s.closed) return;
@@ -244,6 +245,11 @@ export function createUdpPoolTransport(
 
   /** Sends `query` and delivers its outcome to `to`; `signal` stops the wait. */
   function start(query: Uint8Array, timeoutMs: number, signal: StopSignal | undefined, to: Outcome): void {
+    if (closed) {
+      // Closed for good: opening a socket now would outlive its owner.
+      queueMicrotask(() => to.failed(new HoldfastError(ErrorCode.upstreamAborted, 'upstream: UDP transport closed')));
+      return;
+    }
     const id = (query[0] << 8) | query[1];
     const s = socketFor(id);
     const p: Pending = { query, to, deadlineMs: monotonicMs() + timeoutMs, timeoutMs, signal, onAbort: null };
@@ -274,6 +280,7 @@ export function createUdpPoolTransport(
   }
 
   function closeAll(): void {
+    closed = true;
     for (const s of [...live]) {
       failAll(s, new HoldfastError(ErrorCode.upstreamAborted, 'upstream: exchange abandoned'));
       closeSocket(s);

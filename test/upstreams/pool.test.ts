@@ -445,6 +445,32 @@ describe('upstream pool: limits', () => {
     assert.deepEqual(s.targets(), [`udp ${A}`, `udp ${B}`]);
   });
 
+  it('ends a query in flight when the pool is closed under it, opening nothing and blaming no upstream', async () => {
+    // A pool is closed while queries are in flight on shutdown, or on a reload whose old pool
+    // outlives its grace: the query must end (stale or SERVFAIL for its client), not send
+    // another copy on a closed transport and wait there for ever.
+    const s = setup({ [A]: { udp: silent }, [B]: { udp: silent } }, ['udp://192.0.2.1', 'udp://192.0.2.2']);
+    const pending = s.pool.exchange(query('www.example.org'));
+    let outcome: unknown = 'pending';
+    pending.then(
+      () => (outcome = 'answered'),
+      (e) => (outcome = e),
+    );
+    await drain();
+    const sent = s.fake.sent.length;
+    s.pool.close();
+    await drain();
+    assert.ok(isHoldfastError(outcome, ErrorCode.upstreamsExhausted) && /pool was closed/.test(outcome.message), `the query ended at once, got ${String(outcome)}`);
+    // Nothing was sent or opened after the close, even as the clock moves on.
+    s.time.advance(20_000);
+    await drain();
+    assert.equal(s.fake.sent.length, sent);
+    assert.equal(s.fake.open(), 0);
+    assert.equal(s.counters.upstream_errors, 0);
+    for (const h of s.pool.health) assert.equal(h.breaker.state(s.time.now()), BreakerState.closed);
+    assert.equal(s.pool.inFlight(), 0);
+  });
+
   it('closes every socket it opens, late replies included', async () => {
     const s = setup((t) => ({ [A]: { udp: answering(t, 5_000) }, [B]: { udp: answering(t) } }), ['udp://192.0.2.1', 'udp://192.0.2.2']);
     await s.ask();

@@ -266,6 +266,16 @@ describe('pooled UDP upstream sockets (#11)', () => {
     assert.ok(s.sockets.every((x) => x.closed));
     assert.equal(s.time.pendingTimers, 0);
   });
+
+  it('after close(), a query fails at once as abandoned and opens no socket', async () => {
+    const s = setup();
+    s.pool.close();
+    const r = outcome(s.pool.exchange(query('a.example.org', 'A', { id: 1 }), 1000));
+    await drain();
+    assert.ok(isHoldfastError(r.error, ErrorCode.upstreamAborted), String(r.error));
+    assert.equal(s.sockets.length, 0);
+    assert.equal(s.time.pendingTimers, 0);
+  });
 });
 
 describe(`pooled UDP upstream sockets on real sockets (${runtimeName})`, () => {
