@@ -25,14 +25,14 @@ describe(`UDP and TCP adapters (${runtimeName})`, () => {
 
   it('#10 - binds 0.0.0.0 and :: on the same port, UDP and TCP, each answering its own family', { skip: runtimeName === 'deno' ? 'Deno has no IPv6-only option (next test)' : false }, async () => {
     const got: string[] = [];
-    const v4 = await udp.listenUdp('0.0.0.0', 0, (bytes, from) => {
-      got.push(`v4 ${from.address}`);
-      v4.send(bytes, from.port, from.address);
+    const v4 = await udp.listenUdp('0.0.0.0', 0, (bytes, port, address) => {
+      got.push(`v4 ${address}`);
+      v4.send(bytes, port, address);
     });
     open.push(v4);
-    const v6 = await udp.listenUdp('::', v4.port, (bytes, from) => {
-      got.push(`v6 ${from.address}`);
-      v6.send(bytes, from.port, from.address);
+    const v6 = await udp.listenUdp('::', v4.port, (bytes, port, address) => {
+      got.push(`v6 ${address}`);
+      v6.send(bytes, port, address);
     });
     open.push(v6);
     open.push(await tcp.listenTcp('0.0.0.0', v4.port, () => null));
