@@ -52,6 +52,25 @@ describe(`UDP and TCP adapters (${runtimeName})`, () => {
     await assert.rejects(tcp.listenTcp('::', v4.port, () => null), /Deno cannot make \[::\] IPv6-only/);
   });
 
+  it('#11 - is done with the bytes when send() returns, where it says so (sendsAtOnce)', async () => {
+    const got: number[][] = [];
+    const receiver = await udp.listenUdp('127.0.0.1', 0, (bytes) => got.push([...bytes]));
+    open.push(receiver);
+    const sender = await udp.listenUdp('127.0.0.1', 0, () => {});
+    open.push(sender);
+    assert.equal(sender.sendsAtOnce, runtimeName === 'bun');
+    if (!sender.sendsAtOnce) return;
+    // One buffer, overwritten after each send, as the listener's fast path does with its replies.
+    const buffer = new Uint8Array(3);
+    for (let i = 0; i < 3; i++) {
+      buffer.fill(i + 1);
+      sender.send(buffer, receiver.port, '127.0.0.1');
+    }
+    buffer.fill(9);
+    assert.ok(await until(() => got.length === 3, 2000), `received ${JSON.stringify(got)}`);
+    assert.deepEqual(got, [[1, 1, 1], [2, 2, 2], [3, 3, 3]]);
+  });
+
   it('#10 - a send to port 0 does not throw; the handler hears of it', async () => {
     const errors: string[] = [];
     const s = await udp.listenUdp('127.0.0.1', 0, () => {}, (op) => errors.push(op));
