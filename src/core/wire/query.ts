@@ -72,14 +72,22 @@ function fail(problem: QueryProblem, detail: string, query?: Query): ParseResult
 const ednsSeen = new Map<number, Edns>();
 const EDNS_SEEN_MAX = 256;
 
+// The last one made or found: a client asks with the same EDNS fields every time, and one
+// comparison is cheaper than the map's lookup.
+let ednsLastKey = -1;
+let ednsLast: Edns | null = null;
+
 function ednsOf(udpSize: number, version: number, dnssecOk: boolean): Edns {
   const k = (udpSize * 256 + version) * 2 + (dnssecOk ? 1 : 0);
+  if (k === ednsLastKey) return ednsLast!;
   let e = ednsSeen.get(k);
   if (e === undefined) {
     e = Object.freeze({ udpSize, version, do: dnssecOk });
     if (ednsSeen.size >= EDNS_SEEN_MAX) ednsSeen.clear();
     ednsSeen.set(k, e);
   }
+  ednsLastKey = k;
+  ednsLast = e;
   return e;
 }
 

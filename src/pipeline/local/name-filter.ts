@@ -23,16 +23,35 @@ function suffixHash(key: string, from: number): number {
   return h | 0;
 }
 
+/** Every suffix of `key` at a label boundary, the whole key first. */
+function* suffixStarts(key: string): Generator<number> {
+  for (let p = 0; p < key.length; p += key.charCodeAt(p) + 1) yield p;
+}
+
 /** `names` and `zones` as name keys (names.ts: the folded wire form as a string). */
 export function createNameFilter(names: Iterable<string>, zones: Iterable<string>): NameFilter {
   const exact = new Set<number>();
   const under = new Set<number>();
-  for (const n of names) exact.add(suffixHash(n, 0));
-  for (const z of zones) under.add(suffixHash(z, 0));
+  // Every suffix of every name and zone: a name none of whose suffixes is here can be none of
+  // them, so most names are ruled out on their last label.
+  const tails = new Set<number>();
+  for (const [keys, set] of [[names, exact], [zones, under]] as const) {
+    for (const k of keys) {
+      set.add(suffixHash(k, 0));
+      for (const p of suffixStarts(k)) tails.add(suffixHash(k, p));
+    }
+  }
+  // A bit per hash (folded to the table's size) before the sets: a bit costs less to read than
+  // a set's lookup. 32 bits per hash held.
+  const bitCount = Math.max(1 << 12, 1 << Math.ceil(Math.log2(32 * tails.size + 1)));
+  const bits = new Uint32Array(bitCount >>> 5);
+  const mask = bitCount - 1;
+  for (const h of tails) bits[(h & mask) >>> 5] |= 1 << (h & 31);
+  const maybeTail = (h: number) => (bits[(h & mask) >>> 5] & (1 << (h & 31))) !== 0;
   const starts = new Int32Array(MAX_LABELS);
   return {
     mayHold(b, start, end) {
-      if (exact.size === 0 && under.size === 0) return false;
+      if (tails.size === 0) return false;
       let labels = 0;
       for (let p = start; p < end - 1 && labels < MAX_LABELS; p += b[p] + 1) starts[labels++] = p;
       // Back from the root byte; each label start closes the hash of the suffix there.
@@ -43,11 +62,13 @@ export function createNameFilter(names: Iterable<string>, zones: Iterable<string
           const c = b[i];
           h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), FNV_PRIME);
         }
-        if (under.has(h | 0)) return true;
+        h |= 0;
+        if (!maybeTail(h)) return false;
+        if (under.has(h)) return true;
       }
       // The root alone has no label: its one byte.
-      if (labels === 0) h = Math.imul(h ^ b[start], FNV_PRIME);
-      return exact.has(h | 0) || under.has(h | 0);
+      if (labels === 0) h = Math.imul(h ^ b[start], FNV_PRIME) | 0;
+      return exact.has(h) || under.has(h);
     },
   };
 }
