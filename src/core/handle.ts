@@ -95,8 +95,9 @@ function createUdpHit(hits: HitPath, counters: Counters, options: HandleOptions,
     if (source === Source.negative) counters.answers_negative++;
     else counters.answers_cache_fresh++;
     if (out[2] & Flag2.TC) counters.truncated_udp++;
-    // Answered within this call, well inside the first bucket (0.1 ms): recorded as 0 ms rather
-    // than paying two clock reads, which would cost about what the rest of the hit does.
+    // Answered within this call, in well under a microsecond: inside the first bucket (0.1 ms)
+    // however it is timed, so it is recorded as 0 ms rather than paying two clock reads, which
+    // add about a quarter to the hit's JavaScript (60-90 ns in hit-alloc-child's loop).
     if (histograms) histograms.observe(source, 0);
     return (views[length] ??= out.subarray(0, length));
   };
