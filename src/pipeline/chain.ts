@@ -233,10 +233,7 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   return {
     chain,
     /** The chain's fresh cache hits without it, for handle()'s UDP fast path. */
-    hits: createHitPath(
-      aboveCache.map((s) => s.passes),
-      cache.hits,
-    ),
+    hits: createHitPath(aboveCache.map((s) => s.passes), cache.hits),
     cache: cache.store,
     /** --no-stale and --max-stale: put in force by guardStale() on SIGHUP. */
     guardStale: cache.guardStale,
