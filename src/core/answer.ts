@@ -1,7 +1,7 @@
 // What each stage hands back up the chain: the reply's content and where it came from.
 // handle() turns it into bytes for one client; logs and metrics read `source`.
 
-import type { Query } from './wire/query.ts';
+import type { Query, QueryHeader } from './wire/query.ts';
 import type { StoredMessage } from './wire/message.ts';
 
 export const Source = {
@@ -64,3 +64,32 @@ export interface Answer {
 export type MaybePromise<T> = T | Promise<T>;
 export type Next = (req: Request) => MaybePromise<Answer>;
 export type Stage = (req: Request, next: Next) => MaybePromise<Answer>;
+
+/**
+ * A stage's word that it would hand `q` on down the chain untouched: no answer, nothing kept,
+ * nothing counted. Read from the question alone, without allocating; it may say false when
+ * unsure (the query then goes through the chain as usual). What lets a cache hit skip the
+ * stages above the cache (HitPath).
+ */
+export type PassesOn = (q: QueryHeader, transport: ClientInfo['transport']) => boolean;
+
+/**
+ * The chain's answer to a fresh cache hit, without the chain (#11): what a datagram that the
+ * cache answers costs is then a lookup and a copy, with no object made. Its replies are the
+ * chain's, byte for byte; every stage above the cache must have said it passes the query on.
+ */
+export interface HitPath {
+  /**
+   * A fresh cached answer to `q` that no stage above the cache would take from the cache: a
+   * number for answer(), or -1. Changes nothing (no use is counted) and reads the clock once.
+   */
+  find(q: QueryHeader, transport: ClientInfo['transport']): number;
+  /**
+   * Answers `q` from what find() just gave, in the same turn: counts the use as the cache stage
+   * does and writes the reply into `out`, as handle() renders it within `limit` bytes.
+   * Returns its length.
+   */
+  answer(found: number, q: QueryHeader, limit: number, out: Uint8Array): number;
+  /** The answer's source (fresh or negative), for counters and latency. */
+  source(found: number): Source;
+}

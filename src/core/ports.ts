@@ -45,10 +45,18 @@ export interface UdpSocket {
    * this send, a closed socket) is dropped and reported to the socket's UdpErrorHandler.
    */
   send(bytes: Uint8Array, port: number, address: string): void;
+  /**
+   * True when send() is done with `bytes` once it returns (Bun sends at once), so the caller may
+   * overwrite them; otherwise the runtime may read them later, and each send needs its own.
+   */
+  readonly sendsAtOnce: boolean;
   close(): void;
 }
 
 export type UdpReceiver = (bytes: Uint8Array, from: Peer) => void;
+
+/** A listener's datagram: the sender as arguments, not a Peer object per datagram (#11). */
+export type DatagramReceiver = (bytes: Uint8Array, port: number, address: string) => void;
 
 /**
  * A socket error an adapter caught instead of throwing or printing it: on `receive`, an ICMP
@@ -204,7 +212,7 @@ export interface HttpServer extends Closable {
 /** Inbound sockets, for the LAN side. */
 export interface Listeners {
   /** An IPv6 wildcard (`::`) is IPv6-only, so that `0.0.0.0` can be bound on the same port. */
-  listenUdp(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
+  listenUdp(address: string, port: number, onMessage: DatagramReceiver, onError?: UdpErrorHandler): Promise<UdpSocket>;
   /** As listenUdp, an IPv6 wildcard is IPv6-only (where the runtime allows: not on Deno). */
   listenTcp(address: string, port: number, onConnection: (conn: TcpConnection, from: Peer) => StreamHandlers | null): Promise<Closable>;
   /**

@@ -16,8 +16,10 @@ export type AccessOptions = ServerConfig['access'];
 export type RateLimitOptions = ServerConfig['rateLimit'];
 
 export interface Admission {
-  /** For handle(): answer, or drop, refuse or truncate this client's message. */
+  /** Answer, or drop, refuse or truncate this client's message. */
   readonly admit: (client: ClientInfo) => AdmitAction;
+  /** admit() from the address and transport alone, as handle() asks: no ClientInfo per message (#11). */
+  readonly admitFrom: (address: string, transport: ClientInfo['transport']) => AdmitAction;
   /** For the TCP session layer: may this address open one more connection? */
   readonly admitConnection: ConnectionGate;
   /** Client prefixes with rate state, for tests and status. */
@@ -154,18 +156,18 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     }
   }
 
-  function admit(client: ClientInfo): AdmitAction {
-    const k = lookup(client.address);
+  function admitFrom(address: string, transport: ClientInfo['transport']): AdmitAction {
+    const k = lookup(address);
     if (k.kind !== KnownKind.limited) {
       if (k.kind === KnownKind.exempt) return Admit.answer;
       if (refused === Admit.drop) counters.acl_dropped++;
-      else if (refuseBucket !== null && client.transport !== 'tcp' && !takeToken(refuseBucket, refuseRate!, clock.now())) {
+      else if (refuseBucket !== null && transport !== 'tcp' && !takeToken(refuseBucket, refuseRate!, clock.now())) {
         counters.acl_refused_limited++;
         return Admit.drop;
       } else counters.acl_refused++;
       return refused;
     }
-    const tcp = client.transport === 'tcp';
+    const tcp = transport === 'tcp';
     const key = tcp ? k.tcpKey : k.udpKey;
     const now = clock.now();
     if (table !== null && !table.take(key, now)) return limited(tcp);
@@ -214,5 +216,6 @@ export function createAdmission(access: AccessOptions, limits: RateLimitOptions,
     known.clear();
   }
 
-  return { admit, admitConnection, trackedClients: () => table?.size ?? 0, usesLocal, setLocalSubnets };
+  const admit = (client: ClientInfo) => admitFrom(client.address, client.transport);
+  return { admit, admitFrom, admitConnection, trackedClients: () => table?.size ?? 0, usesLocal, setLocalSubnets };
 }

@@ -2,13 +2,14 @@
 // passes it down; the upstream stage at the bottom always answers or throws. Who may ask at
 // all is decided before this, from the address alone (access/, wired in server/start.ts).
 
-import type { Next, Stage } from '../core/answer.ts';
+import type { Next, PassesOn, Stage } from '../core/answer.ts';
 import type { Counters } from '../core/counters.ts';
 import type { ServerConfig } from '../config/config.ts';
 import type { CorePorts } from '../core/ports.ts';
 import { createCacheStage } from './cache/stage.ts';
 import { createCoalesceStage } from './coalesce/stage.ts';
-import { createAnyStage } from './policy/any-stage.ts';
+import { anyPasses, createAnyStage } from './policy/any-stage.ts';
+import { createHitPath } from './hit-path.ts';
 import { createLocalStage } from './local/stage.ts';
 import { localStageOptions, NO_FILES } from './local/setup.ts';
 import { createBlockStage } from './block/stage.ts';
@@ -212,12 +213,18 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
     (name, qtype) => block.explain(name, qtype),
     (name) => current.router.explain(name),
   ];
+  // The stages above the cache, each with its word on which queries it passes on untouched:
+  // a fresh cache hit is answered without them (and without the chain) when all of them would
+  // pass it on (hit-path.ts). A stage put above the cache must come with its own.
+  const aboveCache: ReadonlyArray<{ readonly stage: Stage; readonly passes: PassesOn }> = [
+    { stage: createAnyStage(), passes: anyPasses }, // first: ANY over UDP must never reach an upstream (RFC 8482), whatever the name
+    local, //    before block rules: a name of the LAN is answered even when a list holds it; private reverse zones end here, never forwarded
+    rewrite, //  the user's own rules before subscribed lists; a CNAME target goes on through the stages below
+    block, //    blocked names end here, before forward zones, the cache or an upstream
+  ];
   const chain = compose(
     [
-      createAnyStage(), // first: ANY over UDP must never reach an upstream (RFC 8482), whatever the name
-      local.stage, //      before block rules: a name of the LAN is answered even when a list holds it; private reverse zones end here, never forwarded
-      rewrite.stage, //    the user's own rules before subscribed lists; a CNAME target goes on through the stages below
-      block.stage, //      blocked names end here, before forward zones, the cache or an upstream
+      ...aboveCache.map((s) => s.stage),
       cache.stage, //      fresh hits end here
       coalesce.stage, //   after the cache: only misses share exchanges
     ],
@@ -225,6 +232,8 @@ export function createPipeline(config: ServerConfig, ports: CorePorts, counters:
   );
   return {
     chain,
+    /** The chain's fresh cache hits without it, for handle()'s UDP fast path. */
+    hits: createHitPath(aboveCache.map((s) => s.passes), cache.hits),
     cache: cache.store,
     /** --no-stale and --max-stale: put in force by guardStale() on SIGHUP. */
     guardStale: cache.guardStale,

@@ -1,6 +1,7 @@
 // Answers still on their way (misses), so that a stop can let them finish before the sockets
 // close. A hit completes synchronously and is never counted.
 
+import type { ClientInfo } from '../core/answer.ts';
 import type { Handle } from '../core/handle.ts';
 import type { Timers } from '../core/ports.ts';
 
@@ -17,15 +18,17 @@ export function createDrain(handle: Handle, timers: Timers): Drain {
   const answered = () => {
     if (--inFlight === 0) onDrained?.();
   };
+  const counted = (bytes: Uint8Array, client: ClientInfo) => {
+    const reply = handle(bytes, client);
+    if (reply instanceof Promise) {
+      inFlight++;
+      reply.then(answered, answered);
+    }
+    return reply;
+  };
   return {
-    handle: (bytes, client) => {
-      const reply = handle(bytes, client);
-      if (reply instanceof Promise) {
-        inFlight++;
-        reply.then(answered, answered);
-      }
-      return reply;
-    },
+    // A fresh cache hit (handle.hit) is answered at once: nothing to wait for.
+    handle: handle.hit ? Object.assign(counted, { hit: handle.hit }) : counted,
     async settle(boundMs) {
       if (inFlight === 0) return;
       await new Promise<void>((resolve) => {

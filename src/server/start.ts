@@ -247,7 +247,8 @@ export async function startServer(
             }
           : logHook,
       latency: { histograms: latency, now: clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now() },
-      admit: (client) => admission.admit(client),
+      admit: (address, transport) => admission.admitFrom(address, transport),
+      hits: pipeline.hits,
     }),
     runtime.timers,
   );

@@ -25,14 +25,14 @@ describe(`UDP and TCP adapters (${runtimeName})`, () => {
 
   it('#10 - binds 0.0.0.0 and :: on the same port, UDP and TCP, each answering its own family', { skip: runtimeName === 'deno' ? 'Deno has no IPv6-only option (next test)' : false }, async () => {
     const got: string[] = [];
-    const v4 = await udp.listenUdp('0.0.0.0', 0, (bytes, from) => {
-      got.push(`v4 ${from.address}`);
-      v4.send(bytes, from.port, from.address);
+    const v4 = await udp.listenUdp('0.0.0.0', 0, (bytes, port, address) => {
+      got.push(`v4 ${address}`);
+      v4.send(bytes, port, address);
     });
     open.push(v4);
-    const v6 = await udp.listenUdp('::', v4.port, (bytes, from) => {
-      got.push(`v6 ${from.address}`);
-      v6.send(bytes, from.port, from.address);
+    const v6 = await udp.listenUdp('::', v4.port, (bytes, port, address) => {
+      got.push(`v6 ${address}`);
+      v6.send(bytes, port, address);
     });
     open.push(v6);
     open.push(await tcp.listenTcp('0.0.0.0', v4.port, () => null));
@@ -50,6 +50,25 @@ describe(`UDP and TCP adapters (${runtimeName})`, () => {
     const t4 = await tcp.listenTcp('0.0.0.0', v4.port, () => null);
     open.push(t4);
     await assert.rejects(tcp.listenTcp('::', v4.port, () => null), /Deno cannot make \[::\] IPv6-only/);
+  });
+
+  it('#11 - is done with the bytes when send() returns, where it says so (sendsAtOnce)', async () => {
+    const got: number[][] = [];
+    const receiver = await udp.listenUdp('127.0.0.1', 0, (bytes) => got.push([...bytes]));
+    open.push(receiver);
+    const sender = await udp.listenUdp('127.0.0.1', 0, () => {});
+    open.push(sender);
+    assert.equal(sender.sendsAtOnce, runtimeName === 'bun');
+    if (!sender.sendsAtOnce) return;
+    // One buffer, overwritten after each send, as the listener's fast path does with its replies.
+    const buffer = new Uint8Array(3);
+    for (let i = 0; i < 3; i++) {
+      buffer.fill(i + 1);
+      sender.send(buffer, receiver.port, '127.0.0.1');
+    }
+    buffer.fill(9);
+    assert.ok(await until(() => got.length === 3, 2000), `received ${JSON.stringify(got)}`);
+    assert.deepEqual(got, [[1, 1, 1], [2, 2, 2], [3, 3, 3]]);
   });
 
   it('#10 - a send to port 0 does not throw; the handler hears of it', async () => {

@@ -193,10 +193,10 @@ describe('handle: answers from the chain', () => {
 describe('handle: clients turned away before parsing', () => {
   function gated(action: AdmitAction, chain: Next = never) {
     const counters = createCounters();
-    const seen: ClientInfo[] = [];
+    const seen: Array<[string, string]> = [];
     const handle = createHandle(chain, counters, {
-      admit: (c) => {
-        seen.push(c);
+      admit: (address, transport) => {
+        seen.push([address, transport]);
         return action;
       },
     });
@@ -207,7 +207,7 @@ describe('handle: clients turned away before parsing', () => {
     const { handle, seen } = gated(Admit.answer, async () => upstreamAnswer('a.example', [rr([0xc0, 12], 1, 60, [192, 0, 2, 1])]));
     const d = decode((await handle(rawQuery('a.example'), UDP))!);
     assert.equal(d.answers[0].data, '192.0.2.1');
-    assert.deepEqual(seen, [UDP]);
+    assert.deepEqual(seen, [[UDP.address, UDP.transport]]);
   });
 
   it('answers REFUSED echoing the ID, the question and an OPT, without reaching the chain', async () => {

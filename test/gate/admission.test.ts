@@ -278,7 +278,7 @@ describe('admission through handle()', () => {
         return { source: 'synthetic', reason: 'test', rcode: 3, message: null, ageSeconds: 0 };
       },
       counters,
-      { admit: admission.admit },
+      { admit: admission.admitFrom },
     );
     assert.equal(decode((await handle(rawQuery('a.example'), udp('198.51.100.4')))!).rcode, 'REFUSED');
     assert.equal(decode((await handle(rawQuery('a.example'), udp('2001:db8::4')))!).rcode, 'REFUSED');

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CONFIG, type ServerConfig } from '../../src/config/config.ts';
-import type { Peer, Runtime, UdpErrorHandler, UdpReceiver, UdpSocket } from '../../src/core/ports.ts';
+import type { DatagramReceiver, Peer, Runtime, UdpErrorHandler, UdpSocket } from '../../src/core/ports.ts';
 import { startServer, type RunningServer } from '../../src/server/start.ts';
 import { createFakeNet, dnsOverTls, drain, type Responder } from '../helpers/fake-net.ts';
 import { createFakeTime, type FakeTime } from '../helpers/fake-clock.ts';
@@ -27,10 +27,10 @@ interface FakeListener {
 
 function fakeRuntime(time: FakeTime, respond: Responder): { runtime: Runtime; listener: FakeListener } {
   const fake = createFakeNet({ [UPSTREAM]: { udp: respond }, [DOT]: { tls: dnsOverTls(respond) } });
-  let onMessage: UdpReceiver = () => {};
+  let onMessage: DatagramReceiver = () => {};
   let onError: UdpErrorHandler | undefined;
   const listener: FakeListener = {
-    receive: (bytes, from) => onMessage(bytes, from),
+    receive: (bytes, from) => onMessage(bytes, from.port, from.address),
     error: (op, e) => onError?.(op, e),
     sent: [],
     throwOnSend: false,
@@ -44,14 +44,16 @@ function fakeRuntime(time: FakeTime, respond: Responder): { runtime: Runtime; li
     entropy: { random: () => 0.5, id16: () => 4242 },
     net: fake.net,
     listeners: {
-      listenUdp(_address: string, port: number, receiver: UdpReceiver, errors?: UdpErrorHandler): Promise<UdpSocket> {
+      listenUdp(_address: string, port: number, receiver: DatagramReceiver, errors?: UdpErrorHandler): Promise<UdpSocket> {
         onMessage = receiver;
         onError = errors;
         return Promise.resolve({
           port: port || 5300,
+          // As Bun's: done with the bytes on return, so what is kept here is a copy.
+          sendsAtOnce: true,
           send(bytes: Uint8Array, toPort: number, toAddress: string) {
             if (listener.throwOnSend) throw new Error('send ECONNREFUSED');
-            listener.sent.push({ bytes, to: { address: toAddress, port: toPort } });
+            listener.sent.push({ bytes: bytes.slice(), to: { address: toAddress, port: toPort } });
           },
           close() {},
         });

@@ -1,6 +1,6 @@
 // UDP on Bun.udpSocket.
 
-import type { UdpErrorHandler, UdpReceiver, UdpSocket } from '../../core/ports.ts';
+import type { DatagramReceiver, UdpErrorHandler, UdpSocket } from '../../core/ports.ts';
 import { bun } from './bun-api.ts';
 
 /**
@@ -13,14 +13,14 @@ const SOCKET_IPV6_ONLY = 8;
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
-async function open(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket> {
+async function open(address: string, port: number, onMessage: DatagramReceiver, onError?: UdpErrorHandler): Promise<UdpSocket> {
   const report = (op: 'send' | 'receive', e: unknown) => onError?.(op, asError(e));
   const s = await bun.udpSocket({
     hostname: address,
     port,
     flags: address.includes(':') ? SOCKET_IPV6_ONLY : 0,
     socket: {
-      data: (_s, data, fromPort, fromAddress) => onMessage(data, { address: fromAddress, port: fromPort }),
+      data: (_s, data, fromPort, fromAddress) => onMessage(data, fromPort, fromAddress),
       // Bun turns each ICMP error the kernel queues (port unreachable from an upstream that
       // refuses, or from a client that has gone) into a call here; with no handler it prints a
       // multi-line dump per packet. Bun 1.4 passes the error alone, not (socket, error).
@@ -30,6 +30,9 @@ async function open(address: string, port: number, onMessage: UdpReceiver, onErr
   let closed = false;
   return {
     port: s.port,
+    // Bun's send() hands the bytes to sendmmsg before it returns, and drops what the kernel
+    // will not take then: it never keeps them.
+    sendsAtOnce: true,
     send: (bytes, toPort, toAddress) => {
       if (closed) return;
       try {

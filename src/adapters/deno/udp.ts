@@ -1,12 +1,12 @@
 // UDP on Deno.listenDatagram (needs --unstable-net).
 // It has no IPv6-only option: wildcard.ts says what that means for `::`.
 
-import type { UdpErrorHandler, UdpReceiver, UdpSocket } from '../../core/ports.ts';
+import type { DatagramReceiver, UdpErrorHandler, UdpSocket } from '../../core/ports.ts';
 import { explainBindError } from './wildcard.ts';
 
 const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
-function open(address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler): Promise<UdpSocket> {
+function open(address: string, port: number, onMessage: DatagramReceiver, onError?: UdpErrorHandler): Promise<UdpSocket> {
   try {
     const conn = Deno.listenDatagram({ hostname: address, port, transport: 'udp' });
     let closed = false;
@@ -26,11 +26,13 @@ function open(address: string, port: number, onMessage: UdpReceiver, onError?: U
           continue;
         }
         const peer = received[1] as Deno.NetAddr;
-        onMessage(received[0], { address: peer.hostname, port: peer.port });
+        onMessage(received[0], peer.port, peer.hostname);
       }
     })();
     return Promise.resolve({
       port: (conn.addr as Deno.NetAddr).port,
+      // send() is asynchronous: the bytes are read after it returns.
+      sendsAtOnce: false,
       send: (bytes, toPort, toAddress) => {
         if (closed) return;
         try {

@@ -1,14 +1,14 @@
 // UDP on node:dgram.
 
 import dgram from 'node:dgram';
-import type { UdpErrorHandler, UdpReceiver, UdpSocket } from '../../core/ports.ts';
+import type { DatagramReceiver, UdpErrorHandler, UdpSocket } from '../../core/ports.ts';
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
-function open(address: string, port: number, onMessage: UdpReceiver, onError: UdpErrorHandler | undefined, server: boolean): Promise<UdpSocket> {
+function open(address: string, port: number, onMessage: DatagramReceiver, onError: UdpErrorHandler | undefined, server: boolean): Promise<UdpSocket> {
   const v6 = address.includes(':');
   const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
-  socket.on('message', (msg, rinfo) => onMessage(msg, rinfo));
+  socket.on('message', (msg, rinfo) => onMessage(msg, rinfo.port, rinfo.address));
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(port, address, () => {
@@ -30,6 +30,8 @@ function open(address: string, port: number, onMessage: UdpReceiver, onError: Ud
       };
       resolve({
         port: socket.address().port,
+        // dgram may queue the bytes (until the socket is writable, or after a lookup).
+        sendsAtOnce: false,
         send: (bytes, toPort, toAddress) => {
           if (closed) return;
           try {
@@ -50,4 +52,4 @@ function open(address: string, port: number, onMessage: UdpReceiver, onError: Ud
   });
 }
 
-export const listenUdp = (address: string, port: number, onMessage: UdpReceiver, onError?: UdpErrorHandler) => open(address, port, onMessage, onError, true);
+export const listenUdp = (address: string, port: number, onMessage: DatagramReceiver, onError?: UdpErrorHandler) => open(address, port, onMessage, onError, true);

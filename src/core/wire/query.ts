@@ -15,9 +15,12 @@ export interface Edns {
   readonly do: boolean;
 }
 
-export interface Query {
+/**
+ * What answering a query reads of it: the header bits, the question and EDNS, without the
+ * keys. A Query is one; so is a ScannedQuery, which a cache hit fills in place (#11).
+ */
+export interface QueryHeader {
   readonly bytes: Uint8Array;
-  readonly id: number;
   readonly opcode: number;
   readonly rd: boolean;
   readonly cd: boolean;
@@ -28,6 +31,10 @@ export interface Query {
   readonly qclass: number;
   readonly questionEnd: number;
   readonly edns: Edns | null;
+}
+
+export interface Query extends QueryHeader {
+  readonly id: number;
   /** Case-folded name, type, class and the DO/CD bits: answers differ along each. */
   readonly key: string;
   /** The case-folded name alone (its wire form as a string): what local data and zones are keyed by. */
@@ -65,14 +72,22 @@ function fail(problem: QueryProblem, detail: string, query?: Query): ParseResult
 const ednsSeen = new Map<number, Edns>();
 const EDNS_SEEN_MAX = 256;
 
+// The last one made or found: a client asks with the same EDNS fields every time, and one
+// comparison is cheaper than the map's lookup.
+let ednsLastKey = -1;
+let ednsLast: Edns | null = null;
+
 function ednsOf(udpSize: number, version: number, dnssecOk: boolean): Edns {
   const k = (udpSize * 256 + version) * 2 + (dnssecOk ? 1 : 0);
+  if (k === ednsLastKey) return ednsLast!;
   let e = ednsSeen.get(k);
   if (e === undefined) {
     e = Object.freeze({ udpSize, version, do: dnssecOk });
     if (ednsSeen.size >= EDNS_SEEN_MAX) ednsSeen.clear();
     ednsSeen.set(k, e);
   }
+  ednsLastKey = k;
+  ednsLast = e;
   return e;
 }
 
@@ -85,19 +100,71 @@ function keySuffixFor(qtype: number, qclass: number, dnssecOk: boolean, cd: bool
   return keySuffix;
 }
 
-export function parseQuery(b: Uint8Array): ParseResult {
-  if (b.length < HEADER_BYTES) return fail(QueryProblem.short, `${b.length} bytes`);
-  if (isResponse(b)) return fail(QueryProblem.response, 'QR=1');
+/**
+ * A query read in place: scanQuery() fills one per message, so a cache hit allocates nothing to
+ * read its query (#11). Valid until the next scan into it; parseQuery() copies it into a Query.
+ */
+export interface ScannedQuery extends QueryHeader {
+  bytes: Uint8Array;
+  opcode: number;
+  rd: boolean;
+  cd: boolean;
+  ad: boolean;
+  nameEnd: number;
+  qtype: number;
+  qclass: number;
+  questionEnd: number;
+  edns: Edns | null;
+  /** The OPT record's version (0 without one): above 0 the problem is badVersion. */
+  ednsVersion: number;
+  /** Why the message cannot be answered as it is, or null. */
+  problem: QueryProblem | null;
+  detail: string;
+}
+
+export function createScannedQuery(): ScannedQuery {
+  return {
+    bytes: new Uint8Array(0),
+    opcode: 0,
+    rd: false,
+    cd: false,
+    ad: false,
+    nameEnd: 0,
+    qtype: 0,
+    qclass: 0,
+    questionEnd: 0,
+    edns: null,
+    ednsVersion: 0,
+    problem: null,
+    detail: '',
+  };
+}
+
+function problem(s: ScannedQuery, p: QueryProblem, detail: string): boolean {
+  s.problem = p;
+  s.detail = detail;
+  return false;
+}
+
+/**
+ * Reads `b` into `s`: true when it is a query to answer; false with `s.problem` set otherwise
+ * (with badVersion every field is read, so the reply can echo the question).
+ */
+export function scanQuery(b: Uint8Array, s: ScannedQuery): boolean {
+  s.bytes = b;
+  s.edns = null;
+  s.ednsVersion = 0;
+  s.problem = null;
+  if (b.length < HEADER_BYTES) return problem(s, QueryProblem.short, `${b.length} bytes`);
+  if (isResponse(b)) return problem(s, QueryProblem.response, 'QR=1');
   const opcode = readOpcode(b);
-  if (opcode !== Opcode.QUERY) return fail(QueryProblem.opcode, `opcode ${opcode}`);
+  if (opcode !== Opcode.QUERY) return problem(s, QueryProblem.opcode, `opcode ${opcode}`);
   const qd = qdCount(b);
-  if (qd !== 1) return fail(QueryProblem.qdcount, `QDCOUNT ${qd}`);
+  if (qd !== 1) return problem(s, QueryProblem.qdcount, `QDCOUNT ${qd}`);
 
   const nameEnd = endOfPlainName(b, HEADER_BYTES);
-  if (typeof nameEnd === 'string') return fail(QueryProblem.malformed, nameEnd);
-  if (nameEnd + 4 > b.length) return fail(QueryProblem.malformed, 'question runs past the end');
-  const qtype = u16(b, nameEnd);
-  const qclass = u16(b, nameEnd + 2);
+  if (typeof nameEnd === 'string') return problem(s, QueryProblem.malformed, nameEnd);
+  if (nameEnd + 4 > b.length) return problem(s, QueryProblem.malformed, 'question runs past the end');
   const questionEnd = nameEnd + 4;
 
   // Walk any records the client sent, looking for the one OPT (RFC 6891 §6.1.1).
@@ -109,15 +176,15 @@ export function parseQuery(b: Uint8Array): ParseResult {
   const total = an + ns + arCount(b);
   for (let i = 0; i < total; i++) {
     const end = endOfName(b, p);
-    if (typeof end === 'string') return fail(QueryProblem.malformed, end);
-    if (end + 10 > b.length) return fail(QueryProblem.malformed, 'record runs past the end');
+    if (typeof end === 'string') return problem(s, QueryProblem.malformed, end);
+    if (end + 10 > b.length) return problem(s, QueryProblem.malformed, 'record runs past the end');
     const type = u16(b, end);
     const rdEnd = end + 10 + u16(b, end + 8);
-    if (rdEnd > b.length) return fail(QueryProblem.malformed, 'record data runs past the end');
+    if (rdEnd > b.length) return problem(s, QueryProblem.malformed, 'record data runs past the end');
     if (type === RRType.OPT) {
-      if (i < an + ns) return fail(QueryProblem.malformed, 'OPT outside the additional section');
-      if (edns !== null) return fail(QueryProblem.malformed, 'more than one OPT record');
-      if (end !== p + 1) return fail(QueryProblem.malformed, 'OPT owner is not the root');
+      if (i < an + ns) return problem(s, QueryProblem.malformed, 'OPT outside the additional section');
+      if (edns !== null) return problem(s, QueryProblem.malformed, 'more than one OPT record');
+      if (end !== p + 1) return problem(s, QueryProblem.malformed, 'OPT owner is not the root');
       const ttl = u32(b, end + 4);
       optVersion = (ttl >>> 16) & 0xff;
       edns = ednsOf(Math.max(MIN_UDP_SIZE, u16(b, end + 2)), optVersion, (ttl & 0x8000) !== 0);
@@ -125,26 +192,51 @@ export function parseQuery(b: Uint8Array): ParseResult {
     p = rdEnd;
   }
 
-  const rd = (b[2] & Flag2.RD) !== 0;
-  const cd = (b[3] & Flag3.CD) !== 0;
+  s.opcode = opcode;
+  s.rd = (b[2] & Flag2.RD) !== 0;
+  s.cd = (b[3] & Flag3.CD) !== 0;
+  s.ad = (b[3] & Flag3.AD) !== 0;
+  s.nameEnd = nameEnd;
+  s.qtype = u16(b, nameEnd);
+  s.qclass = u16(b, nameEnd + 2);
+  s.questionEnd = questionEnd;
+  s.edns = edns;
+  s.ednsVersion = optVersion;
+  // RFC 6891 §6.1.3: we speak version 0 only.
+  if (optVersion > 0) return problem(s, QueryProblem.badVersion, `EDNS version ${optVersion}`);
+  return true;
+}
+
+/** The DO/CD byte that ends a cache key (and the key's field that says which answer this is). */
+export function keyFlags(q: QueryHeader): number {
+  return ((q.edns?.do ?? false) ? 2 : 0) | (q.cd ? 1 : 0);
+}
+
+// parseQuery's scratch: a Query is built from it, so it is free again once parseQuery returns.
+const scanned = createScannedQuery();
+
+export function parseQuery(b: Uint8Array): ParseResult {
+  const ok = scanQuery(b, scanned);
+  const s = scanned;
+  if (!ok && s.problem !== QueryProblem.badVersion) return fail(s.problem!, s.detail);
+  const { nameEnd, qtype, qclass, edns, cd } = s;
   const query: Query = {
     bytes: b,
     id: readId(b),
-    opcode,
-    rd,
+    opcode: s.opcode,
+    rd: s.rd,
     cd,
-    ad: (b[3] & Flag3.AD) !== 0,
+    ad: s.ad,
     nameEnd,
     qtype,
     qclass,
-    questionEnd,
+    questionEnd: s.questionEnd,
     edns,
     // The name's wire form ends in its root byte, so what follows cannot be confused with it.
     key: nameKey(b, HEADER_BYTES, nameEnd, keySuffixFor(qtype, qclass, edns?.do ?? false, cd)),
     nameKey: nameKey(b, HEADER_BYTES, nameEnd),
   };
-  // RFC 6891 §6.1.3: we speak version 0 only.
-  if (optVersion > 0) return fail(QueryProblem.badVersion, `EDNS version ${optVersion}`, query);
+  if (!ok) return fail(s.problem!, s.detail, query);
   return { ok: true, query };
 }
 

@@ -2,12 +2,12 @@
 // lists arrive already read (src/services/block-lists reads files and fetches URLs, and swaps
 // new ones in with setLists); this stage only looks names up and answers.
 
-import { Source, type Answer, type Stage } from '../../core/answer.ts';
+import { Source, type Answer, type PassesOn, type Stage } from '../../core/answer.ts';
 import { Rcode } from '../../core/errors.ts';
 import { HEADER_BYTES, RRClass, RRType, setU16, setU32 } from '../../core/wire/header.ts';
 import type { StoredMessage } from '../../core/wire/message.ts';
 import { nameToText, textToName } from '../../core/wire/names.ts';
-import type { Query } from '../../core/wire/query.ts';
+import type { Query, QueryHeader } from '../../core/wire/query.ts';
 import type { Explanation } from '../explain.ts';
 import { createTopNames, type TopName } from './top-names.ts';
 import { createNameLabels, createNameSetBuilder, EntryKind, readLabels, ruleText, type NameLabels, type NameSet } from './name-set.ts';
@@ -50,6 +50,8 @@ export interface BlockStageOptions {
 
 export interface BlockStage {
   readonly stage: Stage;
+  /** False for every query the stage would answer: a blocked name, or Firefox's canary. */
+  readonly passes: PassesOn;
   /** New options (SIGHUP): the action and the allowed names. */
   configure(options: BlockStageOptions): void;
   /** Puts these lists in force, in this order (the first that holds a name is named). */
@@ -115,7 +117,7 @@ export function createBlockStage(initial: BlockStageOptions): BlockStage {
   // Bounded (space-saving): a flood of random names cannot grow it.
   const topBlocked = createTopNames();
 
-  const isCanary = (q: Query) => {
+  const isCanary = (q: QueryHeader) => {
     if (q.nameEnd - HEADER_BYTES !== canary.length) return false;
     for (let i = 0; i < canary.length; i++) {
       let c = q.bytes[HEADER_BYTES + i];
@@ -140,6 +142,8 @@ export function createBlockStage(initial: BlockStageOptions): BlockStage {
       return lists;
     },
     topBlocked: (limit) => topBlocked.top(limit),
+    // The stage's own tests, in its order, up to the answer it would make.
+    passes: (q) => lists.length === 0 || (!isCanary(q) && (!readLabels(q.bytes, HEADER_BYTES, labels) || lookup(labels) === null)),
     configure(next) {
       options = next;
       allow = allowSet(options.allowNames, lists);

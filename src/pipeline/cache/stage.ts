@@ -10,7 +10,8 @@ import type { Clock, Timers } from '../../core/ports.ts';
 import type { Counters } from '../../core/counters.ts';
 import { Rcode } from '../../core/errors.ts';
 import { Source, type Answer, type ClientInfo, type Next, type Request, type Stage } from '../../core/answer.ts';
-import { queryFromKey, type Query } from '../../core/wire/query.ts';
+import { queryFromKey, type Query, type QueryHeader } from '../../core/wire/query.ts';
+import { dressStored, storedReplyBytes, writeBareReply } from '../../core/wire/reply.ts';
 import { nameToText } from '../../core/wire/names.ts';
 import { cacheTtlSeconds, createStaleLimits, replyKind, replyKindOf, ReplyKind, staleRules, type CachePolicy } from './policy.ts';
 import { createCacheStore, type CacheEntry, type CacheStore } from './store.ts';
@@ -56,12 +57,23 @@ function usable(a: Answer): boolean {
   return a.message !== null && a.rcode !== Rcode.SERVFAIL && a.rcode !== Rcode.REFUSED;
 }
 
+/** The cache's part of a HitPath (core/answer.ts): what the stage answers fresh, rendered as handle() would. */
+export interface CacheHits {
+  /** The slot of `q`'s fresh entry, or -1 when the stage would do more than answer it at once. Changes nothing. */
+  find(q: QueryHeader): number;
+  /** The stage's fresh answer from `slot`, rendered as handle() renders it, into `out`: its length. */
+  answer(slot: number, q: QueryHeader, limit: number, out: Uint8Array): number;
+  source(slot: number): Source;
+}
+
 export function createCacheStage(
   options: CacheStageOptions,
   ports: { clock: Clock; timers?: Timers },
   counters: Counters,
 ): {
   stage: Stage;
+  /** The stage's fresh hits without a Request, an Answer or a copy of the reply (#11). */
+  hits: CacheHits;
   store: CacheStore;
   refresh: (key: string, e: CacheEntry, next: Next) => Promise<boolean>;
   /** The cache file is loading until `loaded` settles: a miss that fails upstream waits for it. */
@@ -89,10 +101,10 @@ export function createCacheStage(
   const windowMsFor = (q: Query) => (guarded ? staleLimitSeconds(nameToText(q.bytes, 12)) * 1000 : staleWindowMs);
 
   /** Counts a client's use of `slot`, telling prefetch when the entry has just become popular. */
-  const used = (key: string, slot: number, now: number) => {
+  const used = (key: string | null, slot: number, now: number) => {
     const score = store.addHit(slot, now, halfLifeMs);
     // Only on the way up through the threshold: no map write on every hit of a popular name.
-    if (onPopular && score >= minPopularity && score - 1 < minPopularity) onPopular(key);
+    if (onPopular && score >= minPopularity && score - 1 < minPopularity) onPopular(key ?? store.keyAt(slot));
   };
 
   const keep = (key: string, answer: Answer): Answer => {
@@ -189,6 +201,33 @@ export function createCacheStage(
       return staleAnswer(h, 'upstream failed; from the cache file, loaded meanwhile', windowMs);
     });
 
+  /** A fresh entry's source: negative answers are counted apart. */
+  const freshSource = (slot: number): Source =>
+    replyKindOf(store.rcodeAt(slot), store.answerCountAt(slot)) === ReplyKind.negative ? Source.negative : Source.cacheFresh;
+
+  // The stage's first branch below, for a query read in place; `hitNowMs` carries find()'s
+  // clock reading to answer(), which follows it in the same turn.
+  let hitNowMs = 0;
+  const hits: CacheHits = {
+    find(q) {
+      const slot = store.findQuery(q);
+      if (slot === -1) return -1;
+      hitNowMs = clock.now();
+      return hitNowMs < store.expiresAtMs(slot) ? slot : -1;
+    },
+    answer(slot, q, limit, out) {
+      store.touch(slot);
+      used(null, slot, hitNowMs);
+      // handle()'s render(): renderStored() of messageAt(slot), within the limit.
+      const rcode = store.rcodeAt(slot);
+      const wireBytes = store.wireBytesAt(slot);
+      if (storedReplyBytes(wireBytes, q) > limit) return writeBareReply(out, q, rcode, true);
+      store.copyCountedDown(slot, out, Math.floor((hitNowMs - store.storedAtMs(slot)) / 1000));
+      return dressStored(out, wireBytes, q, rcode, store.adAt(slot));
+    },
+    source: freshSource,
+  };
+
   // Not async: a hit returns its answer synchronously (see MaybePromise in core/answer.ts).
   // A hit reads the store by slot number: no entry object, only the reply copied out.
   const stage: Stage = (req, next) => {
@@ -199,12 +238,10 @@ export function createCacheStage(
       used(key, slot, now);
       const expiresAtMs = store.expiresAtMs(slot);
       if (now < expiresAtMs) {
-        const rcode = store.rcodeAt(slot);
-        const negative = replyKindOf(rcode, store.answerCountAt(slot)) === ReplyKind.negative;
         return {
-          source: negative ? Source.negative : Source.cacheFresh,
+          source: freshSource(slot),
           reason: `${Math.ceil((expiresAtMs - now) / 1000)}s left`,
-          rcode,
+          rcode: store.rcodeAt(slot),
           message: store.messageAt(slot),
           ageSeconds: Math.floor((now - store.storedAtMs(slot)) / 1000),
         };
@@ -249,5 +286,5 @@ export function createCacheStage(
     };
     loaded.then(done, done);
   };
-  return { stage, store, refresh, loadingUntil, guardStale };
+  return { stage, hits, store, refresh, loadingUntil, guardStale };
 }

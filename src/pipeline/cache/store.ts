@@ -21,6 +21,7 @@
 // never reads or writes the entry that later took its slot.
 
 import type { StoredMessage } from '../../core/wire/message.ts';
+import { keyFlags, type QueryHeader } from '../../core/wire/query.ts';
 
 const BUCKET_MS = 16_000;
 const PAGE_BYTES = 65_536;
@@ -187,6 +188,21 @@ export interface CacheStore {
   messageAt(slot: number): StoredMessage;
   rcodeAt(slot: number): number;
   answerCountAt(slot: number): number;
+  /**
+   * The slot holding the answer to `q`'s question (the key parseQuery would give it), or -1,
+   * read from the message's bytes: no key string (#11). Not counted as a use: see touch().
+   */
+  findQuery(q: QueryHeader): number;
+  /** Counts the slot as just used (LRU), as find() does. */
+  touch(slot: number): void;
+  /** The bytes of the slot's stored reply. */
+  wireBytesAt(slot: number): number;
+  adAt(slot: number): boolean;
+  /**
+   * Copies the slot's reply into `out` with every TTL counted down by `ageSeconds` (never below
+   * 0), as renderStored() does with messageAt(): the wire's length. `out` must hold it.
+   */
+  copyCountedDown(slot: number, out: Uint8Array, ageSeconds: number): number;
   /** Counts a hit on the slot with exponential decay; returns the new score. */
   addHit(slot: number, nowMs: number, halfLifeMs: number): number;
   /** A handle on the slot, for work that outlives the lookup (refreshes, stale answers). */
@@ -495,6 +511,76 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
       if (s < 0) return -1;
       if (iget(s, I_HASH) === h && keyMatches(s, key)) return s;
     }
+  }
+
+  /** hashKey() of the key parseQuery gives `q`, read from its bytes: the name folded, then the suffix. */
+  function hashQuery(q: QueryHeader, flags: number): number {
+    const b = q.bytes;
+    let h = 0x811c9dc5;
+    for (let i = HEADER; i < q.nameEnd; i++) {
+      const c = b[i];
+      h = Math.imul(h ^ (c >= 0x41 && c <= 0x5a ? c | 0x20 : c), 0x01000193);
+    }
+    // Type and class as they follow the name in the question, then the DO/CD byte.
+    for (let i = q.nameEnd; i < q.nameEnd + 4; i++) h = Math.imul(h ^ b[i], 0x01000193);
+    h = Math.imul(h ^ flags, 0x01000193);
+    return h | 0;
+  }
+
+  /** keyMatches() for the key of `q`, compared byte for byte with the message. */
+  function queryMatches(slot: number, q: QueryHeader, flags: number): boolean {
+    const page = pageOf(slot);
+    const at = startOf(slot);
+    const field = u16(page, at + 4);
+    const b = q.bytes;
+    // The key: the name, type and class (nameEnd - 12 + 4 bytes), then the flags byte.
+    const n = q.nameEnd - HEADER + 4;
+    let k = at + RECORD_HEADER_BYTES;
+    if (field & KEY_IN_WIRE) {
+      if (page[k] !== flags || u16(page, at + 6) < HEADER + n) return false;
+      k += 1 + HEADER;
+    } else {
+      if (field !== n + 1 || page[k + n] !== flags) return false;
+    }
+    const nameBytes = q.nameEnd - HEADER;
+    for (let i = 0; i < nameBytes; i++) {
+      const c = b[HEADER + i];
+      if (page[k + i] !== (c >= 0x41 && c <= 0x5a ? c | 0x20 : c)) return false;
+    }
+    for (let i = nameBytes; i < n; i++) if (page[k + i] !== b[HEADER + i]) return false;
+    return true;
+  }
+
+  function findQuery(q: QueryHeader): number {
+    const flags = keyFlags(q);
+    const h = hashQuery(q, flags);
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const s = index[i] - 1;
+      if (s < 0) return -1;
+      if (iget(s, I_HASH) === h && queryMatches(s, q, flags)) return s;
+    }
+  }
+
+  function copyCountedDown(slot: number, out: Uint8Array, ageSeconds: number): number {
+    const page = pageOf(slot);
+    const at = startOf(slot);
+    const field = u16(page, at + 4);
+    const wireLength = u16(page, at + 6);
+    const pairs = u16(page, at + 8);
+    const inWire = (pairs & TTLS_IN_WIRE) !== 0;
+    const n = pairs & ~TTLS_IN_WIRE;
+    const w = at + RECORD_HEADER_BYTES + (field & KEY_IN_WIRE ? 1 : field);
+    for (let i = 0; i < wireLength; i++) out[i] = page[w + i];
+    // As renderStored: a clock stepped backwards gives a negative age; TTLs never count up.
+    const age = Math.max(0, ageSeconds);
+    let p = w + wireLength;
+    for (let i = 0; i < n; i++) {
+      const offset = u16(page, p);
+      const seconds = i32(page, inWire ? w + offset : p + 2) >>> 0;
+      put32(out, offset, Math.max(0, seconds - age));
+      p += inWire ? 2 : TTL_PAIR_BYTES;
+    }
+    return wireLength;
   }
 
   function indexInsert(slot: number, h: number): void {
@@ -873,6 +959,11 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
       if (s !== -1) touch(s);
       return s;
     },
+    findQuery,
+    touch,
+    wireBytesAt: (s) => u16(pageOf(s), startOf(s) + 6),
+    adAt: (s) => pageOf(s)[startOf(s) + 11] === 1,
+    copyCountedDown,
     storedAtMs: (s) => fget(s, F_STORED),
     expiresAtMs: (s) => fget(s, F_EXPIRES),
     messageAt,

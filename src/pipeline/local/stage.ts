@@ -4,11 +4,12 @@
 // down the chain. A CNAME is followed: through local data while it can, then through the rest
 // of the pipeline, and the client gets the whole chain.
 
-import { Source, type Answer, type Next, type Request, type Stage } from '../../core/answer.ts';
+import { Source, type Answer, type Next, type PassesOn, type Request, type Stage } from '../../core/answer.ts';
 import type { Clock } from '../../core/ports.ts';
-import { RRClass, RRType } from '../../core/wire/header.ts';
+import { HEADER_BYTES, RRClass, RRType } from '../../core/wire/header.ts';
 import { Rcode } from '../../core/errors.ts';
 import { isAtOrUnder, keyToText, keyToWire, nameKeyOf } from './names.ts';
+import { createNameFilter, type NameFilter } from './name-filter.ts';
 import { IN_ADDR_ARPA, IP6_ARPA, PRIVATE_REVERSE_KEYS } from './private-zones.ts';
 import { RecordType } from './records.ts';
 import { recordsAt, type LocalTable, type TableRecord } from './table.ts';
@@ -30,6 +31,8 @@ export interface LocalStageOptions {
 
 export interface LocalStage {
   readonly stage: Stage;
+  /** False for every query the stage might answer: a name of local data, or in a zone of ours. */
+  readonly passes: PassesOn;
   /** Puts new data or settings in force at once (a file changed, SIGHUP). */
   replace(options: LocalStageOptions): void;
   readonly options: LocalStageOptions;
@@ -50,16 +53,21 @@ interface Compiled {
   readonly table: LocalTable;
   readonly domainKey: string | null;
   readonly reverseZones: readonly string[];
+  /** Every name the table holds, and the zones whose names are ours (the reverse ones all). */
+  readonly ours: NameFilter;
 }
 
 function compile(options: LocalStageOptions): Compiled {
   const exempt = (options.exemptZones ?? []).map((z) => nameKeyOf(z)).filter((k): k is string => k !== null);
+  const domainKey = options.domain === null ? null : nameKeyOf(options.domain);
   return {
     options,
     table: options.table,
-    domainKey: options.domain === null ? null : nameKeyOf(options.domain),
+    domainKey,
     // A forward zone for 168.192.in-addr.arpa, or for one /24 inside it, takes those names.
     reverseZones: PRIVATE_REVERSE_KEYS.filter((z) => !exempt.some((e) => isAtOrUnder(z, e) || isAtOrUnder(e, z))),
+    // Lease ends are left out: a name counts as ours while the table holds it at all.
+    ours: createNameFilter(options.table.names.keys(), [...(domainKey === null ? [] : [domainKey]), IN_ADDR_ARPA, IP6_ARPA]),
   };
 }
 
@@ -156,6 +164,7 @@ export function createLocalStage(initial: LocalStageOptions, clock: Pick<Clock, 
 
   return {
     stage,
+    passes: (q) => q.qclass !== RRClass.IN || !c.ours.mayHold(q.bytes, HEADER_BYTES, q.nameEnd),
     replace(options) {
       c = compile(options);
     },

@@ -2,11 +2,14 @@
 // used to amplify a spoofed-source flood. Over TCP (no spoofing) ANY is passed on as usual.
 
 import { RRType } from '../../core/wire/header.ts';
-import { Source, type Stage } from '../../core/answer.ts';
+import { Source, type PassesOn, type Stage } from '../../core/answer.ts';
+
+/** Every query but ANY over UDP goes on down the chain. */
+export const anyPasses: PassesOn = (q, transport) => q.qtype !== RRType.ANY || transport !== 'udp';
 
 export function createAnyStage(): Stage {
   return (req, next) => {
-    if (req.query.qtype !== RRType.ANY || req.client.transport !== 'udp') return next(req);
+    if (anyPasses(req.query, req.client.transport)) return next(req);
     return { source: Source.synthetic, reason: 'RFC 8482 minimal ANY', rcode: 0, message: null, ageSeconds: 0, minimalAny: true };
   };
 }

@@ -3,12 +3,13 @@
 // TO a name: a CNAME FROM → TO, then TO's answer as the rest of the pipeline has it, the whole
 // chain returned (RFC 1034 §4.3.2), as for a local CNAME.
 
-import { Source, type Answer, type Next, type Request, type Stage } from '../../core/answer.ts';
+import { Source, type Answer, type Next, type PassesOn, type Request, type Stage } from '../../core/answer.ts';
 import { ErrorCode, HoldfastError, Rcode } from '../../core/errors.ts';
-import { RRClass, RRType } from '../../core/wire/header.ts';
+import { HEADER_BYTES, RRClass, RRType } from '../../core/wire/header.ts';
 import type { Explanation } from '../explain.ts';
 import { ancestorsOf, keyToText, keyToWire, nameKeyOf, parseIp, type ParsedAddress } from '../local/names.ts';
 import { buildStored, queryFor, recordsOf, type WireRecord } from '../local/wire.ts';
+import { createNameFilter, type NameFilter } from '../local/name-filter.ts';
 
 export interface RewriteRule {
   /** As given ("*.ads.example=0.0.0.0"), for the answer's reason. */
@@ -48,6 +49,8 @@ export interface RewriteOptions {
 
 export interface RewriteStage {
   readonly stage: Stage;
+  /** False for every query a rule might answer. */
+  readonly passes: PassesOn;
   /** The rules and TTL of `options` in force at once (SIGHUP); throws, changing nothing, on a bad rule. */
   configure(options: RewriteOptions): void;
   explain(name: string, qtype: number): Explanation | null;
@@ -57,6 +60,7 @@ interface Compiled {
   readonly exact: ReadonlyMap<string, RewriteRule>;
   readonly wildcards: ReadonlyMap<string, RewriteRule>;
   readonly ttlSeconds: number;
+  readonly ruled: NameFilter;
 }
 
 function compile(options: RewriteOptions): Compiled {
@@ -68,7 +72,7 @@ function compile(options: RewriteOptions): Compiled {
     // The first rule for a name wins, as with every list read in order.
     if (!map.has(r.key)) map.set(r.key, r);
   }
-  return { exact, wildcards, ttlSeconds: options.ttlSeconds };
+  return { exact, wildcards, ttlSeconds: options.ttlSeconds, ruled: createNameFilter(exact.keys(), wildcards.keys()) };
 }
 
 /** The rule for a name key: its own, else the longest "*.domain" above it. */
@@ -122,6 +126,7 @@ export function createRewriteStage(initial: RewriteOptions): RewriteStage {
 
   return {
     stage,
+    passes: (q) => q.qclass !== RRClass.IN || !c.ruled.mayHold(q.bytes, HEADER_BYTES, q.nameEnd),
     configure(options) {
       c = compile(options);
     },

@@ -581,3 +581,64 @@ describe('cache store: what a real reply costs (#11)', () => {
     assert.equal(s.peek(real('b.example.org').key), undefined);
   });
 });
+
+describe('#11 - cache store: lookups from a query\'s bytes', () => {
+  /** The stored reply to `q` as the cache stage keeps it. */
+  function stored(q: Uint8Array, ttl = 300) {
+    const r = reply(q, { answers: [{ name: 'www.example', type: 'A', ttl, class: 'IN', data: '192.0.2.1' } as never] });
+    const scan = scanMessage(r);
+    if (typeof scan === 'string') throw new Error(scan);
+    return toStored(r, scan, 86_400);
+  }
+  const parsed = (q: Uint8Array) => {
+    const r = parseQuery(q);
+    if (!r.ok) throw new Error(r.problem);
+    return r.query;
+  };
+
+  it('finds by the bytes what find() finds by the key, whether the key is kept in the reply or apart', () => {
+    const { s } = store(10);
+    const inWire = parsed(query('www.example'));
+    s.put(inWire.key, stored(query('www.example')), T0, 60_000);
+    // A key whose question the reply does not repeat is kept whole beside it.
+    const apart = parsed(query('other.example', 'AAAA', { do: true }));
+    s.put(apart.key, stored(query('www.example')), T0, 60_000);
+    for (const q of [inWire, apart, parsed(query('WWW.Example')), parsed(query('OTHER.example', 'AAAA', { do: true }))]) {
+      assert.notEqual(s.findQuery(q), -1, q.key);
+      assert.equal(s.findQuery(q), s.find(q.key));
+    }
+    for (const q of [query('www.example', 'AAAA'), query('www.example', 'A', { do: true }), query('www.example', 'A', { cd: true }), query('ww.example'), query('other.example', 'AAAA')]) {
+      assert.equal(s.findQuery(parsed(q)), -1, parsed(q).key);
+    }
+  });
+
+  it('does not count a lookup from the bytes as a use; touch() does', () => {
+    const { s } = store(2);
+    const a = parsed(query('a.example'));
+    s.put(a.key, stored(query('a.example')), T0, 60_000);
+    s.put(parsed(query('b.example')).key, stored(query('b.example')), T0, 60_000);
+    s.findQuery(a);
+    s.put(parsed(query('c.example')).key, stored(query('c.example')), T0, 60_000);
+    assert.equal(s.has(a.key), false, 'a was still the least recently used');
+    const b = parsed(query('b.example'));
+    s.touch(s.findQuery(b));
+    s.put(parsed(query('d.example')).key, stored(query('d.example')), T0, 60_000);
+    assert.equal(s.has(b.key), true);
+  });
+
+  it('copies the reply out with its TTLs counted down, never below zero', () => {
+    const { s } = store(10);
+    const q = parsed(query('www.example'));
+    const m = stored(query('www.example'), 100);
+    const slot = s.put(q.key, m, T0, 100_000);
+    const out = new Uint8Array(512).fill(0xee);
+    assert.equal(s.copyCountedDown(slot, out, 30), m.wire.length);
+    const expected = m.wire.slice();
+    expected.set([0, 0, 0, 70], m.ttls[0]);
+    assert.deepEqual(out.subarray(0, m.wire.length), expected);
+    s.copyCountedDown(slot, out, 500);
+    assert.deepEqual([...out.subarray(m.ttls[0], m.ttls[0] + 4)], [0, 0, 0, 0]);
+    s.copyCountedDown(slot, out, -5);
+    assert.deepEqual([...out.subarray(m.ttls[0], m.ttls[0] + 4)], [0, 0, 0, 100], 'a clock stepped back never counts up');
+  });
+});
