@@ -416,8 +416,14 @@ async function main() {
     let encrypted = null;
     if (runEncrypted && encryptedKind) {
       const stageCtx = { holdfast: kinds[encryptedKind], cores: CORES, settings: SETTINGS, log, dir: tmp };
-      encrypted = await runEncryptedStage(stageCtx, nsd);
-      encrypted.relay = await runRelayStage(stageCtx, nsd);
+      // A stage that fails says why and the run goes on: the figures measured so far are kept.
+      try {
+        encrypted = await runEncryptedStage(stageCtx, nsd);
+        encrypted.relay = await runRelayStage(stageCtx, nsd);
+      } catch (e) {
+        log(`${e.message}\nbench: the encrypted or relay stage failed; the other figures follow`);
+        process.exitCode = 1;
+      }
     } else if (runEncrypted) log('encrypted: skipped, --only names no Holdfast');
     report(info, artefacts, results, encrypted, [loadBefore, os.loadavg()[0]], (Date.now() - startedMs) / 1000);
     if (footprint) {

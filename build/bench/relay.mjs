@@ -30,7 +30,10 @@ async function startRelay(kind, nsdPort, cpu) {
   let last = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
-    const argv = [...kind.command, 'relay', '--listen', `127.0.0.1:${port}`, '--upstream', `udp://127.0.0.1:${nsdPort}`, '--log-level', 'warn'];
+    // No rate limit: every column's Holdfast comes from 127.0.0.1, so under the default (a
+    // burst of 1,000 items, then 200/s per client address) the second column's warm-up was
+    // refused items the first had used up (rate_limited), as NSD's RRL would look like loss.
+    const argv = [...kind.command, 'relay', '--listen', `127.0.0.1:${port}`, '--upstream', `udp://127.0.0.1:${nsdPort}`, '--relay-rate-limit', '0', '--log-level', 'warn'];
     const proc = startProcess(`${kind.label} relay`, argv, { cpu });
     for (let i = 0; i < 150 && !proc.done; i++) {
       if (await accepting(port)) return Object.assign(proc, { port });
