@@ -28,6 +28,8 @@ const SLICE_ENTRIES = 4_096;
  * has done as much as the second figure allows (what bounds a slice when the clock stands still).
  */
 const CRC_STEP_BYTES = 64 * 1024;
+/** With the runtime's own CRC-32 (FileSystem.crc32): ~0.15 ms a step. */
+const NATIVE_CRC_STEP_BYTES = 1024 * 1024;
 const CRC_SLICE_STEPS = 16;
 const WALK_STEP_ENTRIES = 256;
 const WALK_SLICE_STEPS = SLICE_ENTRIES / WALK_STEP_ENTRIES;
@@ -344,9 +346,10 @@ export function createSnapshotService(
       if (bytes === null) return null;
       let reader: SnapshotReader;
       try {
-        reader = createSnapshotReader(bytes);
+        reader = createSnapshotReader(bytes, fs.crc32 ? (b, crc) => fs.crc32!(b, crc) : undefined);
         // Checked whole before anything goes into the cache, a slice at a time.
-        await stepped(() => reader.checkBody(CRC_STEP_BYTES), CRC_SLICE_STEPS, clock, ports.yieldToLoop);
+        const crcStep = fs.crc32 ? NATIVE_CRC_STEP_BYTES : CRC_STEP_BYTES;
+        await stepped(() => reader.checkBody(crcStep), CRC_SLICE_STEPS, clock, ports.yieldToLoop);
         await stepped(() => reader.checkEntries(WALK_STEP_ENTRIES), WALK_SLICE_STEPS, clock, ports.yieldToLoop);
       } catch (e) {
         // SnapshotError reads "snapshot: <problem> (<detail>)"; the log line names the snapshot already.

@@ -13,7 +13,7 @@ import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wir
 import { nameToText } from '../../../src/core/wire/names.ts';
 import { parseQuery } from '../../../src/core/wire/query.ts';
 import { compose } from '../../../src/pipeline/chain.ts';
-import { crc32 } from '../../../src/services/snapshot/crc32.ts';
+import { crc32, crc32Update } from '../../../src/services/snapshot/crc32.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../../src/services/snapshot/format.ts';
 import {
   createSnapshotService, entriesToSave, restoreEntries, setAsidePath, WriteReason, type SnapshotEvent, type SnapshotOptions,
@@ -527,6 +527,38 @@ describe('snapshot service: slices (#11)', () => {
     }, b.cache.store, b.counters, (e) => b.events.push(e));
     return { ...b, service, yields };
   }
+
+  it('#11 - checks the file with the runtime\'s own CRC-32 where it has one, and still sets a corrupt file aside', async () => {
+    const mem = createMemoryFs();
+    const first = bootSliced(mem, T0);
+    for (let i = 0; i < 3_000; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`), T0, TTL * 1000);
+    await first.service.write(WriteReason.request);
+    const good = mem.files.get(OPTIONS.file)!.slice();
+    // A stand-in for Bun.hash.crc32: the same sums, counted.
+    let bytesSummed = 0;
+    const fs: FileSystem = {
+      ...mem.fs,
+      crc32: (bytes, crc) => {
+        bytesSummed += bytes.length;
+        return crc32Update(crc, bytes);
+      },
+    };
+    const load = async () => {
+      const b = boot(mem, T0 + 1_000);
+      const service = createSnapshotService(OPTIONS, { clock: b.time, timers: b.time, fs }, b.cache.store, b.counters, (e) => b.events.push(e));
+      return { result: await service.load(), b };
+    };
+    const ok = await load();
+    assert.equal(ok.result?.restored, 3_000);
+    assert.equal(bytesSummed, good.length - 32, 'the whole body, through the port');
+    const bad = good.slice();
+    bad[good.length >> 1] ^= 0x40;
+    mem.files.set(OPTIONS.file, bad);
+    const corrupt = await load();
+    assert.equal(corrupt.result, null);
+    assert.equal(corrupt.b.cache.store.size, 0);
+    assert.match((corrupt.b.events[0] as { problem: string }).problem, /checksum mismatch \(body\)/);
+  });
 
   it('#11 - reads a file written before the store changed (format version 2)', async () => {
     const mem = createMemoryFs();
