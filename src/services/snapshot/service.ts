@@ -148,7 +148,7 @@ export function restoreEntries(
   opts: { readonly staleIfErrorSeconds: number; readonly maxTtlSeconds: number },
 ): RestoreResult {
   const tally = newTally(nowMs < createdAtMs);
-  for (const e of entries) restoreOne(store, { ...e, wire: e.message.wire }, createdAtMs, nowMs, opts, tally);
+  for (const e of entries) restoreOne(store, { ...e, wire: e.message.wire }, createdAtMs, nowMs, opts, tally, false);
   return tally;
 }
 
@@ -160,8 +160,10 @@ function newTally(clockBehind: boolean): Tally {
 
 /**
  * Puts one entry read from a file into `store` (see restoreEntries), counting what became of
- * it. Only its wire is taken from the file's message: validatedMessage makes the rest afresh,
- * in a copy of its own (the wire may be a view of the whole file).
+ * it. Only its wire is taken from the file's message: validatedMessage makes the rest afresh.
+ * `wireIsOurs` when the wire is a view of a file read for this load and read once: its TTLs are
+ * then clamped in place, and the store copies the message into its arena, so nothing keeps the
+ * file alive and no copy is made only to be copied again (#11).
  */
 function restoreOne(
   store: CacheStore,
@@ -170,10 +172,11 @@ function restoreOne(
   nowMs: number,
   opts: { readonly staleIfErrorSeconds: number; readonly maxTtlSeconds: number },
   tally: Tally,
+  wireIsOurs: boolean,
 ): void {
   const staleWindowMs = opts.staleIfErrorSeconds * 1000;
   const maxTtlMs = opts.maxTtlSeconds * 1000;
-  const message = validatedMessage(e.key, e.wire, opts.maxTtlSeconds);
+  const message = validatedMessage(e.key, e.wire, opts.maxTtlSeconds, wireIsOurs);
   if (typeof message === 'string') {
     tally.rejected++;
     return;
@@ -367,7 +370,7 @@ export function createSnapshotService(
           // An answer that arrived while the load went on is newer than the file's; an
           // upstream's SERVFAIL (kept a few seconds) is not worth more than a good old answer.
           if (store.has(e.key) && replyKind(store.peek(e.key)!.message) !== ReplyKind.servfail) result.dropped++;
-          else restoreOne(store, e, createdAtMs, nowMs, options, result);
+          else restoreOne(store, e, createdAtMs, nowMs, options, result, true);
         },
         clock,
         ports.yieldToLoop,

@@ -560,6 +560,23 @@ describe('snapshot service: slices (#11)', () => {
     assert.match((corrupt.b.events[0] as { problem: string }).problem, /checksum mismatch \(body\)/);
   });
 
+  it('#11 - keeps nothing of the file\'s bytes: changing them after a load changes no answer', async () => {
+    const mem = createMemoryFs();
+    const first = bootSliced(mem, T0);
+    for (let i = 0; i < 100; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`, { ttl: 100_000 }), T0, 100_000_000);
+    await first.service.write(WriteReason.request);
+    let read: Uint8Array | null = null;
+    const fs: FileSystem = { ...mem.fs, readBytes: async (p) => (read = await mem.fs.readBytes(p)) };
+    const b = boot(mem, T0 + 1_000);
+    const service = createSnapshotService({ ...OPTIONS, maxTtlSeconds: 3_600 }, { clock: b.time, timers: b.time, fs }, b.cache.store, b.counters);
+    assert.equal((await service.load())?.restored, 100);
+    const answers = () => Array.from({ length: 100 }, (_, i) => b.cache.store.peek(keyOf(`n${i}.example.org`))!.message);
+    const before = answers();
+    assert.deepEqual(before[7].ttls.filter((_, i) => i % 2 === 1), [3_600], 'clamped to the maximum on the way in');
+    read!.fill(0x5a);
+    assert.deepEqual(answers(), before);
+  });
+
   it('#11 - reads a file written before the store changed (format version 2)', async () => {
     const mem = createMemoryFs();
     await mem.fs.writeFileAtomic(OPTIONS.file, Uint8Array.from(atob(OLD_FILE), (c) => c.charCodeAt(0)));
