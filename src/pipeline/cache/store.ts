@@ -654,7 +654,7 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
 
   /**
    * Starts moving every entry to a table of `length` positions. Rehashing all at once held
-   * answering ~10 ms at 90,000 entries, ~0.1 s at a million (#11): instead the old table is
+   * answering ~10 ms at 90,000 entries, 20-25 ms at a million (#11): instead the old table is
    * kept and emptied MOVE_STEPS positions per insert (moveIndexSteps), and lookups look in
    * both meanwhile. Growth comes at 70% full into twice the room, so the next one is at least
    * 0.7 x (old length) inserts away: long after the last old position has been emptied.
