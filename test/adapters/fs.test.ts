@@ -11,6 +11,7 @@ import * as denoFs from '../../src/adapters/deno/fs.ts';
 import * as nodeFs from '../../src/adapters/node/fs.ts';
 import { folderOf, isTempNameOf, tempPathFor } from '../../src/adapters/shared/paths.ts';
 import type { FileSystem } from '../../src/core/ports.ts';
+import { crc32Update } from '../../src/services/snapshot/crc32.ts';
 import { runtimeName } from '../helpers/runtime.ts';
 
 const fs: FileSystem = runtimeName === 'deno' ? denoFs : runtimeName === 'bun' ? bunFs : nodeFs;
@@ -28,6 +29,15 @@ describe(`fs adapter (${runtimeName})`, () => {
   });
   after(() => {
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('#11 - gives the CRC-32 the snapshot format uses, continuing an earlier sum, where the runtime has one', { skip: !fs.crc32 && 'no native CRC-32 here' }, () => {
+    const bytes = Uint8Array.from({ length: 100_003 }, (_, i) => (i * 2_654_435_761) >>> 24);
+    for (const cut of [0, 1, 7, 65_536, 100_003]) {
+      const sum = fs.crc32!(bytes.subarray(cut), fs.crc32!(bytes.subarray(0, cut), 0));
+      assert.equal(sum, crc32Update(0, bytes), `cut at ${cut}`);
+    }
+    assert.equal(fs.crc32!(new TextEncoder().encode('123456789'), 0), 0xcbf43926, 'the check value of CRC-32/ISO-HDLC');
   });
 
   it('reads bytes and text, and null for a missing file', async () => {

@@ -62,6 +62,8 @@ export interface BunApi {
     fetch(request: Request, server: BunServer): Response | Promise<Response>;
     error?(error: Error): Response;
   }): BunServer;
+  /** zlib's CRC-32 (IEEE), continuing `seed`, the CRC of the bytes before these. */
+  readonly hash: { crc32(data: Uint8Array, seed?: number): number };
   readonly version: string;
 }
 

@@ -5,7 +5,7 @@
 import type { Runtime } from '../../core/ports.ts';
 import { createNodeRuntime } from '../node/runtime.ts';
 import { bun } from './bun-api.ts';
-import { appendBytes, fileSize, readBytes, readText, rename, stat, writeFileAtomic } from './fs.ts';
+import { appendBytes, crc32, fileSize, readBytes, readText, rename, stat, writeFileAtomic } from './fs.ts';
 import { listenHttp } from './http.ts';
 import { interfaceSubnets } from './interfaces.ts';
 import { connectTcp, listenTcp } from './tcp.ts';
@@ -20,7 +20,7 @@ export function createBunRuntime(args: readonly string[]): Runtime {
     version: bun.version,
     net: { connectUdp, connectTcp, connectTls },
     listeners: { listenUdp, listenTcp, listenHttp },
-    fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize, stat },
+    fs: { readText, readBytes, writeFileAtomic, rename, appendBytes, fileSize, stat, crc32 },
     interfaces: { subnets: interfaceSubnets },
   };
 }

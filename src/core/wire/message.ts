@@ -230,13 +230,16 @@ function copyOf(b: Uint8Array, end: number): Uint8Array {
 /**
  * Copies a scanned reply into stored form. The OPT record goes (we add our own per client);
  * any records after it in the additional section go too, since removing bytes before them
- * could break their compression pointers, and additional data is optional.
+ * could break their compression pointers, and additional data is optional. With `inPlace`,
+ * a reply that is already all stored form (no OPT, nothing after its records) is not copied:
+ * its TTLs are clamped where they are, and the message's wire is `b` itself, for a caller whose
+ * `b` is its own to change and who copies the message anyway (a snapshot load into the store).
  */
-export function toStored(b: Uint8Array, scan: ScannedMessage, maxTtlSeconds: number): StoredMessage {
+export function toStored(b: Uint8Array, scan: ScannedMessage, maxTtlSeconds: number, inPlace = false): StoredMessage {
   let wire: Uint8Array;
   if (scan.optAt === -1) {
     // Trailing bytes would sit between the records and the OPT that renderStored appends.
-    wire = copyOf(b, scan.end);
+    wire = inPlace && scan.end === b.length ? b : copyOf(b, scan.end);
   } else {
     wire = copyOf(b, scan.optAt);
     let kept = 0;

@@ -8,7 +8,8 @@
 //     holes reach an eighth of it is evacuated (its live records copied to the current page),
 //     so the arena stays within 8/7 of what its live records take;
 //   - a hash of the key finds the slot in an open-addressing table of Int32Array slots (linear
-//     probing, backward-shift deletion: no tombstones), kept at most half full.
+//     probing, backward-shift deletion: no tombstones), kept at most 70% full; it grows into a
+//     table twice as large without a pause, its entries moved a few per insert (growIndexTo).
 // Eviction is as before: each entry sits on two intrusive lists (now Int32Array links), recency
 // (for LRU) and a bucket of entries expiring in the same 16-second slice. When full, an entry
 // from the oldest bucket already past is evicted first; only when nothing is past do we take the
@@ -74,6 +75,10 @@ const I_STRIDE = 8;
 const SLOT_CHUNK_SHIFT = 12;
 const SLOT_CHUNK = 1 << SLOT_CHUNK_SHIFT;
 const SLOT_CHUNK_MASK = SLOT_CHUNK - 1;
+/** In the table the index grows from: an entry that was here (see growIndexTo). */
+const MOVED = -1;
+/** Positions of that table emptied per insert: more than 1/0.7, so it is empty before the next growth. */
+const MOVE_STEPS = 8;
 
 /**
  * What one entry costs beyond its record: its share of the slot arrays (5 float64 and 8 int32
@@ -153,6 +158,8 @@ export interface CacheStoreStats {
   refusedTooLarge: number;
   /** Arena pages evacuated to reclaim their holes. */
   compactions: number;
+  /** The most entries one call moved into a grown hash index: what growth cost in one go. */
+  indexMovedMost: number;
 }
 
 export interface CacheStore {
@@ -222,9 +229,10 @@ export interface CacheStore {
   /** Whether `key` is held, without a handle or a use. */
   has(key: string): boolean;
   /**
-   * Makes room in the hash index for `entries` more (up to maxEntries) at once, before a bulk
-   * insert (a snapshot load): growing on the way rehashes every entry held at each doubling,
-   * ~10 ms in one insert at 90,000 entries (#11). Changes nothing the entries show.
+   * Makes room in the hash index for `entries` more (up to maxEntries) in one growth, before a
+   * bulk insert (a snapshot load), instead of a doubling every time it is 70% full on the way:
+   * each moves every entry held (a few per insert, see growIndexTo). Changes nothing the
+   * entries show.
    */
   reserve(entries: number): void;
   popularityOf(slot: number): number;
@@ -286,6 +294,13 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
   // Slot + 1; 0 is empty. At most 70% full (linear probing stays short), at least 35% after growing.
   let index = new Int32Array(2048);
   let mask = index.length - 1;
+  // While the index grows: the table it grows from, whose entries move to `index` a few
+  // positions per insert (moveIndexSteps), from `moved` on. Lookups look in both until it is
+  // empty. A moved or deleted entry leaves MOVED behind, never 0, so the runs of linear probing
+  // stay whole for the entries not moved yet; nothing is ever inserted here.
+  let oldIndex: Int32Array | null = null;
+  let oldMask = 0;
+  let moved = 0;
 
   const pages: Array<Uint8Array | null> = [];
   const pageUsed: number[] = [];
@@ -302,7 +317,7 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
   let oldest = -1;
   let cursor = Math.floor(now() / BUCKET_MS);
   let bytes = 0;
-  const stats: CacheStoreStats = { evictedExpired: 0, evictedLru: 0, cursorSteps: 0, evictedForBytes: 0, refusedTooLarge: 0, compactions: 0 };
+  const stats: CacheStoreStats = { evictedExpired: 0, evictedLru: 0, cursorSteps: 0, evictedForBytes: 0, refusedTooLarge: 0, compactions: 0, indexMovedMost: 0 };
 
   // ---- the arena
 
@@ -505,11 +520,21 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
   // ---- the hash index
 
   function lookup(key: string): number {
-    const h = hashKey(key);
+    return lookupHashed(key, hashKey(key));
+  }
+
+  function lookupHashed(key: string, h: number): number {
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = index[i] - 1;
-      if (s < 0) return -1;
+      if (s < 0) break;
       if (iget(s, I_HASH) === h && keyMatches(s, key)) return s;
+    }
+    if (oldIndex === null) return -1;
+    for (let i = h & oldMask; ; i = (i + 1) & oldMask) {
+      const v = oldIndex[i];
+      if (v === 0) return -1;
+      const s = v - 1;
+      if (v !== MOVED && iget(s, I_HASH) === h && keyMatches(s, key)) return s;
     }
   }
 
@@ -556,8 +581,15 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     const h = hashQuery(q, flags);
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const s = index[i] - 1;
-      if (s < 0) return -1;
+      if (s < 0) break;
       if (iget(s, I_HASH) === h && queryMatches(s, q, flags)) return s;
+    }
+    if (oldIndex === null) return -1;
+    for (let i = h & oldMask; ; i = (i + 1) & oldMask) {
+      const v = oldIndex[i];
+      if (v === 0) return -1;
+      const s = v - 1;
+      if (v !== MOVED && iget(s, I_HASH) === h && queryMatches(s, q, flags)) return s;
     }
   }
 
@@ -591,7 +623,18 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
 
   function indexRemove(slot: number): void {
     let i = iget(slot, I_HASH) & mask;
-    while (index[i] !== slot + 1) i = (i + 1) & mask;
+    for (;;) {
+      const v = index[i];
+      if (v === slot + 1) break;
+      if (v === 0) {
+        // Not moved yet: it leaves MOVED in the old table, which nothing else changes.
+        let o = iget(slot, I_HASH) & oldMask;
+        while (oldIndex![o] !== slot + 1) o = (o + 1) & oldMask;
+        oldIndex![o] = MOVED;
+        return;
+      }
+      i = (i + 1) & mask;
+    }
     // Backward-shift deletion: move later members of the run into the hole when their home
     // position allows, so lookups never need tombstones.
     let j = i;
@@ -609,21 +652,47 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     index[i] = 0;
   }
 
-  function resizeIndex(length: number): void {
+  /**
+   * Starts moving every entry to a table of `length` positions. Rehashing all at once held
+   * answering ~10 ms at 90,000 entries, 20-25 ms at a million (#11): instead the old table is
+   * kept and emptied MOVE_STEPS positions per insert (moveIndexSteps), and lookups look in
+   * both meanwhile. Growth comes at 70% full into twice the room, so the next one is at least
+   * 0.7 x (old length) inserts away: long after the last old position has been emptied.
+   */
+  function growIndexTo(length: number): void {
+    // Never two moves at once (only reserve() could ask for that): the rest of this one first.
+    if (oldIndex !== null) moveIndexSteps(oldIndex.length);
+    oldIndex = index;
+    oldMask = mask;
+    moved = 0;
     index = new Int32Array(length);
-    mask = index.length - 1;
-    for (let s = newest; s !== -1; s = iget(s, I_OLDER)) indexInsert(s, iget(s, I_HASH));
+    mask = length - 1;
   }
 
-  function growIndex(): void {
-    resizeIndex(index.length * 2);
+  /** Moves the entries at the next `steps` positions of the old table, if one is being emptied. */
+  function moveIndexSteps(steps: number): void {
+    const from = oldIndex;
+    if (from === null) return;
+    const end = Math.min(from.length, moved + steps);
+    let n = 0;
+    for (let i = moved; i < end; i++) {
+      const v = from[i];
+      if (v > 0) {
+        indexInsert(v - 1, iget(v - 1, I_HASH));
+        from[i] = MOVED;
+        n++;
+      }
+    }
+    moved = end;
+    if (n > stats.indexMovedMost) stats.indexMovedMost = n;
+    if (moved === from.length) oldIndex = null;
   }
 
   function reserve(more: number): void {
     const want = Math.min(count + Math.max(0, more), maxEntries);
     let length = index.length;
     while (want * 10 > length * 7) length *= 2;
-    if (length !== index.length) resizeIndex(length);
+    if (length !== index.length) growIndexTo(length);
   }
 
   // ---- slots
@@ -857,7 +926,8 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
   let refusedPopularityAtMs = 0;
 
   function put(key: string, message: StoredMessage, nowMs: number, ttlMs: number): number {
-    const existing = lookup(key);
+    const h = hashKey(key);
+    const existing = lookupHashed(key, h);
     // A refresh keeps the popularity the name had earned.
     const popularity = existing === -1 ? 0 : fget(existing, F_POPULARITY);
     const popularityAtMs = existing === -1 ? nowMs : fget(existing, F_POPULARITY_AT);
@@ -886,11 +956,11 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     fset(s, F_POPULARITY_AT, popularityAtMs);
     fset(s, F_FAILED, -Infinity);
     iset(s, I_GEN, iget(s, I_GEN) & ~1);
-    const h = hashKey(key);
     iset(s, I_HASH, h);
     iset(s, I_RECORD, writeRecord(s, key, message, field, pairs));
     count++;
-    if (count * 10 > index.length * 7) growIndex();
+    moveIndexSteps(MOVE_STEPS);
+    if (count * 10 > index.length * 7) growIndexTo(index.length * 2);
     indexInsert(s, h);
     bytes += cost;
     pushNewest(s);

@@ -239,7 +239,11 @@ function keyText(bytes: Uint8Array, at: number, length: number): string {
   return String.fromCharCode.apply(null, view as unknown as number[]);
 }
 
-export function createSnapshotReader(file: Uint8Array): SnapshotReader {
+/**
+ * `nativeCrc32` is the runtime's CRC-32 (FileSystem.crc32), used for the body when given: the
+ * same sums, ~10 times faster than crc32Update.
+ */
+export function createSnapshotReader(file: Uint8Array, nativeCrc32?: (bytes: Uint8Array, crc: number) => number): SnapshotReader {
   // A plain Uint8Array over the same memory, whatever `file` is: its slice() copies, where a
   // Node Buffer's would be a view keeping the whole file alive.
   const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
@@ -262,7 +266,7 @@ export function createSnapshotReader(file: Uint8Array): SnapshotReader {
     info,
     checkBody(maxBytes) {
       const end = Math.min(bytes.length, checked + maxBytes);
-      crc = crc32Update(crc, bytes, checked, end);
+      crc = nativeCrc32 ? nativeCrc32(bytes.subarray(checked, end), crc) : crc32Update(crc, bytes, checked, end);
       checked = end;
       if (checked < bytes.length) return false;
       if (view.getUint32(24) !== crc) throw new SnapshotError(SnapshotProblem.checksum, 'body');

@@ -57,13 +57,15 @@ export function keyMismatch(key: string, wire: Uint8Array): string | null {
  * The message as the cache would have stored it had an upstream just sent `wire` for `key`,
  * or why not: it must answer the key's question (keyMismatch), scan whole and untruncated
  * (scanMessage), and its stored form (TTLs clamped to maxTtlSeconds, rcode, counts) is made
- * afresh from the bytes (toStored), never read from the file.
+ * afresh from the bytes (toStored), never read from the file. In a copy of its own, unless
+ * `inPlace` (see toStored): then the wire may be `wire` itself, its TTLs clamped in it, for a
+ * caller that copies the message at once (the store does) and is done with `wire`.
  */
-export function validatedMessage(key: string, wire: Uint8Array, maxTtlSeconds: number): StoredMessage | string {
+export function validatedMessage(key: string, wire: Uint8Array, maxTtlSeconds: number, inPlace = false): StoredMessage | string {
   const mismatch = keyMismatch(key, wire);
   if (mismatch !== null) return mismatch;
   const scan = scanMessage(wire);
   if (typeof scan === 'string') return scan;
   if (scan.truncated) return 'truncated message';
-  return toStored(wire, scan, maxTtlSeconds);
+  return toStored(wire, scan, maxTtlSeconds, inPlace);
 }

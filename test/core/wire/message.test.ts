@@ -216,6 +216,22 @@ describe('toStored', () => {
     }
   });
 
+  it('#11 - in place, takes bytes that are all stored form as they are, clamping their TTLs there; copies any others', () => {
+    const plain = concat(resp({ an: 1 }), question('a.example'), A(999_999));
+    const m = toStored(plain, scanned(plain), 3600, true);
+    assert.equal(m.wire, plain, 'no copy');
+    assert.equal(u32(plain, m.ttls[0]), 3600, 'clamped where it was');
+    assert.deepEqual([...m.ttls].filter((_, i) => i % 2 === 1), [3600]);
+    // An OPT to remove, or bytes after the records: a stored form of their own, as without inPlace.
+    for (const b of [concat(resp({ an: 1, ar: 1 }), question('a.example'), A(300), opt()), concat(resp({ an: 1 }), question('a.example'), A(300), [0, 0])]) {
+      const before = Uint8Array.from(b);
+      const c = toStored(b, scanned(b), 60, true);
+      assert.notEqual(c.wire.buffer, b.buffer);
+      assert.deepEqual(b, before, 'left as it was');
+      assert.deepEqual(c, toStored(b, scanned(b), 60));
+    }
+  });
+
   it('removes the OPT record and lowers ARCOUNT', () => {
     const b = concat(resp({ an: 1, ar: 1 }), question('a.example'), A(300), opt());
     const m = toStored(b, scanned(b), 86_400);

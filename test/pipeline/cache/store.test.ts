@@ -546,6 +546,103 @@ describe('cache store: compact storage (#11)', () => {
   });
 });
 
+describe('#11 - cache store: the hash index grows without a pause', () => {
+  const findable = (s: CacheStore, from: number, to: number, gone: Set<number> = new Set()) => {
+    for (let i = from; i < to; i++) {
+      const e = s.peek(`k${i}`);
+      assert.equal(e?.message.wire[0], gone.has(i) ? undefined : i & 0xff, `k${i}`);
+    }
+  };
+
+  it('moves a few entries per insert, and every entry is found during and after each growth', () => {
+    const { s } = store(1_000_000);
+    const held = (to: number) => {
+      for (let i = 0; i < to; i++) if (!s.has(`k${i}`)) assert.fail(`k${i} not found with ${to} held`);
+    };
+    for (let i = 0; i < 60_000; i++) {
+      s.set(`k${i}`, message(i & 0xff), T0, HOUR);
+      // Through the first growth (at 1,434 entries) after every insert, through the last (at
+      // 45,876) every 16th; elsewhere now and then.
+      if ((i > 1_430 && i < 1_700) || (i > 45_870 && i < 46_400 && i % 16 === 0) || i % 4_999 === 0) held(i + 1);
+    }
+    findable(s, 0, 60_000);
+    assert.equal(s.size, 60_000);
+    // Rehashed at once, the last growth would have moved 45,876 in one insert.
+    assert.ok(s.stats.indexMovedMost <= 8, `${s.stats.indexMovedMost} moved in one insert`);
+  });
+
+  it('deletes entries not yet moved and entries already moved while it grows', () => {
+    const { s } = store(1_000_000);
+    const gone = new Set<number>();
+    // The table of 4,096 grows at 2,868 entries into 8,192 positions: moving takes 512 inserts.
+    for (let i = 0; i < 2_868; i++) s.set(`k${i}`, message(i & 0xff), T0, HOUR);
+    for (let i = 2_868; i < 3_200; i++) {
+      s.set(`k${i}`, message(i & 0xff), T0, HOUR);
+      // Now one of the first (likely moved already), now one of the last (likely not).
+      const victim = i % 2 === 0 ? (i * 7) % 2_868 : 2_867 - ((i * 13) % 1_400);
+      if (!gone.has(victim)) {
+        assert.equal(s.delete(`k${victim}`), true, `k${victim}`);
+        gone.add(victim);
+      }
+      assert.equal(s.delete(`k${victim}`), false, `k${victim} a second time`);
+      if (i % 16 === 0) findable(s, 0, i + 1, gone);
+    }
+    findable(s, 0, 3_200, gone);
+    assert.equal(s.size, 3_200 - gone.size);
+    // The index is whole: putting every key again finds the old entry, never a second one.
+    for (let i = 0; i < 3_200; i++) s.set(`k${i}`, message((i + 1) & 0xff), T0, HOUR);
+    assert.equal(s.size, 3_200);
+    assert.equal(new Set([...s.entries()].map((e) => e.key)).size, 3_200);
+  });
+
+  it('matches a Map over random inserts, lookups and deletes through many growths, LRU order and byte bound kept (seed 0x1dec5)', () => {
+    const rnd = createPrng(0x1dec5);
+    const MAX = 12_000;
+    const MAX_BYTES = 9_000 * UNIT;
+    const { s } = store(MAX, T0, MAX_BYTES);
+    // Nothing expires: the victims are the least recently used, the Map's first keys.
+    const model = new Map<string, number>();
+    let modelBytes = 0;
+    const cost = (k: string) => entryBytes(k, sized(100, 1));
+    const use = (k: string, tag: number) => {
+      model.delete(k);
+      model.set(k, tag);
+    };
+    for (let step = 0; step < 120_000; step++) {
+      const k = `k${rnd.int(step < 40_000 ? 20_000 : 2_000)}`;
+      const op = rnd.next();
+      if (op < 0.55) {
+        const tag = step & 0xff;
+        if (model.has(k)) modelBytes -= cost(k);
+        model.delete(k);
+        while (model.size >= MAX || modelBytes + cost(k) > MAX_BYTES) {
+          const victim = model.keys().next().value!;
+          model.delete(victim);
+          modelBytes -= cost(victim);
+        }
+        s.set(k, sized(100, 1, tag), T0, 24 * HOUR);
+        use(k, tag);
+        modelBytes += cost(k);
+      } else if (op < 0.8) {
+        const e = s.get(k);
+        assert.equal(e?.message.wire[0], model.get(k), `step ${step}: get ${k}`);
+        if (e) use(k, model.get(k)!);
+      } else if (op < 0.9) {
+        assert.equal(s.peek(k)?.message.wire[0], model.get(k), `step ${step}: peek ${k}`);
+      } else {
+        if (model.has(k)) modelBytes -= cost(k);
+        assert.equal(s.delete(k), model.delete(k), `step ${step}: delete ${k}`);
+      }
+      assert.equal(s.size, model.size, `step ${step}: size`);
+      assert.equal(s.bytes, modelBytes, `step ${step}: bytes`);
+      assert.ok(s.bytes <= MAX_BYTES, `step ${step}: ${s.bytes} bytes`);
+      if (step % 20_000 === 0) assert.deepEqual([...s.entries()].map((e) => e.key), [...model.keys()], `step ${step}: LRU order`);
+    }
+    assert.deepEqual([...s.entries()].map((e) => [e.key, e.message.wire[0]]), [...model]);
+    assert.ok(s.stats.indexMovedMost <= 8, `${s.stats.indexMovedMost} moved in one insert`);
+  });
+});
+
 describe('cache store: what a real reply costs (#11)', () => {
   function real(name: string, asked = name) {
     const bytes = reply(query(asked), { answers: [{ type: 'A', name: asked, ttl: 300, class: 'IN', data: '192.0.2.7' }, { type: 'A', name: asked, ttl: 60, class: 'IN', data: '192.0.2.8' }] });

@@ -6,7 +6,9 @@ import { createHandle } from '../../../src/core/handle.ts';
 import type { CorePorts, Peer } from '../../../src/core/ports.ts';
 import { createPipeline } from '../../../src/pipeline/chain.ts';
 import { createPrefetchBudget } from '../../../src/services/prefetch/budget.ts';
-import { attachPrefetcher } from '../../../src/services/prefetch/prefetcher.ts';
+import { attachPrefetcher, createPrefetcher } from '../../../src/services/prefetch/prefetcher.ts';
+import { createCacheStore } from '../../../src/pipeline/cache/store.ts';
+import type { StoredMessage } from '../../../src/core/wire/message.ts';
 import { createFakeTime } from '../../helpers/fake-clock.ts';
 import { createFakeNet, drain, peerKey, type Responder } from '../../helpers/fake-net.ts';
 import { decode, query, reply } from '../../helpers/packets.ts';
@@ -155,6 +157,44 @@ describe('prefetch', () => {
     await s.run(60);
     assert.equal(s.sentFor('restored-a.example'), 1);
     s.prefetcher.stop();
+  });
+});
+
+describe('prefetch after a load (watchPopular)', () => {
+  const T0 = 1_700_000_000_000;
+  const message: StoredMessage = { wire: Uint8Array.from([1]), ttls: [], rcode: 0, ad: false, answerCount: 1, minAnswerTtl: 60, negativeTtl: -1 };
+
+  it('#11 - looks through a large cache a slice per turn of the loop, the most popular first, skipping entries gone meanwhile', async () => {
+    const store = createCacheStore(100_000, () => T0);
+    for (let i = 0; i < 60_000; i++) store.put(`k${i}`, message, T0, 60_000);
+    // Popular: every 1,000th, scored by its number; k5000 scored but evicted during the walk.
+    for (let i = 0; i < 60_000; i += 1_000) store.setPopularity(store.find(`k${i}`), 10 + i, T0);
+    const turns: Array<() => void> = [];
+    const time = createFakeTime(T0);
+    const prefetcher = createPrefetcher(
+      { ...DEFAULT_CONFIG.prefetch, queriesPerMinute: 60, minPopularity: 3 },
+      {
+        store,
+        refresh: async () => true,
+        healthy: () => true,
+        clock: time,
+        timers: { ...time, setImmediate: (fn) => turns.push(fn) },
+        counters: createCounters(),
+        recheckMs: 60_000,
+      },
+    );
+    let done = false;
+    void prefetcher.watchPopular().then(() => (done = true));
+    assert.equal(prefetcher.watched, 0, 'nothing at once: the walk goes on in later turns');
+    let n = 0;
+    while (turns.length > 0) {
+      if (n++ === 1) store.delete('k5000');
+      turns.shift()!();
+    }
+    await Promise.resolve();
+    assert.ok(n >= 3, `the walk took ${n} turns after the first`);
+    assert.equal(done, true);
+    assert.equal(prefetcher.watched, 59, 'the 60 popular, less the one deleted');
   });
 });
 

@@ -13,7 +13,7 @@ import { scanMessage, toStored, type StoredMessage } from '../../../src/core/wir
 import { nameToText } from '../../../src/core/wire/names.ts';
 import { parseQuery } from '../../../src/core/wire/query.ts';
 import { compose } from '../../../src/pipeline/chain.ts';
-import { crc32 } from '../../../src/services/snapshot/crc32.ts';
+import { crc32, crc32Update } from '../../../src/services/snapshot/crc32.ts';
 import { decodeSnapshot, encodeSnapshot } from '../../../src/services/snapshot/format.ts';
 import {
   createSnapshotService, entriesToSave, restoreEntries, setAsidePath, WriteReason, type SnapshotEvent, type SnapshotOptions,
@@ -528,6 +528,55 @@ describe('snapshot service: slices (#11)', () => {
     return { ...b, service, yields };
   }
 
+  it('#11 - checks the file with the runtime\'s own CRC-32 where it has one, and still sets a corrupt file aside', async () => {
+    const mem = createMemoryFs();
+    const first = bootSliced(mem, T0);
+    for (let i = 0; i < 3_000; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`), T0, TTL * 1000);
+    await first.service.write(WriteReason.request);
+    const good = mem.files.get(OPTIONS.file)!.slice();
+    // A stand-in for Bun.hash.crc32: the same sums, counted.
+    let bytesSummed = 0;
+    const fs: FileSystem = {
+      ...mem.fs,
+      crc32: (bytes, crc) => {
+        bytesSummed += bytes.length;
+        return crc32Update(crc, bytes);
+      },
+    };
+    const load = async () => {
+      const b = boot(mem, T0 + 1_000);
+      const service = createSnapshotService(OPTIONS, { clock: b.time, timers: b.time, fs }, b.cache.store, b.counters, (e) => b.events.push(e));
+      return { result: await service.load(), b };
+    };
+    const ok = await load();
+    assert.equal(ok.result?.restored, 3_000);
+    assert.equal(bytesSummed, good.length - 32, 'the whole body, through the port');
+    const bad = good.slice();
+    bad[good.length >> 1] ^= 0x40;
+    mem.files.set(OPTIONS.file, bad);
+    const corrupt = await load();
+    assert.equal(corrupt.result, null);
+    assert.equal(corrupt.b.cache.store.size, 0);
+    assert.match((corrupt.b.events[0] as { problem: string }).problem, /checksum mismatch \(body\)/);
+  });
+
+  it('#11 - keeps nothing of the file\'s bytes: changing them after a load changes no answer', async () => {
+    const mem = createMemoryFs();
+    const first = bootSliced(mem, T0);
+    for (let i = 0; i < 100; i++) first.cache.store.set(keyOf(`n${i}.example.org`), stored(`n${i}.example.org`, { ttl: 100_000 }), T0, 100_000_000);
+    await first.service.write(WriteReason.request);
+    let read: Uint8Array | null = null;
+    const fs: FileSystem = { ...mem.fs, readBytes: async (p) => (read = await mem.fs.readBytes(p)) };
+    const b = boot(mem, T0 + 1_000);
+    const service = createSnapshotService({ ...OPTIONS, maxTtlSeconds: 3_600 }, { clock: b.time, timers: b.time, fs }, b.cache.store, b.counters);
+    assert.equal((await service.load())?.restored, 100);
+    const answers = () => Array.from({ length: 100 }, (_, i) => b.cache.store.peek(keyOf(`n${i}.example.org`))!.message);
+    const before = answers();
+    assert.deepEqual(before[7].ttls.filter((_, i) => i % 2 === 1), [3_600], 'clamped to the maximum on the way in');
+    read!.fill(0x5a);
+    assert.deepEqual(answers(), before);
+  });
+
   it('#11 - reads a file written before the store changed (format version 2)', async () => {
     const mem = createMemoryFs();
     await mem.fs.writeFileAtomic(OPTIONS.file, Uint8Array.from(atob(OLD_FILE), (c) => c.charCodeAt(0)));
@@ -604,8 +653,8 @@ describe('snapshot service: slices (#11)', () => {
     assert.equal((await service.load())!.restored, 4_000);
     // The file is ~300 KB: 5 CRC steps of 64 KiB and 16 walk steps of 256 entries, two a slice.
     assert.ok(before.crc >= 8, `${before.crc} yields while the file was checked`);
-    // Entries: the clock is read every 64, so a slice holds 128.
-    assert.ok(before.entries >= 4_000 / 128 - 1, `${before.entries} yields while entries went in`);
+    // Entries: the clock is read every 16 (the first slices run cold), so a slice holds 32.
+    assert.ok(before.entries >= 4_000 / 32 - 1, `${before.entries} yields while entries went in`);
   });
 });
 
