@@ -47,9 +47,11 @@ export function issueTable({ results, footprint, sizes, S }) {
     const both = (get) => [get(fp) ?? '–', footprint.base ? (get(footprint.base) ?? '–') : null];
     own('default --cache-memory holds (names)', ...both((r) => r.defaultBoundHolds), '≥ 50k');
     own('snapshot write: longest probe wait (ms)', ...both((r) => r.writeMaxLatencyMs), '≤ 10 + the 5 ms probe interval');
-    own(`snapshot load of ${fp.restored ?? '?'} names, done after start (ms)`, ...both((r) => r.loadDoneMs), '< 300');
+    own(`snapshot load of ${fp.restored ?? '?'} names, done after start, server on one core (ms)`, ...both((r) => r.loadDoneMs), '< 300');
     own('  longest probe wait meanwhile (ms)', ...both((r) => r.loadMaxLatencyMs), '≤ 10 + the 5 ms probe interval');
     own('first answer after that start (ms)', ...both((r) => r.firstAnswerMs), '< 150');
+    own('  the same load, server free to use both cores (ms)', ...both((r) => r.loadDoneUnpinnedMs), '< 300');
+    own('  longest probe wait meanwhile (ms)', ...both((r) => r.loadMaxLatencyUnpinnedMs), '≤ 10 + the 5 ms probe interval');
   }
   if (sizes) {
     const kib = (b) => `${Math.round(b / 1024)} KiB`;
