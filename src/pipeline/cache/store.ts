@@ -482,15 +482,37 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
     return String.fromCharCode.apply(null, page.subarray(q, end) as unknown as number[]) + String.fromCharCode(page[k]);
   }
 
-  function messageAt(slot: number): StoredMessage {
+  // The header of the record readRecord() read last, in variables rather than an object, since
+  // the hit path reads one per query (#11: a hit allocates nothing).
+  let rAt = 0;
+  /** Where its wire starts in the page, and how long it is. */
+  let rWire = 0;
+  let rWireLength = 0;
+  /** Its TTL pairs: how many, and whether only their offsets are stored (the seconds in the wire). */
+  let rPairs = 0;
+  let rInWire = false;
+
+  /** Reads `slot`'s record header into the variables above; returns the page it is in. */
+  function readRecord(slot: number): Uint8Array {
     const page = pageOf(slot);
     const at = startOf(slot);
     const field = u16(page, at + 4);
-    const wireLength = u16(page, at + 6);
     const pairs = u16(page, at + 8);
-    const inWire = (pairs & TTLS_IN_WIRE) !== 0;
-    const n = pairs & ~TTLS_IN_WIRE;
-    const w = at + RECORD_HEADER_BYTES + (field & KEY_IN_WIRE ? 1 : field);
+    rAt = at;
+    rWire = at + RECORD_HEADER_BYTES + (field & KEY_IN_WIRE ? 1 : field);
+    rWireLength = u16(page, at + 6);
+    rInWire = (pairs & TTLS_IN_WIRE) !== 0;
+    rPairs = pairs & ~TTLS_IN_WIRE;
+    return page;
+  }
+
+  function messageAt(slot: number): StoredMessage {
+    const page = readRecord(slot);
+    const at = rAt;
+    const w = rWire;
+    const wireLength = rWireLength;
+    const inWire = rInWire;
+    const n = rPairs;
     const wire = page.slice(w, w + wireLength);
     const ttls: number[] = new Array(2 * n);
     let p = w + wireLength;
@@ -594,14 +616,11 @@ export function createCacheStore(maxEntries: number, now: () => number, retainAf
   }
 
   function copyCountedDown(slot: number, out: Uint8Array, ageSeconds: number): number {
-    const page = pageOf(slot);
-    const at = startOf(slot);
-    const field = u16(page, at + 4);
-    const wireLength = u16(page, at + 6);
-    const pairs = u16(page, at + 8);
-    const inWire = (pairs & TTLS_IN_WIRE) !== 0;
-    const n = pairs & ~TTLS_IN_WIRE;
-    const w = at + RECORD_HEADER_BYTES + (field & KEY_IN_WIRE ? 1 : field);
+    const page = readRecord(slot);
+    const w = rWire;
+    const wireLength = rWireLength;
+    const inWire = rInWire;
+    const n = rPairs;
     for (let i = 0; i < wireLength; i++) out[i] = page[w + i];
     // As renderStored: a clock stepped backwards gives a negative age; TTLs never count up.
     const age = Math.max(0, ageSeconds);
