@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import { DueList, type DueItem } from '../../src/upstreams/due-list.ts';
 import { createFakeTime } from '../helpers/fake-clock.ts';
 
+/** A fake clock, a list on it, and the log its items write to. */
+function setup() {
+  const time = createFakeTime();
+  return { time, start: time.now(), list: new DueList(time, time), log: [] as string[] };
+}
+
 function item(log: string[], name: string, time: { now(): number }, start: number, then?: () => void): DueItem {
   return {
     dueAtMs: Infinity,
@@ -16,10 +22,7 @@ function item(log: string[], name: string, time: { now(): number }, start: numbe
 
 describe('#11 - DueList: one timer for many moments', () => {
   it('calls each item at its own moment, on one timer', () => {
-    const time = createFakeTime();
-    const start = time.now();
-    const list = new DueList(time, time);
-    const log: string[] = [];
+    const { time, start, list, log } = setup();
     list.schedule(item(log, 'a', time, start), 300);
     list.schedule(item(log, 'b', time, start), 100);
     list.schedule(item(log, 'c', time, start), 200.5);
@@ -31,10 +34,7 @@ describe('#11 - DueList: one timer for many moments', () => {
   });
 
   it('does not call an item cancelled, nor at its old moment one scheduled again', () => {
-    const time = createFakeTime();
-    const start = time.now();
-    const list = new DueList(time, time);
-    const log: string[] = [];
+    const { time, start, list, log } = setup();
     const a = item(log, 'a', time, start);
     const b = item(log, 'b', time, start);
     list.schedule(a, 100);
@@ -47,8 +47,7 @@ describe('#11 - DueList: one timer for many moments', () => {
   });
 
   it('leaves no timer once its last item is cancelled', () => {
-    const time = createFakeTime();
-    const list = new DueList(time, time);
+    const { time, list } = setup();
     const a = item([], 'a', time, 0);
     const b = item([], 'b', time, 0);
     list.schedule(a, 100);
@@ -61,10 +60,7 @@ describe('#11 - DueList: one timer for many moments', () => {
   });
 
   it('lets an item schedule itself again, or another, from its call', () => {
-    const time = createFakeTime();
-    const start = time.now();
-    const list = new DueList(time, time);
-    const log: string[] = [];
+    const { time, start, list, log } = setup();
     let rounds = 0;
     const other = item(log, 'other', time, start);
     const a: DueItem = item(log, 'a', time, start, () => {
