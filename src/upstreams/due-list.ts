@@ -1,5 +1,6 @@
 // One timer for many deadlines: the pool's hedged exchanges each wait for their next copy's
-// moment, and a setTimeout and clearTimeout per exchange were 2% of a miss's CPU on Bun (#11).
+// moment, and the UDP pool's queries for their deadline; a setTimeout and clearTimeout per
+// exchange were 2% of a miss's CPU on Bun (#11).
 // The list keeps one timer, set for the earliest moment due; when it fires it calls every item
 // then due and is set again for the next. An item called off leaves the timer alone, so a busy
 // pool pays for a timer per wait's length, not per exchange; each item is still called at its

@@ -37,6 +37,7 @@
 import { ErrorCode, HoldfastError } from '../core/errors.ts';
 import type { CorePorts, UdpClient } from '../core/ports.ts';
 import type { ExchangeCounters } from './bounded-exchange.ts';
+import { DueList, type DueItem } from './due-list.ts';
 import { isRefusal } from './refused.ts';
 import { replyMatches } from './reply-match.ts';
 import type { UpstreamSpec } from './spec.ts';
@@ -57,15 +58,24 @@ export interface UdpPoolOptions {
   readonly maxSocketAgeMs?: number;
 }
 
-interface Pending {
-  readonly query: Uint8Array;
-  /** Where the outcome goes: a CopySink, or a promise's resolve and reject (exchange()). */
-  readonly to: Outcome;
-  /** On the monotonic clock (the wall clock may step). */
-  readonly deadlineMs: number;
-  readonly timeoutMs: number;
-  readonly signal: StopSignal | undefined;
-  onAbort: (() => void) | null;
+/** A query in flight; on the pool's DueList until its deadline (one timer for all of them). */
+class Pending implements DueItem {
+  dueAtMs = Infinity;
+  dueIndex = -1;
+  onAbort: (() => void) | null = null;
+  constructor(
+    readonly query: Uint8Array,
+    /** Where the outcome goes: a CopySink, or a promise's resolve and reject (exchange()). */
+    readonly to: Outcome,
+    readonly timeoutMs: number,
+    readonly signal: StopSignal | undefined,
+    readonly socket: PooledSocket,
+    private readonly timedOut: (p: Pending) => void,
+  ) {}
+
+  due(): void {
+    this.timedOut(this);
+  }
 }
 
 interface Outcome {
@@ -73,7 +83,7 @@ interface Outcome {
   failed(error: Error): void;
 }
 
-/** An error is delivered a microtask later, as a rejection would be: never in the middle of a sweep or a socket's failure. */
+/** An error is delivered a microtask later, as a rejection would be: never in the middle of the deadline list's turn or a socket's failure. */
 function fail(p: Pending, error: Error): void {
   queueMicrotask(() => p.to.failed(error));
 }
@@ -101,14 +111,11 @@ export function createUdpPoolTransport(
   const maxQueries = options.maxQueriesPerSocket ?? MAX_QUERIES_PER_SOCKET;
   const maxAgeMs = options.maxSocketAgeMs ?? MAX_SOCKET_AGE_MS;
   const timers = ports.timers;
-  const clock = ports.clock;
-  const monotonicMs = clock.monotonicMs ? () => clock.monotonicMs!() : () => clock.now();
   const slots: Array<PooledSocket | null> = new Array(size).fill(null);
   /** Every socket not yet closed, the retired ones still finishing included. */
   const live = new Set<PooledSocket>();
-  /** The pool's one deadline timer, and when it fires (Infinity: not set). */
-  let sweepTimer: unknown = null;
-  let sweepAtMs = Infinity;
+  /** Every query's deadline, on one timer for the pool rather than a setTimeout per query (#11). */
+  const deadlines = new DueList(ports.clock, timers);
   let closed = false;
 
   function closeSocket(s: PooledSocket): void {
@@ -130,6 +137,7 @@ export function createUdpPoolTransport(
   }
 
   function end(s: PooledSocket, id: number, p: Pending): void {
+    deadlines.cancel(p);
     s.ids.set(id, null);
     s.inFlight--;
     if (p.onAbort) p.signal!.removeEventListener('abort', p.onAbort);
@@ -170,31 +178,9 @@ export function createUdpPoolTransport(
     }
   }
 
-  function armSweep(atMs: number): void {
-    if (sweepTimer !== null) timers.clearTimeout(sweepTimer);
-    sweepAtMs = atMs;
-    sweepTimer = timers.setTimeout(sweep, Math.max(0, Math.ceil(atMs - monotonicMs())));
-  }
-
-  /** Ends every query past its deadline, and sets the timer for the earliest one left. */
-  function sweep(): void {
-    sweepTimer = null;
-    sweepAtMs = Infinity;
-    const now = monotonicMs();
-    let next = Infinity;
-    for (const s of live) {
-      for (const [id, p] of s.ids) {
-        if (p === null) continue;
-        if (p.deadlineMs > now) {
-          if (p.deadlineMs < next) next = p.deadlineMs;
-          continue;
-        }
-        end(s, id, p);
-        fail(p, new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over UDP within ${p.timeoutMs} ms (${upstream.label})`));
-      }
-    }
-    // A timer that fired a little early (runtimes round) finds its query not yet due: set again.
-    if (next !== Infinity && next < sweepAtMs) armSweep(next);
+  function timedOut(p: Pending): void {
+    end(p.socket, (p.query[0] << 8) | p.query[1], p);
+    fail(p, new HoldfastError(ErrorCode.upstreamTimeout, `upstream: no reply over UDP within ${p.timeoutMs} ms (${upstream.label})`));
   }
 
   function open(): PooledSocket {
@@ -252,7 +238,7 @@ export function createUdpPoolTransport(
     }
     const id = (query[0] << 8) | query[1];
     const s = socketFor(id);
-    const p: Pending = { query, to, deadlineMs: monotonicMs() + timeoutMs, timeoutMs, signal, onAbort: null };
+    const p = new Pending(query, to, timeoutMs, signal, s, timedOut);
     if (signal) {
       p.onAbort = () => {
         end(s, id, p);
@@ -260,7 +246,7 @@ export function createUdpPoolTransport(
       };
       signal.addEventListener('abort', p.onAbort);
     }
-    if (p.deadlineMs < sweepAtMs) armSweep(p.deadlineMs);
+    deadlines.schedule(p, timeoutMs);
     s.ids.set(id, p);
     s.inFlight++;
     s.sent++;
@@ -286,9 +272,6 @@ export function createUdpPoolTransport(
       closeSocket(s);
     }
     slots.fill(null);
-    if (sweepTimer !== null) timers.clearTimeout(sweepTimer);
-    sweepTimer = null;
-    sweepAtMs = Infinity;
   }
 
   return {
