@@ -6,7 +6,6 @@
 // against reused connections. Not a test: `npm test` never runs it. docs/benchmarks.md says
 // how to read the figures.
 //   node build/bench.mjs [--only bun,node,dnsmasq] [--quick] [--memory] [--encrypted] [--block] [--cpu-prof hits|misses]
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,7 @@ import { killAllNow, pinSelf, stopAll } from './bench/procs.mjs';
 import { renderTop, topFunctions } from './bench/profile.mjs';
 import { encryptedRows, renderTable, tabulate } from './bench/report.mjs';
 import { serverKinds, startNsd, startServer } from './bench/servers.mjs';
-import { buildFloor, buildServers, checkTools, describeMachine } from './bench/setup.mjs';
+import { buildFloor, buildServers, checkTools, compileWithShippedFlags, describeMachine } from './bench/setup.mjs';
 import { measureSizes } from './bench/sizes.mjs';
 import { issueTable } from './bench/summary.mjs';
 
@@ -120,12 +119,7 @@ async function runFootprint() {
     const { bunBinary } = buildServers(log);
     // The same build with --smol baked in (bun build --compile-exec-argv): a runtime flag the
     // executable then starts with, as BUN_OPTIONS=--smol does at run time.
-    const smolBinary = '.cache/bench/holdfast-smol';
-    const { BUN_FLAGS } = await import('./build.mjs');
-    const target = `bun-linux-${os.arch() === 'arm64' ? 'arm64' : 'x64'}`;
-    const built = spawnSync('node_modules/.bin/bun', ['build', '--compile', `--target=${target}`, ...BUN_FLAGS, '--compile-exec-argv=--smol', `--outfile=${smolBinary}`, 'src/main/bun.ts'], { encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`bench: bun build --compile-exec-argv=--smol failed: ${built.stderr || built.stdout}`);
-    rmSync(`${smolBinary}.map`, { force: true });
+    const smolBinary = await compileWithShippedFlags('src/main/bun.ts', '.cache/bench/holdfast-smol', ['--compile-exec-argv=--smol']);
     const zone = 'bench.test';
     const names = 100_000;
     const fill = await writeNames(join(dir, 'fill.txt'), 'r', names, zone);

@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { dirname } from 'node:path';
 
 /** Throws naming the Debian package for the first tool missing. */
 export function checkTools({ dnsmasq, encrypted }) {
@@ -45,18 +46,23 @@ export function buildServers(log) {
 }
 
 /**
- * build/bench/udp-floor.ts as a Bun executable built with the shipped flags, so the floor column
- * pays what Holdfast's executable pays for being one (.cache/bench/bun-floor).
+ * `entry` compiled into `out` with the flags the shipped executables use (build/build.mjs), and
+ * `extra` after them; Bun's copy of the source map beside it is deleted, as the build does.
  */
-export async function buildFloor() {
-  const out = '.cache/bench/bun-floor';
-  mkdirSync('.cache/bench', { recursive: true });
+export async function compileWithShippedFlags(entry, out, extra = []) {
   const { BUN_FLAGS } = await import('../build.mjs');
-  const r = spawnSync('node_modules/.bin/bun', ['build', '--compile', ...BUN_FLAGS, `--outfile=${out}`, 'build/bench/udp-floor.ts'], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status !== 0) throw new Error(`bench: bun build --compile build/bench/udp-floor.ts failed: ${(r.stderr || r.stdout || '').trim().slice(-400)}`);
+  mkdirSync(dirname(out), { recursive: true });
+  const r = spawnSync('node_modules/.bin/bun', ['build', '--compile', ...BUN_FLAGS, ...extra, `--outfile=${out}`, entry], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) throw new Error(`bench: bun build --compile ${[...extra, entry].join(' ')} failed: ${(r.stderr || r.stdout || '').trim().slice(-400)}`);
   rmSync(`${out}.map`, { force: true });
   return out;
 }
+
+/**
+ * build/bench/udp-floor.ts as a Bun executable built with the shipped flags, so the floor column
+ * pays what Holdfast's executable pays for being one (.cache/bench/bun-floor).
+ */
+export const buildFloor = () => compileWithShippedFlags('build/bench/udp-floor.ts', '.cache/bench/bun-floor');
 
 /** The version `cmd args` prints (stdout or stderr): the first capture of `re`. */
 function versionOf(cmd, args, re = /(\S+)/) {
